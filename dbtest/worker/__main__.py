@@ -1,0 +1,3 @@
+from dbtest.worker.main import run
+
+run()

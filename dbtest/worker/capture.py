@@ -1,0 +1,88 @@
+"""Per-test capture of file descriptors 1 and 2.
+
+fd 1 and fd 2 point, for the worker's whole life, at two anonymous files opened
+with O_APPEND. After a test, whatever they hold is that test's output; reading it
+and truncating the file to zero costs two system calls when the test printed
+nothing. Subprocesses inherit the fds, so their output is captured too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _anonymous_file(name: str) -> int:
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    else:  # pragma: no cover - non-Linux
+        import tempfile
+
+        fd = os.dup(tempfile.TemporaryFile().fileno())
+    import fcntl
+
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_APPEND)
+    return fd
+
+
+class FdCapture:
+    """Redirects fd 1 and 2 to capture files until the worker exits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(limit, 64)
+        # Keep the original pipes for the worker's own diagnostics.
+        self.original_stdout = os.dup(1)
+        self.original_stderr = os.dup(2)
+        self._out = _anonymous_file("dbtest-stdout")
+        self._err = _anonymous_file("dbtest-stderr")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self._out, 1)
+        os.dup2(self._err, 2)
+
+    def _take(self, fd: int) -> str:
+        size = os.fstat(fd).st_size
+        if not size:
+            return ""
+        if size <= self.limit:
+            data = os.pread(fd, size, 0)
+        else:
+            half = self.limit // 2
+            omitted = size - 2 * half
+            data = (
+                os.pread(fd, half, 0)
+                + f"\n[... {omitted} bytes of output omitted ...]\n".encode()
+                + os.pread(fd, half, size - half)
+            )
+        os.ftruncate(fd, 0)
+        return data.decode("utf-8", "replace")
+
+    def take(self) -> tuple[str, str]:
+        """Output written since the last call: (stdout, stderr)."""
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except Exception:  # a test may have closed or replaced the stream
+                pass
+        return self._take(self._out), self._take(self._err)
+
+
+class NoCapture:
+    """``-s``: output goes straight to the coordinator, line by line."""
+
+    def __init__(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+            except Exception:
+                pass
+
+    def take(self) -> tuple[str, str]:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        return "", ""

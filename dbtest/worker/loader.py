@@ -1,0 +1,43 @@
+"""Importing test modules under the name the coordinator resolved for them."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+
+class ImportMismatch(ImportError):
+    """A module of the same name, from another file, is already imported."""
+
+
+def load_module(ref: dict[str, Any]) -> ModuleType:
+    """Imports ``ref["name"]`` with ``ref["import_root"]`` first on ``sys.path``
+    (pytest's default ``prepend`` rule), or returns it if already imported."""
+    name = ref["name"]
+    module = sys.modules.get(name)
+    if module is None:
+        root = ref["import_root"]
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        importlib.invalidate_caches()
+        module = importlib.import_module(name)
+    file = getattr(module, "__file__", None)
+    expected = ref["path"]
+    if file is not None and not _same_file(file, expected):
+        raise ImportMismatch(
+            f"import file mismatch: module {name!r} was imported from {file}, "
+            f"which is not the test file {expected}; rename one of them or add __init__.py files"
+        )
+    return module
+
+
+def _same_file(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

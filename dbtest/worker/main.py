@@ -1,0 +1,104 @@
+"""The worker process: ``python -P -m dbtest.worker``.
+
+It reads jobs on fd 3 and writes results on fd 4 (see `workers/PROTOCOL.md`),
+runs in its own process group, and imports only what the tests it is given need.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from collections import deque
+from typing import Any
+
+from . import protocol
+
+# Protocol fds move above anything a test is likely to open or close.
+_HIGH_FD = 200
+# Where the worker's own complaints go: the original stderr pipe, which the
+# coordinator drains and shows when a worker dies (fd 2 may be a capture file).
+_diagnostics_fd = 2
+
+
+def _claim_protocol_fds() -> tuple[int, int]:
+    jobs = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
+    results = fcntl.fcntl(4, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
+    os.close(3)
+    os.close(4)
+    return jobs, results
+
+
+def _enable_thread_dumps(path: str) -> Any:
+    import faulthandler
+    import signal
+
+    dump = open(path, "w")  # noqa: SIM115 - must stay open for the process's life
+    faulthandler.enable(file=dump, all_threads=True)
+    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True, chain=False)
+    return dump
+
+
+def main() -> int:
+    jobs_fd, results_fd = _claim_protocol_fds()
+    channel = protocol.Channel(jobs_fd, results_fd)
+    channel.send(protocol.hello(os.getpid(), sys.version.split("\n")[0]))
+    config = channel.receive()
+    if config is None:
+        return 0
+    if config.get("type") != "config" or config.get("protocol") != protocol.PROTOCOL_VERSION:
+        raise protocol.ProtocolError(f"expected config for protocol {protocol.PROTOCOL_VERSION}, got {config!r}")
+
+    global _diagnostics_fd
+    _diagnostics_fd = os.dup(2)
+    dump_file = _enable_thread_dumps(config["traceback_file"])
+    from .capture import FdCapture, NoCapture
+    from .execute import Runner
+
+    capture = FdCapture(config["output_limit"]) if config["capture"] else NoCapture()
+    runner = Runner(channel, capture, config["capture_passed"])
+    pending: deque[dict[str, Any]] = deque()
+
+    def wait_for_extend(batch: int) -> dict[str, Any]:
+        # Jobs sent ahead of time may come first; keep them for later.
+        while True:
+            message = channel.receive()
+            if message is None:
+                raise SystemExit(0)
+            if message["type"] == "extend" and message["batch"] == batch:
+                return message
+            pending.append(message)
+
+    while True:
+        message = pending.popleft() if pending else channel.receive()
+        if message is None or message["type"] == "shutdown":
+            break
+        if message["type"] == "run":
+            runner.run_batch(message, wait_for_extend)
+        else:
+            raise protocol.ProtocolError(f"unexpected message {message['type']!r}")
+    runner.finish()
+    dump_file.flush()
+    return 0
+
+
+def run() -> None:
+    try:
+        code = main()
+    except protocol.ProtocolError as exc:
+        os.write(_diagnostics_fd, f"dbtest worker: protocol error: {exc}\n".encode())
+        code = 70
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    except BaseException:  # a bug in the worker itself: say what it was
+        import traceback
+
+        os.write(_diagnostics_fd, ("dbtest worker: internal error\n" + traceback.format_exc()).encode())
+        code = 70
+    # Skip interpreter teardown: threads or atexit hooks left by tests must not
+    # keep a finished worker alive.
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)

@@ -1,0 +1,192 @@
+"""The worker's side of the wire protocol: the one Python definition of it.
+
+`workers/PROTOCOL.md` is normative; `rust/protocol` is the coordinator's
+definition. Both are checked against `workers/golden/vectors.json`.
+
+A frame is a big-endian u32 body length followed by a msgpack map whose first
+key is ``type``. Maps are built here with their keys in the declared order, so
+that both sides encode a message to the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import Any
+
+import msgpack
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_LEN = 32 * 1024 * 1024
+
+# Field order of every message, and of the maps nested in them.
+MODULE_REF = ("path", "name", "import_root")
+DISCOVERED = ("name", "tags")
+MESSAGES: dict[str, tuple[str, ...]] = {
+    # coordinator -> worker
+    "config": ("protocol", "worker", "rootdir", "capture", "capture_passed", "output_limit", "traceback_file"),
+    "run": ("batch", "module", "tests", "run_unlisted"),
+    "extend": ("batch", "unlisted", "order"),
+    "shutdown": (),
+    # worker -> coordinator
+    "hello": ("protocol", "pid", "python"),
+    "imported": ("batch", "duration", "unlisted"),
+    "result": (
+        "batch", "position", "outcome", "phase", "error_kind", "duration",
+        "message", "traceback", "stdout", "stderr",
+    ),
+    "fixture": ("module", "name", "phase", "duration", "message", "traceback", "stdout", "stderr"),
+    "batch_done": ("batch",),
+}
+NESTED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("run", "module"): MODULE_REF,
+    ("imported", "unlisted"): DISCOVERED,
+}
+
+_HEADER = struct.Struct(">I")
+_packer = msgpack.Packer(use_bin_type=True, autoreset=True)
+
+
+class ProtocolError(Exception):
+    """The peer sent something this side cannot accept."""
+
+
+def _ordered(fields: tuple[str, ...], value: dict[str, Any], where: str) -> dict[str, Any]:
+    if set(value) != set(fields):
+        missing = sorted(set(fields) - set(value))
+        extra = sorted(set(value) - set(fields))
+        raise ProtocolError(f"{where}: missing {missing}, unexpected {extra}")
+    return {name: value[name] for name in fields}
+
+
+def canonical(message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` validated against its schema, with keys in protocol order."""
+    kind = message.get("type")
+    fields = MESSAGES.get(kind)  # type: ignore[arg-type]
+    if fields is None:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    out: dict[str, Any] = {"type": kind}
+    body = _ordered(fields, {k: v for k, v in message.items() if k != "type"}, kind)
+    for name, value in body.items():
+        nested = NESTED.get((kind, name))
+        if nested is not None and isinstance(value, dict):
+            value = _ordered(nested, value, f"{kind}.{name}")
+        elif nested is not None and isinstance(value, list):
+            value = [_ordered(nested, item, f"{kind}.{name}[]") for item in value]
+        out[name] = value
+    return out
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One complete frame. ``message`` must already have its keys in protocol order."""
+    body = _packer.pack(message)
+    if len(body) > MAX_FRAME_LEN:
+        raise ProtocolError(f"frame of {len(body)} bytes exceeds the {MAX_FRAME_LEN}-byte limit")
+    return _HEADER.pack(len(body)) + body
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    try:
+        message = msgpack.unpackb(body, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise ProtocolError(f"undecodable frame: {exc}") from None
+    if not isinstance(message, dict) or "type" not in message:
+        raise ProtocolError("frame is not a message map")
+    return message
+
+
+# Constructors for what the worker sends (hot path: plain dict literals in
+# protocol order; tests check them against MESSAGES).
+
+def hello(pid: int, python: str) -> dict[str, Any]:
+    return {"type": "hello", "protocol": PROTOCOL_VERSION, "pid": pid, "python": python}
+
+
+def imported(batch: int, duration: float, unlisted: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "imported", "batch": batch, "duration": duration, "unlisted": unlisted}
+
+
+def discovered(name: str, tags: list[str]) -> dict[str, Any]:
+    return {"name": name, "tags": tags}
+
+
+def result(
+    batch: int,
+    position: int,
+    outcome: str,
+    phase: str,
+    error_kind: str | None,
+    duration: float,
+    message: str | None,
+    traceback: str | None,
+    stdout: str | None,
+    stderr: str | None,
+) -> dict[str, Any]:
+    return {
+        "type": "result", "batch": batch, "position": position, "outcome": outcome,
+        "phase": phase, "error_kind": error_kind, "duration": duration, "message": message,
+        "traceback": traceback, "stdout": stdout, "stderr": stderr,
+    }
+
+
+def fixture(
+    module: str,
+    name: str,
+    phase: str,
+    duration: float,
+    message: str | None,
+    traceback: str | None,
+    stdout: str | None,
+    stderr: str | None,
+) -> dict[str, Any]:
+    return {
+        "type": "fixture", "module": module, "name": name, "phase": phase, "duration": duration,
+        "message": message, "traceback": traceback, "stdout": stdout, "stderr": stderr,
+    }
+
+
+def batch_done(batch: int) -> dict[str, Any]:
+    return {"type": "batch_done", "batch": batch}
+
+
+class Channel:
+    """Exact-frame reads and whole-frame writes on the two protocol fds.
+
+    Reads use ``os.read`` loops rather than a buffered unpacker, which can hold a
+    complete message back until more bytes arrive.
+    """
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+
+    def _read_exact(self, n: int) -> bytes | None:
+        chunks = []
+        while n:
+            chunk = os.read(self.read_fd, n)
+            if not chunk:
+                if chunks:
+                    raise ProtocolError("stream ended inside a frame")
+                return None
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self) -> dict[str, Any] | None:
+        """The next message, or None when the coordinator closed the pipe."""
+        header = self._read_exact(4)
+        if header is None:
+            return None
+        (length,) = _HEADER.unpack(header)
+        if length > MAX_FRAME_LEN:
+            raise ProtocolError(f"frame of {length} bytes exceeds the {MAX_FRAME_LEN}-byte limit")
+        body = self._read_exact(length) if length else b""
+        if body is None:
+            raise ProtocolError("stream ended inside a frame")
+        return decode_body(body)
+
+    def send(self, message: dict[str, Any]) -> None:
+        frame = memoryview(encode(message))
+        while frame:
+            written = os.write(self.write_fd, frame)
+            frame = frame[written:]

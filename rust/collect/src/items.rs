@@ -1,0 +1,409 @@
+//! Turns a [`ModuleSummary`] into test items, applying the collection rules of
+//! pytest (functions, `Test*` classes), unittest (`TestCase` subclasses, whatever
+//! their name) and dbtest (`TestSuite` subclasses, `@test`, benchmark groups).
+
+use crate::summary::*;
+use dbtest_model::{Kind, Style, TestFile, TestItem};
+use std::collections::HashMap;
+
+/// What kind of test class a class is, as far as this module shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClassKind {
+    TestCase,
+    Suite,
+    Plain,
+    NotTest,
+}
+
+/// What a class passes on to its subclasses in the same module.
+#[derive(Debug, Clone)]
+struct ClassInfo {
+    base_kind: Option<ClassKind>,
+    /// Own methods first, then inherited ones not overridden.
+    methods: Vec<FunctionDef>,
+    has_init: bool,
+    test_flag: Option<bool>,
+    /// Some base is defined elsewhere, so inherited tests may be invisible here.
+    unknown_base: bool,
+}
+
+/// Maps local names to the qualified names they were imported as.
+struct Resolver<'a> {
+    imports: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(summary: &'a ModuleSummary) -> Self {
+        Resolver {
+            imports: summary
+                .imports
+                .iter()
+                .map(|(local, full)| (local.as_str(), full.as_str()))
+                .collect(),
+        }
+    }
+
+    /// `TC` → `unittest.TestCase`; `mark.skip` with `from pytest import mark` → `pytest.mark.skip`.
+    fn resolve(&self, dotted: &str) -> String {
+        let (head, rest) = match dotted.split_once('.') {
+            Some((head, rest)) => (head, Some(rest)),
+            None => (dotted, None),
+        };
+        match (self.imports.get(head), rest) {
+            (Some(full), Some(rest)) => format!("{full}.{rest}"),
+            (Some(full), None) => (*full).to_string(),
+            (None, _) => dotted.to_string(),
+        }
+    }
+}
+
+fn is_testcase_base(qualified: &str) -> bool {
+    let last = qualified.rsplit('.').next().unwrap_or(qualified);
+    last.ends_with("TestCase") && qualified != "dbtest.TestCase"
+}
+
+fn is_suite_base(qualified: &str) -> bool {
+    matches!(qualified, "dbtest.TestSuite" | "dbtest.suite.TestSuite")
+}
+
+fn is_dbtest_test(qualified: &str) -> bool {
+    matches!(qualified, "dbtest.test" | "dbtest.suite.test")
+}
+
+/// Literal decorator data that ends up on items.
+#[derive(Debug, Clone, Default)]
+struct Marks {
+    tags: Vec<String>,
+    skip: Option<String>,
+    timeout: Option<f64>,
+    /// Decorated with dbtest's `@test` (makes a suite method a test whatever its name).
+    dbtest_test: bool,
+}
+
+impl Marks {
+    fn merge(&mut self, other: &Marks) {
+        for tag in &other.tags {
+            if !self.tags.contains(tag) {
+                self.tags.push(tag.clone());
+            }
+        }
+        if self.skip.is_none() {
+            self.skip.clone_from(&other.skip);
+        }
+        if self.timeout.is_none() {
+            self.timeout = other.timeout;
+        }
+    }
+}
+
+fn marks_of(decorators: &[Decorator], resolver: &Resolver) -> Marks {
+    let mut marks = Marks::default();
+    for deco in decorators {
+        let path = resolver.resolve(&deco.path);
+        if is_dbtest_test(&path) {
+            marks.dbtest_test = true;
+            if let Some(Literal::List(tags)) = deco.kwarg("tags") {
+                marks
+                    .tags
+                    .extend(tags.iter().filter_map(|t| t.as_str().map(str::to_string)));
+            }
+            if let Some(Literal::Num(t)) = deco.kwarg("timeout") {
+                marks.timeout = Some(*t);
+            }
+            match deco.kwarg("skip") {
+                Some(Literal::Str(reason)) => marks.skip = Some(reason.clone()),
+                Some(Literal::Bool(true)) => marks.skip = Some("skipped".into()),
+                _ => {}
+            }
+        } else if path == "unittest.skip" && deco.called {
+            if let Some(reason) = deco.args.first().and_then(Literal::as_str) {
+                marks.skip = Some(reason.to_string());
+            }
+        } else if let Some(mark) = path.strip_prefix("pytest.mark.") {
+            match mark {
+                "skip" => {
+                    let reason = deco
+                        .kwarg("reason")
+                        .or_else(|| deco.args.first())
+                        .and_then(Literal::as_str)
+                        .unwrap_or("unconditional skip");
+                    marks.skip = Some(reason.to_string());
+                }
+                "timeout" => {
+                    if let Some(Literal::Num(t)) =
+                        deco.args.first().or_else(|| deco.kwarg("timeout"))
+                    {
+                        marks.timeout = Some(*t);
+                    }
+                }
+                _ => {}
+            }
+            let name = mark.split('.').next().unwrap_or(mark);
+            if !marks.tags.iter().any(|t| t == name) {
+                marks.tags.push(name.to_string());
+            }
+        }
+    }
+    marks
+}
+
+/// Items of one module, plus whether the module may define tests we cannot see.
+pub(crate) struct ModuleItems {
+    pub items: Vec<TestItem>,
+    pub dynamic: bool,
+}
+
+pub(crate) fn module_items(
+    file_index: usize,
+    file: &TestFile,
+    summary: &ModuleSummary,
+) -> ModuleItems {
+    let mut builder = Builder {
+        file_index,
+        file,
+        resolver: Resolver::new(summary),
+        items: Vec::new(),
+        dynamic: summary.dynamic,
+    };
+    if summary.test_flag == Some(false) {
+        return ModuleItems {
+            items: Vec::new(),
+            dynamic: false,
+        };
+    }
+    let module_marks = marks_of(&summary.marks, &builder.resolver);
+    if file.is_benchmark {
+        builder.benchmarks(summary, &module_marks);
+    } else {
+        builder.functions(summary, &module_marks);
+        builder.classes(summary, &module_marks);
+    }
+    ModuleItems {
+        items: builder.items,
+        dynamic: builder.dynamic,
+    }
+}
+
+struct Builder<'a> {
+    file_index: usize,
+    file: &'a TestFile,
+    resolver: Resolver<'a>,
+    items: Vec<TestItem>,
+    dynamic: bool,
+}
+
+impl Builder<'_> {
+    fn push(
+        &mut self,
+        name: String,
+        class: Option<String>,
+        function: &FunctionDef,
+        style: Style,
+        marks: Marks,
+    ) {
+        let kind = if style == Style::Benchmark {
+            Kind::Benchmark
+        } else {
+            Kind::of_test(&self.file.rel, &marks.tags)
+        };
+        self.items.push(TestItem {
+            id: format!("{}::{}", self.file.rel, name),
+            file: self.file_index,
+            name,
+            class,
+            line: function.line,
+            style,
+            is_async: function.is_async,
+            kind,
+            tags: marks.tags,
+            skip: marks.skip,
+            timeout: marks.timeout,
+        });
+    }
+
+    fn functions(&mut self, summary: &ModuleSummary, module_marks: &Marks) {
+        for function in &summary.functions {
+            if !function.name.starts_with("test") {
+                continue;
+            }
+            let mut marks = marks_of(&function.decorators, &self.resolver);
+            marks.merge(module_marks);
+            self.push(
+                function.name.clone(),
+                None,
+                function,
+                Style::Function,
+                marks,
+            );
+        }
+    }
+
+    fn classes(&mut self, summary: &ModuleSummary, module_marks: &Marks) {
+        let mut known: HashMap<String, ClassInfo> = HashMap::new();
+        for class in &summary.classes {
+            let info = self.class_info(class, &known);
+            self.class_items(class, &info, &[], module_marks);
+            known.insert(class.name.clone(), info);
+        }
+    }
+
+    fn class_info(&self, class: &ClassDef, known: &HashMap<String, ClassInfo>) -> ClassInfo {
+        let mut info = ClassInfo {
+            base_kind: None,
+            methods: class.methods.clone(),
+            has_init: class.has_init,
+            test_flag: class.test_flag,
+            unknown_base: false,
+        };
+        for base in &class.bases {
+            if base.is_empty() {
+                info.unknown_base = true;
+                continue;
+            }
+            if let Some(parent) = known.get(base.as_str()) {
+                if info.base_kind.is_none() {
+                    info.base_kind = parent.base_kind;
+                }
+                for method in &parent.methods {
+                    if !info.methods.iter().any(|m| m.name == method.name) {
+                        info.methods.push(method.clone());
+                    }
+                }
+                info.has_init |= parent.has_init;
+                info.unknown_base |= parent.unknown_base;
+                if info.test_flag.is_none() {
+                    info.test_flag = parent.test_flag;
+                }
+                continue;
+            }
+            let qualified = self.resolver.resolve(base);
+            if is_testcase_base(&qualified) {
+                info.base_kind.get_or_insert(ClassKind::TestCase);
+            } else if is_suite_base(&qualified) {
+                info.base_kind.get_or_insert(ClassKind::Suite);
+            } else if !matches!(
+                qualified.as_str(),
+                "object" | "abc.ABC" | "typing.Generic" | "Generic"
+            ) {
+                info.unknown_base = true;
+            }
+        }
+        info
+    }
+
+    fn kind_of(&self, class: &ClassDef, info: &ClassInfo) -> ClassKind {
+        if info.test_flag == Some(false) {
+            return ClassKind::NotTest;
+        }
+        match info.base_kind {
+            Some(kind) => kind,
+            None if class.name.starts_with("Test") && !info.has_init => ClassKind::Plain,
+            None => ClassKind::NotTest,
+        }
+    }
+
+    fn class_items(
+        &mut self,
+        class: &ClassDef,
+        info: &ClassInfo,
+        outer: &[&str],
+        inherited: &Marks,
+    ) {
+        let kind = self.kind_of(class, info);
+        let has_test_methods = info.methods.iter().any(|m| m.name.starts_with("test"));
+        if kind == ClassKind::NotTest {
+            // A class whose base lives in another module may still be a TestCase there.
+            if info.unknown_base && has_test_methods && info.test_flag != Some(false) {
+                self.dynamic = true;
+            }
+            return;
+        }
+        if info.unknown_base {
+            self.dynamic = true;
+        }
+        let mut class_marks = marks_of(&class.decorators, &self.resolver);
+        class_marks.merge(&marks_of(&class.marks, &self.resolver));
+        class_marks.merge(inherited);
+
+        let mut path: Vec<&str> = outer.to_vec();
+        path.push(&class.name);
+        let qualname = path.join("::");
+        let style = match kind {
+            ClassKind::TestCase => Style::TestCase,
+            ClassKind::Suite => Style::Suite,
+            _ => Style::PlainClass,
+        };
+        let mut methods: Vec<(&FunctionDef, Marks)> = info
+            .methods
+            .iter()
+            .map(|m| (m, marks_of(&m.decorators, &self.resolver)))
+            .filter(|(m, marks)| match kind {
+                ClassKind::Suite => marks.dbtest_test || m.name.starts_with("test"),
+                _ => m.name.starts_with("test"),
+            })
+            .collect();
+        if kind == ClassKind::TestCase {
+            // unittest's loader orders test methods by name.
+            methods.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        }
+        for (method, mut marks) in methods {
+            marks.merge(&class_marks);
+            let name = format!("{qualname}::{}", method.name);
+            self.push(name, Some(qualname.clone()), method, style, marks);
+        }
+        if kind == ClassKind::Plain {
+            for nested in &class.nested {
+                let nested_info = self.class_info(nested, &HashMap::new());
+                self.class_items(nested, &nested_info, &path, &class_marks);
+            }
+        }
+    }
+
+    fn benchmarks(&mut self, summary: &ModuleSummary, module_marks: &Marks) {
+        let groups: HashMap<&str, String> = summary
+            .call_assignments
+            .iter()
+            .filter(|a| {
+                matches!(
+                    self.resolver.resolve(&a.callee).as_str(),
+                    "dbtest.BenchmarkGroup" | "dbtest.bench.BenchmarkGroup"
+                )
+            })
+            .map(|a| {
+                let name = a
+                    .args
+                    .first()
+                    .or_else(|| a.kwargs.iter().find(|(k, _)| k == "name").map(|(_, v)| v))
+                    .and_then(Literal::as_str)
+                    .unwrap_or(&a.target)
+                    .to_string();
+                (a.target.as_str(), name)
+            })
+            .collect();
+        for function in &summary.functions {
+            for deco in &function.decorators {
+                let Some((group_var, "add")) = deco.path.rsplit_once('.') else {
+                    continue;
+                };
+                let Some(group) = groups.get(group_var) else {
+                    continue;
+                };
+                let member = deco
+                    .args
+                    .first()
+                    .or_else(|| deco.kwarg("name"))
+                    .and_then(Literal::as_str)
+                    .unwrap_or(&function.name)
+                    .to_string();
+                let name = format!("{group}::{member}");
+                self.push(
+                    name,
+                    Some(group.clone()),
+                    function,
+                    Style::Benchmark,
+                    module_marks.clone(),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Static collection: reads test files and lists their tests without importing
+//! anything. Workers reconcile this list with what a module really defines
+//! (`dbtest/worker/collect.py` applies the same rules at run time).
+
+mod items;
+mod parse;
+mod summary;
+
+use dbtest_model::{TestFile, TestItem};
+pub use summary::SyntaxError;
+
+/// A file that could not be collected (unreadable or not valid Python).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectError {
+    pub file: usize,
+    pub rel: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+impl std::fmt::Display for CollectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.rel, self.line, self.column, self.message
+            )
+        } else {
+            write!(f, "{}: {}", self.rel, self.message)
+        }
+    }
+}
+
+/// Everything static collection learns about one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileCollection {
+    pub items: Vec<TestItem>,
+    pub error: Option<CollectError>,
+    /// The module may define tests the static pass cannot see; importing it is the
+    /// only way to know.
+    pub dynamic: bool,
+    /// Modules it imports at top level, as written (for change detection).
+    pub imported_modules: Vec<String>,
+}
+
+/// Collects one file from its source text.
+pub fn collect_source(file_index: usize, file: &TestFile, source: &str) -> FileCollection {
+    match parse::summarize(source) {
+        Ok(summary) => {
+            let module = items::module_items(file_index, file, &summary);
+            FileCollection {
+                items: module.items,
+                error: None,
+                dynamic: module.dynamic,
+                imported_modules: summary.imported_modules,
+            }
+        }
+        Err(err) => FileCollection {
+            error: Some(CollectError {
+                file: file_index,
+                rel: file.rel.clone(),
+                line: err.line,
+                column: err.column,
+                message: format!("syntax error: {}", err.message),
+            }),
+            ..FileCollection::default()
+        },
+    }
+}
+
+/// Reads and collects one file.
+pub fn collect_file(file_index: usize, file: &TestFile) -> FileCollection {
+    match std::fs::read(&file.path) {
+        Ok(bytes) => {
+            let source = String::from_utf8_lossy(&bytes);
+            collect_source(file_index, file, &source)
+        }
+        Err(err) => FileCollection {
+            error: Some(CollectError {
+                file: file_index,
+                rel: file.rel.clone(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {err}"),
+            }),
+            ..FileCollection::default()
+        },
+    }
+}
+
+/// Collects every file, in parallel for larger trees; results keep `files` order.
+pub fn collect_all(files: &[TestFile]) -> Vec<FileCollection> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if files.len() < 16 || threads == 1 {
+        return files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| collect_file(i, f))
+            .collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .enumerate()
+            .map(|(n, part)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, f)| collect_file(n * chunk + i, f))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+use super::*;
+use dbtest_model::{Kind, Style};
+use std::path::PathBuf;
+
+fn file(rel: &str) -> TestFile {
+    TestFile {
+        path: PathBuf::from("/p").join(rel),
+        rel: rel.into(),
+        module: rel.trim_end_matches(".py").replace('/', "."),
+        import_root: PathBuf::from("/p"),
+        is_benchmark: rel.rsplit('/').next().unwrap_or(rel).starts_with("bench_"),
+    }
+}
+
+fn collect(rel: &str, source: &str) -> FileCollection {
+    collect_source(0, &file(rel), source)
+}
+
+fn ids(c: &FileCollection) -> Vec<&str> {
+    c.items.iter().map(|i| i.id.as_str()).collect()
+}
+
+#[test]
+fn collects_functions_plain_classes_testcases_and_suites() {
+    let c = collect(
+        "tests/test_mix.py",
+        r#"
+import unittest
+from dbtest import TestSuite, test
+
+def test_one(): pass
+async def test_two(): pass
+def helper(): pass
+
+class TestPlain:
+    def test_a(self): pass
+    def helper(self): pass
+
+class UsersCase(unittest.TestCase):
+    def test_z(self): pass
+    def test_b(self): pass
+
+class Api(TestSuite):
+    @test(tags=["fast", "integration"], timeout=2.5)
+    async def login(self): pass
+    @test(skip="later")
+    def logout(self): pass
+    def not_a_test(self): pass
+"#,
+    );
+    assert_eq!(
+        ids(&c),
+        [
+            "tests/test_mix.py::test_one",
+            "tests/test_mix.py::test_two",
+            "tests/test_mix.py::TestPlain::test_a",
+            "tests/test_mix.py::UsersCase::test_b",
+            "tests/test_mix.py::UsersCase::test_z",
+            "tests/test_mix.py::Api::login",
+            "tests/test_mix.py::Api::logout",
+        ]
+    );
+    let by_name = |n: &str| c.items.iter().find(|i| i.name == n).unwrap();
+    assert!(by_name("test_two").is_async);
+    assert_eq!(by_name("test_one").line, 5);
+    assert_eq!(by_name("TestPlain::test_a").style, Style::PlainClass);
+    assert_eq!(by_name("UsersCase::test_b").style, Style::TestCase);
+    let login = by_name("Api::login");
+    assert_eq!(login.style, Style::Suite);
+    assert_eq!(login.tags, ["fast", "integration"]);
+    assert_eq!(login.timeout, Some(2.5));
+    assert_eq!(login.kind, Kind::Integration);
+    assert_eq!(by_name("Api::logout").skip.as_deref(), Some("later"));
+    assert!(!c.dynamic);
+}
+
+#[test]
+fn testcase_by_base_inheritance_mixins_and_test_flag() {
+    let c = collect(
+        "test_inherit.py",
+        r#"
+from unittest import TestCase as TC
+class Mixin:
+    def test_shared(self): pass
+class Base(TC):
+    def test_base(self): pass
+class Concrete(Mixin, Base):
+    def test_own(self): pass
+class Hidden(TC):
+    __test__ = False
+    def test_h(self): pass
+class TestWithInit:
+    def __init__(self): pass
+    def test_x(self): pass
+"#,
+    );
+    assert_eq!(
+        ids(&c),
+        [
+            "test_inherit.py::Base::test_base",
+            "test_inherit.py::Concrete::test_base",
+            "test_inherit.py::Concrete::test_own",
+            "test_inherit.py::Concrete::test_shared",
+        ]
+    );
+}
+
+#[test]
+fn marks_skips_and_integration_paths() {
+    let c = collect(
+        "integration/test_db.py",
+        r#"
+import pytest, unittest
+pytestmark = pytest.mark.db
+@pytest.mark.slow
+def test_slow(): pass
+@pytest.mark.skip(reason="broken")
+def test_skipped(): pass
+@unittest.skip("nope")
+def test_us(): pass
+"#,
+    );
+    let slow = &c.items[0];
+    assert_eq!(slow.tags, ["slow", "db"]);
+    assert_eq!(slow.kind, Kind::Integration);
+    assert_eq!(c.items[1].skip.as_deref(), Some("broken"));
+    assert_eq!(c.items[2].skip.as_deref(), Some("nope"));
+}
+
+#[test]
+fn flags_modules_that_may_define_invisible_tests() {
+    assert!(collect("test_a.py", "for i in range(3):\n    pass\n").dynamic);
+    assert!(collect("test_a.py", "from base import *\n").dynamic);
+    assert!(collect("test_a.py", "from .base import BaseTests\n").dynamic);
+    assert!(
+        collect(
+            "test_a.py",
+            "from .base import Base\nclass Foo(Base):\n    def test_x(self): pass\n"
+        )
+        .dynamic
+    );
+    assert!(
+        !collect(
+            "test_a.py",
+            "import os\ntry:\n    import numpy\nexcept ImportError:\n    numpy = None\n"
+        )
+        .dynamic
+    );
+}
+
+#[test]
+fn module_test_flag_false_collects_nothing() {
+    assert!(
+        collect("test_a.py", "__test__ = False\ndef test_x(): pass\n")
+            .items
+            .is_empty()
+    );
+}
+
+#[test]
+fn nested_plain_classes() {
+    let c = collect(
+        "test_n.py",
+        "class TestOuter:\n    def test_a(self): pass\n    class TestInner:\n        def test_b(self): pass\n",
+    );
+    assert_eq!(
+        ids(&c),
+        [
+            "test_n.py::TestOuter::test_a",
+            "test_n.py::TestOuter::TestInner::test_b"
+        ]
+    );
+}
+
+#[test]
+fn syntax_error_names_file_and_line() {
+    let c = collect("test_bad.py", "def test_ok():\n    pass\n\ndef broken(:\n");
+    let err = c.error.unwrap();
+    assert_eq!(err.line, 4);
+    assert!(err.to_string().starts_with("test_bad.py:4:"), "{err}");
+    assert!(c.items.is_empty());
+}
+
+#[test]
+fn benchmark_groups_and_members() {
+    let c = collect(
+        "bench_json.py",
+        r#"
+import json
+from dbtest import BenchmarkGroup
+group = BenchmarkGroup("json encode", baseline="stdlib")
+@group.add("stdlib")
+def _(): json.dumps({})
+@group.add
+def compact(): json.dumps({}, separators=(",", ":"))
+"#,
+    );
+    assert_eq!(
+        ids(&c),
+        [
+            "bench_json.py::json encode::stdlib",
+            "bench_json.py::json encode::compact"
+        ]
+    );
+    assert!(c
+        .items
+        .iter()
+        .all(|i| i.kind == Kind::Benchmark && i.style == Style::Benchmark));
+}

@@ -1,0 +1,396 @@
+//! Settings: what the command line said (as JSON from the Python shim or the
+//! `dbtest-coordinator` binary), merged over `[tool.dbtest]` in the project's
+//! `pyproject.toml`. The command line wins.
+
+use dbtest_model::Kind;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid arguments: {0}")]
+    Arguments(String),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    /// Run the selected tests.
+    #[default]
+    Run,
+    /// Print the selected ids without running anything.
+    List,
+}
+
+/// Output format of `list` (and, later, of run reports on stdout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    #[default]
+    Console,
+    Json,
+}
+
+/// The command line, as the shim passes it. Every field is optional so that the
+/// file configuration can fill the gaps.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CliArgs {
+    pub command: Command,
+    /// `unit`, `integration`, `benchmark`; empty for everything.
+    pub kinds: Vec<Kind>,
+    /// Files, directories and node ids (`path::Class::test`).
+    pub paths: Vec<String>,
+    /// Invocation directory (defaults to the process's).
+    pub cwd: Option<PathBuf>,
+    /// Interpreter for workers (the shim passes `sys.executable`).
+    pub python: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    pub keyword: Option<String>,
+    pub tags: Option<String>,
+    /// `false` for `-s`.
+    pub capture: Option<bool>,
+    pub verbose: u8,
+    pub quiet: bool,
+    pub timeout: Option<f64>,
+    pub maxfail: Option<usize>,
+    pub format: Option<Format>,
+    /// `auto`, `yes`, `no`.
+    pub color: Option<String>,
+    pub no_cache: bool,
+    pub cache_dir: Option<PathBuf>,
+    pub durations: Option<usize>,
+    pub max_worker_restart: Option<usize>,
+}
+
+/// `[tool.dbtest]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    pub paths: Option<Vec<String>>,
+    pub test_patterns: Option<Vec<String>>,
+    pub bench_patterns: Option<Vec<String>>,
+    pub jobs: Option<usize>,
+    pub timeout: Option<f64>,
+    pub cache_dir: Option<PathBuf>,
+    pub max_worker_restart: Option<usize>,
+}
+
+/// Everything resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub command: Command,
+    pub kinds: Vec<Kind>,
+    pub cwd: PathBuf,
+    pub rootdir: PathBuf,
+    /// The `pyproject.toml` that configured this run, if any.
+    pub config_file: Option<PathBuf>,
+    /// Paths as given (relative to `cwd`), node-id suffixes included.
+    pub paths: Vec<String>,
+    pub python: PathBuf,
+    pub jobs: usize,
+    pub keyword: Option<String>,
+    pub tags: Option<String>,
+    pub capture: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+    pub timeout: Option<f64>,
+    pub maxfail: Option<usize>,
+    pub format: Format,
+    /// `None`: colour when writing to a terminal.
+    pub color: Option<bool>,
+    pub cache_dir: Option<PathBuf>,
+    pub durations: Option<usize>,
+    pub max_worker_restart: usize,
+    pub test_patterns: Vec<String>,
+    pub bench_patterns: Vec<String>,
+}
+
+const ROOT_MARKERS: &[&str] = &[
+    "pyproject.toml",
+    "pytest.ini",
+    "setup.cfg",
+    "tox.ini",
+    "setup.py",
+];
+
+/// The directory ids are relative to: the nearest ancestor of the paths' common
+/// directory holding a project marker (`pyproject.toml`, `setup.cfg`, ...), else
+/// that common directory (pytest's rule, simplified).
+pub fn find_rootdir(cwd: &Path, paths: &[String]) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| {
+            let file = p.split("::").next().unwrap_or(p);
+            let path = cwd.join(file);
+            if path.is_dir() {
+                path
+            } else {
+                path.parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| cwd.to_path_buf())
+            }
+        })
+        .collect();
+    if dirs.is_empty() {
+        dirs.push(cwd.to_path_buf());
+    }
+    let mut common = normalize(&dirs[0]);
+    for dir in &dirs[1..] {
+        let dir = normalize(dir);
+        while !dir.starts_with(&common) {
+            if !common.pop() {
+                break;
+            }
+        }
+    }
+    let mut probe = Some(common.as_path());
+    while let Some(dir) = probe {
+        if ROOT_MARKERS.iter().any(|m| dir.join(m).is_file()) {
+            return dir.to_path_buf();
+        }
+        probe = dir.parent();
+    }
+    common
+}
+
+/// Removes `.` and `..` components without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct PyProject {
+    tool: Option<Tools>,
+}
+
+#[derive(Deserialize)]
+struct Tools {
+    dbtest: Option<FileConfig>,
+}
+
+/// Reads `[tool.dbtest]` from `pyproject`, if the file has that table. Errors
+/// name the line and quote it, so the offending key is plain to see.
+pub fn load_file_config(pyproject: &Path) -> Result<Option<FileConfig>, ConfigError> {
+    let text = std::fs::read_to_string(pyproject).map_err(|e| ConfigError::File {
+        path: pyproject.display().to_string(),
+        message: e.to_string(),
+    })?;
+    match toml::from_str::<PyProject>(&text) {
+        Ok(document) => Ok(document.tool.and_then(|t| t.dbtest)),
+        Err(err) => {
+            let (path, message) = (pyproject.display(), err.message().trim().to_string());
+            let Some(span) = err.span() else {
+                return Err(ConfigError::File {
+                    path: path.to_string(),
+                    message,
+                });
+            };
+            let line = text[..span.start].matches('\n').count() + 1;
+            let quoted = text.lines().nth(line - 1).unwrap_or("").trim();
+            Err(ConfigError::File {
+                path: format!("{path}:{line}"),
+                message: format!("{message} (`{quoted}`)"),
+            })
+        }
+    }
+}
+
+impl Settings {
+    /// Merges the command line over the project's file configuration.
+    pub fn resolve(cli: CliArgs) -> Result<Settings, ConfigError> {
+        let cwd = match cli.cwd.clone() {
+            Some(cwd) => cwd,
+            None => std::env::current_dir()
+                .map_err(|e| ConfigError::Invalid(format!("no working directory: {e}")))?,
+        };
+        let rootdir = find_rootdir(&cwd, &cli.paths);
+        let pyproject = rootdir.join("pyproject.toml");
+        let (file, config_file) = if pyproject.is_file() {
+            match load_file_config(&pyproject)? {
+                Some(file) => (file, Some(pyproject)),
+                None => (FileConfig::default(), None),
+            }
+        } else {
+            (FileConfig::default(), None)
+        };
+        let jobs = cli.jobs.or(file.jobs).unwrap_or_else(default_jobs);
+        if jobs == 0 {
+            return Err(ConfigError::Invalid("jobs must be at least 1".into()));
+        }
+        let timeout = cli.timeout.or(file.timeout);
+        if let Some(t) = timeout {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(ConfigError::Invalid(format!(
+                    "timeout must be a positive number of seconds, not {t}"
+                )));
+            }
+        }
+        let paths = if cli.paths.is_empty() {
+            match &file.paths {
+                // Paths from the file are relative to the project root.
+                Some(paths) => paths
+                    .iter()
+                    .map(|p| rootdir.join(p).to_string_lossy().into_owned())
+                    .collect(),
+                None => Vec::new(),
+            }
+        } else {
+            cli.paths.clone()
+        };
+        let color = match cli.color.as_deref() {
+            Some("yes") => Some(true),
+            Some("no") => Some(false),
+            None | Some("auto") => None,
+            Some(other) => {
+                return Err(ConfigError::Invalid(format!(
+                    "color must be auto, yes or no, not {other}"
+                )))
+            }
+        };
+        let cache_dir = if cli.no_cache {
+            None
+        } else {
+            let dir = cli
+                .cache_dir
+                .clone()
+                .map(|d| cwd.join(d))
+                .or_else(|| file.cache_dir.as_ref().map(|d| rootdir.join(d)))
+                .unwrap_or_else(|| rootdir.join(".dbtest"));
+            Some(dir)
+        };
+        Ok(Settings {
+            command: cli.command,
+            kinds: cli.kinds.clone(),
+            python: cli
+                .python
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("python3")),
+            jobs,
+            keyword: cli.keyword.clone(),
+            tags: cli.tags.clone(),
+            capture: cli.capture.unwrap_or(true),
+            verbose: cli.verbose,
+            quiet: cli.quiet,
+            timeout,
+            maxfail: cli.maxfail,
+            format: cli.format.unwrap_or_default(),
+            color,
+            cache_dir,
+            durations: cli.durations,
+            max_worker_restart: cli
+                .max_worker_restart
+                .or(file.max_worker_restart)
+                .unwrap_or(4 * jobs),
+            test_patterns: file
+                .test_patterns
+                .clone()
+                .unwrap_or_else(|| vec!["test_*.py".into(), "*_test.py".into()]),
+            bench_patterns: file
+                .bench_patterns
+                .clone()
+                .unwrap_or_else(|| vec!["bench_*.py".into()]),
+            paths,
+            cwd,
+            rootdir,
+            config_file,
+        })
+    }
+}
+
+/// Usable CPUs (honours affinity masks and cgroup quotas).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Parses the shim's JSON arguments.
+pub fn parse_cli_json(json: &str) -> Result<CliArgs, ConfigError> {
+    serde_json::from_str(json).map_err(|e| ConfigError::Arguments(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn rootdir_is_the_nearest_project_marker_above_the_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("proj/tests/unit")).unwrap();
+        fs::write(root.join("proj/pyproject.toml"), "").unwrap();
+        assert_eq!(
+            find_rootdir(root, &["proj/tests/unit".into()]),
+            root.join("proj")
+        );
+        assert_eq!(
+            find_rootdir(&root.join("proj/tests"), &[]),
+            root.join("proj")
+        );
+    }
+
+    #[test]
+    fn file_config_fills_gaps_and_cli_wins() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::write(
+            root.join("pyproject.toml"),
+            "[tool.dbtest]\njobs = 3\ntimeout = 7.5\n",
+        )
+        .unwrap();
+        let settings = Settings::resolve(CliArgs {
+            cwd: Some(root.into()),
+            jobs: Some(5),
+            ..CliArgs::default()
+        })
+        .unwrap();
+        assert_eq!(settings.jobs, 5);
+        assert_eq!(settings.timeout, Some(7.5));
+        assert_eq!(settings.config_file, Some(root.join("pyproject.toml")));
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::write(root.join("pyproject.toml"), "[tool.dbtest]\njbos = 3\n").unwrap();
+        let err = Settings::resolve(CliArgs {
+            cwd: Some(root.into()),
+            ..CliArgs::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("jbos"), "{err}");
+        fs::write(
+            root.join("pyproject.toml"),
+            "[tool.dbtest]\njobs = \"many\"\n",
+        )
+        .unwrap();
+        let err = Settings::resolve(CliArgs {
+            cwd: Some(root.into()),
+            ..CliArgs::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("jobs"), "{err}");
+    }
+
+    #[test]
+    fn cli_json_rejects_unknown_fields() {
+        assert!(parse_cli_json(r#"{"jobs": 2, "paths": ["a"]}"#).is_ok());
+        assert!(parse_cli_json(r#"{"jobz": 2}"#).is_err());
+    }
+}

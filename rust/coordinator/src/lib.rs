@@ -1,0 +1,314 @@
+//! The coordinator: everything `dbtest` does after the shim has parsed the
+//! command line. Entered through the Python extension (`dbtest._core.run`) or
+//! the `dbtest-coordinator` binary, with the same JSON arguments.
+
+mod cache;
+mod error;
+pub mod exit;
+mod pipeline;
+
+pub use error::CoordinatorError;
+
+use cache::Cache;
+use dbtest_config::{CliArgs, Command, Format, Settings};
+use dbtest_model::{ErrorKind, Kind, Outcome, Phase, Style, TestResult};
+use dbtest_protocol::ModuleRef;
+use dbtest_report::{ConsoleOptions, ConsoleReporter, RunSummary};
+use dbtest_runner::{Plan, PlannedModule, PlannedTest, RunnerOptions, SpawnSpec};
+use pipeline::{Collected, Selection};
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+/// Captured output kept per stream and test.
+const OUTPUT_LIMIT: u32 = 1024 * 1024;
+
+/// Runs a whole `dbtest` invocation and returns its exit code. `interrupted` is
+/// polled (about ten times a second) to learn of Ctrl-C.
+pub fn run(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> i32 {
+    match run_inner(cli, interrupted) {
+        Ok(code) => code,
+        Err(err) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("dbtest: error: {err}");
+            err.exit_code()
+        }
+    }
+}
+
+/// Parses the shim's JSON arguments, then [`run`]s.
+pub fn run_json(args: &str, interrupted: &dyn Fn() -> bool) -> i32 {
+    match dbtest_config::parse_cli_json(args) {
+        Ok(cli) => run(cli, interrupted),
+        Err(err) => {
+            eprintln!("dbtest: error: {err}");
+            exit::INTERNAL_ERROR
+        }
+    }
+}
+
+fn run_inner(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> Result<i32, CoordinatorError> {
+    let started = Instant::now();
+    let settings = Settings::resolve(cli)?;
+    let (collected, targets) = pipeline::collect(&settings)?;
+    let selection = pipeline::select(&settings, &collected, targets)?;
+    match settings.command {
+        Command::List => list(&settings, &collected, &selection),
+        Command::Run => execute(&settings, &collected, &selection, interrupted, started),
+    }
+}
+
+fn collection_error_results(collected: &Collected) -> Vec<TestResult> {
+    collected
+        .errors
+        .iter()
+        .map(|err| TestResult {
+            id: err.rel.clone(),
+            outcome: Outcome::Error,
+            phase: Phase::Import,
+            error_kind: Some(ErrorKind::Collection),
+            duration: 0.0,
+            worker: 0,
+            message: Some(err.to_string()),
+            traceback: None,
+            stdout: None,
+            stderr: None,
+        })
+        .collect()
+}
+
+fn list(
+    settings: &Settings,
+    collected: &Collected,
+    selection: &Selection,
+) -> Result<i32, CoordinatorError> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let write_failed =
+        |e: std::io::Error| CoordinatorError::Internal(format!("cannot write to stdout: {e}"));
+    match settings.format {
+        Format::Console => {
+            for &i in &selection.items {
+                writeln!(out, "{}", collected.items[i].id).map_err(write_failed)?;
+            }
+        }
+        Format::Json => {
+            let tests: Vec<serde_json::Value> = selection
+                .items
+                .iter()
+                .map(|&i| {
+                    let item = &collected.items[i];
+                    serde_json::json!({
+                        "id": item.id,
+                        "file": collected.files[item.file].rel,
+                        "name": item.name,
+                        "line": item.line,
+                        "style": item.style.as_str(),
+                        "kind": item.kind.as_str(),
+                        "async": item.is_async,
+                        "tags": item.tags,
+                        "skip": item.skip,
+                        "timeout": item.timeout,
+                    })
+                })
+                .collect();
+            let errors: Vec<serde_json::Value> = collected
+                .errors
+                .iter()
+                .map(|e| serde_json::json!({"file": e.rel, "line": e.line, "column": e.column, "message": e.message}))
+                .collect();
+            let document = serde_json::json!({"version": 1, "tests": tests, "errors": errors});
+            writeln!(out, "{document}").map_err(write_failed)?;
+        }
+    }
+    out.flush().map_err(write_failed)?;
+    drop(out);
+    if settings.format == Format::Console {
+        for err in &collected.errors {
+            eprintln!("ERROR {err}");
+        }
+    }
+    Ok(if !collected.errors.is_empty() {
+        exit::TESTS_FAILED
+    } else if selection.items.is_empty() {
+        exit::NO_TESTS
+    } else {
+        exit::OK
+    })
+}
+
+/// Groups the selected tests by module; statically skipped tests never reach a
+/// worker (and never cause an import).
+fn build_plan(
+    collected: &Collected,
+    selection: &Selection,
+    durations: &cache::Durations,
+) -> (Plan, Vec<TestResult>) {
+    let mut modules: Vec<Option<PlannedModule>> = vec![None; collected.files.len()];
+    let mut skipped = Vec::new();
+    let planned_module = |f: usize, run_unlisted: bool| {
+        let file = &collected.files[f];
+        PlannedModule {
+            rel: file.rel.clone(),
+            module: ModuleRef {
+                path: file.path.to_string_lossy().into_owned(),
+                name: file.module.clone(),
+                import_root: file.import_root.to_string_lossy().into_owned(),
+            },
+            tests: Vec::new(),
+            run_unlisted,
+        }
+    };
+    for &i in &selection.items {
+        let item = &collected.items[i];
+        if let Some(reason) = &item.skip {
+            skipped.push(TestResult {
+                id: item.id.clone(),
+                outcome: Outcome::Skipped,
+                phase: Phase::Setup,
+                error_kind: None,
+                duration: 0.0,
+                worker: 0,
+                message: Some(reason.clone()),
+                traceback: None,
+                stdout: None,
+                stderr: None,
+            });
+            continue;
+        }
+        let module =
+            modules[item.file].get_or_insert_with(|| planned_module(item.file, !selection.exact));
+        module.tests.push(PlannedTest {
+            id: item.id.clone(),
+            name: item.name.clone(),
+            group: if item.style == Style::Function {
+                None
+            } else {
+                item.class.clone()
+            },
+            timeout: item.timeout,
+            estimate: durations.get(&item.id),
+        });
+    }
+    for &f in &selection.probes {
+        if modules[f].is_none() {
+            modules[f] = Some(planned_module(f, true));
+        }
+    }
+    (
+        Plan {
+            modules: modules.into_iter().flatten().collect(),
+        },
+        skipped,
+    )
+}
+
+fn execute(
+    settings: &Settings,
+    collected: &Collected,
+    selection: &Selection,
+    interrupted: &dyn Fn() -> bool,
+    started: Instant,
+) -> Result<i32, CoordinatorError> {
+    let cache = settings.cache_dir.clone().map(Cache::new);
+    let durations = cache.as_ref().map(Cache::durations).unwrap_or_default();
+    let (plan, mut early) = build_plan(collected, selection, &durations);
+    early.splice(0..0, collection_error_results(collected));
+
+    let stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
+    let color = settings
+        .color
+        .unwrap_or_else(|| terminal && std::env::var_os("NO_COLOR").is_none());
+    let mut reporter = ConsoleReporter::new(
+        stdout.lock(),
+        ConsoleOptions {
+            verbose: settings.verbose,
+            quiet: settings.quiet,
+            color,
+            terminal,
+            durations: settings.durations,
+        },
+    );
+
+    if plan.modules.is_empty() && early.is_empty() {
+        let elapsed = started.elapsed().as_secs_f64();
+        drop(reporter);
+        println!("no tests ran in {elapsed:.2}s");
+        return Ok(exit::NO_TESTS);
+    }
+
+    let run_dir = tempfile::Builder::new()
+        .prefix("dbtest-run-")
+        .tempdir()
+        .map_err(|e| {
+            CoordinatorError::Internal(format!("cannot create a temporary directory: {e}"))
+        })?;
+    let options = RunnerOptions {
+        jobs: settings.jobs,
+        spawn: SpawnSpec {
+            python: settings.python.clone(),
+            cwd: settings.cwd.clone(),
+            env: Vec::new(),
+            stream_output: !settings.capture,
+        },
+        rootdir: settings.rootdir.clone(),
+        run_dir: run_dir.path().to_path_buf(),
+        capture: settings.capture,
+        capture_passed: false,
+        output_limit: OUTPUT_LIMIT,
+        default_timeout: settings.timeout,
+        max_failures: settings.maxfail,
+        max_worker_restarts: settings.max_worker_restart,
+        longest_first: true,
+    };
+    let criteria = &selection.criteria;
+    let admit = |id: &str, tags: &[String]| criteria.matches(id, Kind::of_test(id, tags), tags);
+
+    use dbtest_runner::RunObserver;
+    reporter.tests_added(early.len());
+    for result in &early {
+        reporter.test_finished(result);
+    }
+    let outcome = dbtest_runner::run(plan, &options, &mut reporter, &admit, interrupted);
+    if let Some(fatal) = &outcome.fatal {
+        drop(reporter);
+        return Err(CoordinatorError::Internal(fatal.clone()));
+    }
+    let mut results = early;
+    results.extend(outcome.results);
+    reporter.finish(&RunSummary {
+        results: &results,
+        elapsed: started.elapsed(),
+        not_run: outcome.not_run,
+        interrupted: outcome.interrupted,
+        stopped: outcome.stopped.as_deref(),
+    });
+    drop(reporter);
+
+    if let Some(cache) = &cache {
+        if let Err(err) = cache.record(durations, &results) {
+            eprintln!(
+                "dbtest: warning: cannot write the cache in {}: {err}",
+                cache_dir_text(settings)
+            );
+        }
+    }
+    let failed = results.iter().any(|r| r.outcome.fails_run());
+    Ok(if outcome.interrupted {
+        exit::INTERRUPTED
+    } else if failed {
+        exit::TESTS_FAILED
+    } else if results.is_empty() && outcome.not_run == 0 {
+        exit::NO_TESTS
+    } else {
+        exit::OK
+    })
+}
+
+fn cache_dir_text(settings: &Settings) -> String {
+    settings
+        .cache_dir
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default()
+}

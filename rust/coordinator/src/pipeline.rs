@@ -1,0 +1,180 @@
+//! From the command line to a list of selected tests: targets, discovery,
+//! static collection, selection. Nothing here imports Python code.
+
+use crate::error::CoordinatorError;
+use dbtest_collect::{CollectError, FileCollection};
+use dbtest_config::{normalize, Settings};
+use dbtest_discovery::{discover, relative_id_path, DiscoveryOptions};
+use dbtest_model::{Kind, TestFile, TestItem};
+use dbtest_select::{Criteria, Expression, NodeId};
+use std::path::PathBuf;
+
+pub struct Collected {
+    pub files: Vec<TestFile>,
+    /// Per file: may define tests the static pass cannot see.
+    pub dynamic: Vec<bool>,
+    pub items: Vec<TestItem>,
+    pub errors: Vec<CollectError>,
+}
+
+pub struct Selection {
+    pub criteria: Criteria,
+    /// Indices into `Collected::items`, in collection order.
+    pub items: Vec<usize>,
+    /// Files with no selected static items that must still be imported to find
+    /// tests the static pass could not see.
+    pub probes: Vec<usize>,
+    /// Node ids named a test: run exactly that, do not look for more.
+    pub exact: bool,
+}
+
+/// Command-line paths split into walk roots and node ids.
+pub struct Targets {
+    roots: Vec<PathBuf>,
+    node_ids: Vec<NodeId>,
+    exact: bool,
+}
+
+fn targets(settings: &Settings) -> Result<Targets, CoordinatorError> {
+    let args: Vec<String> = if settings.paths.is_empty() {
+        vec![settings.cwd.to_string_lossy().into_owned()]
+    } else {
+        settings.paths.clone()
+    };
+    let mut roots = Vec::new();
+    let mut node_ids = Vec::new();
+    let mut exact = false;
+    for arg in &args {
+        let (path_part, name) = match arg.split_once("::") {
+            Some((path, name)) if !name.is_empty() => (path, Some(name.to_string())),
+            Some((path, _)) => (path, None),
+            None => (arg.as_str(), None),
+        };
+        let path = normalize(&settings.cwd.join(path_part));
+        if !path.exists() {
+            return Err(CoordinatorError::Usage(format!(
+                "path does not exist: {path_part}"
+            )));
+        }
+        if name.is_some() && !path.is_file() {
+            return Err(CoordinatorError::Usage(format!(
+                "not a file: {path_part} (in node id {arg})"
+            )));
+        }
+        exact |= name.is_some();
+        node_ids.push(NodeId {
+            rel: relative_id_path(&path, &settings.rootdir),
+            name,
+        });
+        if !roots.contains(&path) {
+            roots.push(path);
+        }
+    }
+    if !exact {
+        // Discovery already narrowed the walk to these paths.
+        node_ids.clear();
+    }
+    Ok(Targets {
+        roots,
+        node_ids,
+        exact,
+    })
+}
+
+pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorError> {
+    let targets = targets(settings)?;
+    let options = DiscoveryOptions {
+        rootdir: settings.rootdir.clone(),
+        test_patterns: settings.test_patterns.clone(),
+        bench_patterns: settings.bench_patterns.clone(),
+    };
+    let files = discover(&targets.roots, &options)?;
+    let collections: Vec<FileCollection> = dbtest_collect::collect_all(&files);
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    let mut dynamic = Vec::with_capacity(files.len());
+    for collection in collections {
+        dynamic.push(collection.dynamic);
+        items.extend(collection.items);
+        errors.extend(collection.error);
+    }
+    Ok((
+        Collected {
+            files,
+            dynamic,
+            items,
+            errors,
+        },
+        targets,
+    ))
+}
+
+pub fn select(
+    settings: &Settings,
+    collected: &Collected,
+    targets: Targets,
+) -> Result<Selection, CoordinatorError> {
+    let kinds = if settings.kinds.is_empty() {
+        // Benchmarks run only when asked for.
+        vec![Kind::Unit, Kind::Integration]
+    } else {
+        settings.kinds.clone()
+    };
+    let criteria = Criteria {
+        keyword: settings
+            .keyword
+            .as_deref()
+            .map(Expression::parse)
+            .transpose()?,
+        tags: settings
+            .tags
+            .as_deref()
+            .map(Expression::parse)
+            .transpose()?,
+        kinds,
+        node_ids: targets.node_ids,
+    };
+    let items = dbtest_select::select(&collected.items, &criteria);
+
+    // Named tests that static collection cannot find are a usage error, unless
+    // their file may define tests only an import reveals.
+    for node in criteria.node_ids.iter().filter(|n| n.name.is_some()) {
+        let Some(name) = &node.name else { continue };
+        let prefix = format!("{}::{name}", node.rel);
+        let found = items.iter().any(|&i| {
+            let id = &collected.items[i].id;
+            id == &prefix
+                || id.starts_with(&format!("{prefix}::"))
+                || id.starts_with(&format!("{prefix}["))
+        });
+        let file_dynamic = collected
+            .files
+            .iter()
+            .position(|f| f.rel == node.rel)
+            .is_some_and(|i| collected.dynamic[i]);
+        if !found && !file_dynamic {
+            return Err(CoordinatorError::Usage(format!("not found: {prefix}")));
+        }
+    }
+
+    let mut has_selected = vec![false; collected.files.len()];
+    for &i in &items {
+        has_selected[collected.items[i].file] = true;
+    }
+    let probes = (0..collected.files.len())
+        .filter(|&f| {
+            let file = &collected.files[f];
+            let path_kind = Kind::of_test(&file.rel, &[]);
+            !has_selected[f]
+                && collected.dynamic[f]
+                && !file.is_benchmark
+                && criteria.may_select_in_file(&file.rel, path_kind)
+        })
+        .collect();
+    Ok(Selection {
+        criteria,
+        items,
+        probes,
+        exact: targets.exact,
+    })
+}

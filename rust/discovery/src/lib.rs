@@ -1,0 +1,289 @@
+//! File discovery: walk the given paths, honour `.gitignore`, skip directories
+//! that never hold a project's tests, and keep files whose names match the test
+//! or benchmark patterns. Each file also gets the dotted module name a worker
+//! imports it under, following pytest's default (`prepend`) rule: the package
+//! chain is every enclosing directory with an `__init__.py`, and the first
+//! directory above it goes on `sys.path`.
+
+use dbtest_model::TestFile;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Directory names never descended into (pytest's `norecursedirs` plus caches).
+/// Hidden directories are skipped as well; a directory holding `pyvenv.cfg` is a
+/// virtualenv whatever its name.
+pub const SKIPPED_DIRS: &[&str] = &[
+    "__pycache__",
+    "node_modules",
+    "build",
+    "dist",
+    "venv",
+    "site-packages",
+    "_darcs",
+    "CVS",
+    "{arch}",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("path does not exist: {0}")]
+    Missing(String),
+    #[error("invalid file pattern `{pattern}`: {source}")]
+    Pattern {
+        pattern: String,
+        source: globset::Error,
+    },
+    #[error("cannot read {path}: {message}")]
+    Walk { path: String, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscoveryOptions {
+    /// Directory ids are relative to.
+    pub rootdir: PathBuf,
+    /// File-name globs of test files, e.g. `test_*.py`.
+    pub test_patterns: Vec<String>,
+    /// File-name globs of benchmark files, e.g. `bench_*.py`.
+    pub bench_patterns: Vec<String>,
+}
+
+impl DiscoveryOptions {
+    pub fn new(rootdir: PathBuf) -> Self {
+        DiscoveryOptions {
+            rootdir,
+            test_patterns: vec!["test_*.py".into(), "*_test.py".into()],
+            bench_patterns: vec!["bench_*.py".into()],
+        }
+    }
+}
+
+fn glob_set(patterns: &[String]) -> Result<GlobSet, DiscoveryError> {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern).map_err(|source| DiscoveryError::Pattern {
+            pattern: pattern.clone(),
+            source,
+        })?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|source| DiscoveryError::Pattern {
+        pattern: patterns.join(", "),
+        source,
+    })
+}
+
+fn is_skipped_dir(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    SKIPPED_DIRS.contains(&name)
+        || name.ends_with(".egg-info")
+        || name.ends_with(".egg")
+        || path.join("pyvenv.cfg").is_file()
+}
+
+/// Finds every test and benchmark file under `paths` (files given directly are
+/// kept whatever their name), sorted by relative path.
+pub fn discover(
+    paths: &[PathBuf],
+    options: &DiscoveryOptions,
+) -> Result<Vec<TestFile>, DiscoveryError> {
+    let tests = glob_set(&options.test_patterns)?;
+    let benches = glob_set(&options.bench_patterns)?;
+    let mut resolver = ModuleResolver::default();
+    let mut found: Vec<TestFile> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+
+    for root in paths {
+        let root = absolute(&options.rootdir, root);
+        if !root.exists() {
+            return Err(DiscoveryError::Missing(root.display().to_string()));
+        }
+        if root.is_file() {
+            if root.extension().is_some_and(|e| e == "py") && seen.insert(root.clone()) {
+                let is_benchmark = file_name_matches(&benches, &root);
+                found.push(resolver.test_file(&root, &options.rootdir, is_benchmark));
+            }
+            continue;
+        }
+        let walker = ignore::WalkBuilder::new(&root)
+            .hidden(true)
+            .git_ignore(true)
+            .git_exclude(true)
+            .git_global(false)
+            .require_git(false)
+            .parents(true)
+            .filter_entry(|entry| {
+                !(entry.depth() > 0
+                    && entry.file_type().is_some_and(|t| t.is_dir())
+                    && is_skipped_dir(entry.path()))
+            })
+            .build();
+        for entry in walker {
+            let entry = entry.map_err(|e| DiscoveryError::Walk {
+                path: root.display().to_string(),
+                message: e.to_string(),
+            })?;
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let path = entry.path();
+            let is_benchmark = file_name_matches(&benches, path);
+            if !(is_benchmark || file_name_matches(&tests, path)) {
+                continue;
+            }
+            if seen.insert(path.to_path_buf()) {
+                found.push(resolver.test_file(path, &options.rootdir, is_benchmark));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(found)
+}
+
+fn file_name_matches(set: &GlobSet, path: &Path) -> bool {
+    path.file_name().is_some_and(|name| set.is_match(name))
+}
+
+fn absolute(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// `path` relative to `rootdir`, `/`-separated; absolute when outside it.
+pub fn relative_id_path(path: &Path, rootdir: &Path) -> String {
+    let rel = path.strip_prefix(rootdir).unwrap_or(path);
+    let text = rel.to_string_lossy();
+    if std::path::MAIN_SEPARATOR == '/' {
+        text.into_owned()
+    } else {
+        text.replace(std::path::MAIN_SEPARATOR, "/")
+    }
+}
+
+/// Answers "is this directory a package?" with one `stat` per directory.
+#[derive(Default)]
+struct ModuleResolver {
+    is_package: HashMap<PathBuf, bool>,
+}
+
+impl ModuleResolver {
+    fn is_package(&mut self, dir: &Path) -> bool {
+        if let Some(&known) = self.is_package.get(dir) {
+            return known;
+        }
+        let answer = dir.join("__init__.py").is_file();
+        self.is_package.insert(dir.to_path_buf(), answer);
+        answer
+    }
+
+    fn test_file(&mut self, path: &Path, rootdir: &Path, is_benchmark: bool) -> TestFile {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut parts = vec![stem];
+        let mut dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        while self.is_package(&dir) {
+            match dir.file_name() {
+                Some(name) => parts.push(name.to_string_lossy().into_owned()),
+                None => break,
+            }
+            match dir.parent() {
+                Some(parent) => dir = parent.to_path_buf(),
+                None => break,
+            }
+        }
+        parts.reverse();
+        TestFile {
+            path: path.to_path_buf(),
+            rel: relative_id_path(path, rootdir),
+            module: parts.join("."),
+            import_root: dir,
+            is_benchmark,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn touch(root: &Path, rel: &str) {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, "").unwrap();
+    }
+
+    fn rels(files: &[TestFile]) -> Vec<&str> {
+        files.iter().map(|f| f.rel.as_str()).collect()
+    }
+
+    #[test]
+    fn finds_test_and_bench_files_and_skips_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for rel in [
+            "test_a.py",
+            "b_test.py",
+            "helper.py",
+            "bench_x.py",
+            "pkg/test_c.py",
+            "node_modules/test_no.py",
+            "__pycache__/test_no.py",
+            ".hidden/test_no.py",
+            "build/test_no.py",
+            "env/pyvenv.cfg",
+            "env/lib/test_no.py",
+            "ignored/test_no.py",
+            "proj.egg-info/test_no.py",
+        ] {
+            touch(root, rel);
+        }
+        fs::write(root.join(".gitignore"), "ignored/\n").unwrap();
+        let files = discover(&[root.to_path_buf()], &DiscoveryOptions::new(root.into())).unwrap();
+        assert_eq!(
+            rels(&files),
+            ["b_test.py", "bench_x.py", "pkg/test_c.py", "test_a.py"]
+        );
+        assert!(files[1].is_benchmark);
+        assert!(!files[0].is_benchmark);
+    }
+
+    #[test]
+    fn resolves_package_module_names_like_pytest_prepend() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        touch(root, "src/app/__init__.py");
+        touch(root, "src/app/tests/__init__.py");
+        touch(root, "src/app/tests/test_api.py");
+        touch(root, "loose/test_b.py");
+        let files = discover(&[root.to_path_buf()], &DiscoveryOptions::new(root.into())).unwrap();
+        let api = files
+            .iter()
+            .find(|f| f.rel.ends_with("test_api.py"))
+            .unwrap();
+        assert_eq!(api.module, "app.tests.test_api");
+        assert_eq!(api.import_root, root.join("src"));
+        let loose = files.iter().find(|f| f.rel.ends_with("test_b.py")).unwrap();
+        assert_eq!(loose.module, "test_b");
+        assert_eq!(loose.import_root, root.join("loose"));
+    }
+
+    #[test]
+    fn explicit_files_are_kept_and_missing_paths_fail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        touch(root, "checks.py");
+        let opts = DiscoveryOptions::new(root.into());
+        let files = discover(&[PathBuf::from("checks.py")], &opts).unwrap();
+        assert_eq!(rels(&files), ["checks.py"]);
+        let err = discover(&[PathBuf::from("nope")], &opts).unwrap_err();
+        assert!(matches!(err, DiscoveryError::Missing(_)));
+    }
+}

@@ -1,0 +1,224 @@
+//! The vocabulary every other dbtest crate speaks: what a test item is (as the
+//! static collector sees it) and what a result is (as the runner records it).
+//!
+//! This crate holds data only; behaviour lives in the crates that own it.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How a test is written, which decides how a worker runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Style {
+    /// A module-level `def test_*()` / `async def test_*()`.
+    Function,
+    /// A method of a plain `Test*` class (pytest style).
+    PlainClass,
+    /// A method of a `unittest.TestCase` subclass.
+    TestCase,
+    /// A method of a `dbtest.TestSuite` subclass.
+    Suite,
+    /// A member of a `dbtest.BenchmarkGroup`.
+    Benchmark,
+}
+
+impl Style {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Style::Function => "function",
+            Style::PlainClass => "plain_class",
+            Style::TestCase => "testcase",
+            Style::Suite => "suite",
+            Style::Benchmark => "benchmark",
+        }
+    }
+
+    /// Classes whose tests must share one worker so class-level set-up runs once.
+    pub fn keeps_class_together(self) -> bool {
+        matches!(self, Style::TestCase | Style::Suite | Style::PlainClass)
+    }
+}
+
+/// Which lane a test belongs to (`dbtest unit`, `dbtest integration`, `dbtest bench`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Unit,
+    Integration,
+    Benchmark,
+}
+
+impl Kind {
+    /// A test is `integration` if tagged so or under a directory named
+    /// `integration`, otherwise `unit`.
+    pub fn of_test(rel_path: &str, tags: &[String]) -> Kind {
+        let path = rel_path.split("::").next().unwrap_or(rel_path);
+        if tags.iter().any(|t| t == "integration")
+            || path.split('/').any(|part| part == "integration")
+        {
+            Kind::Integration
+        } else {
+            Kind::Unit
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Unit => "unit",
+            Kind::Integration => "integration",
+            Kind::Benchmark => "benchmark",
+        }
+    }
+}
+
+/// One test as the coordinator knows it before anything is imported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestItem {
+    /// `relative/path.py::Class::name`, relative to the root directory, `/`-separated.
+    pub id: String,
+    /// Index of the file in [`TestFile`] order; items of one file are contiguous.
+    pub file: usize,
+    /// The part of the id after `path::`, e.g. `TestX::test_y` or `test_y`.
+    pub name: String,
+    /// Enclosing class, if any.
+    pub class: Option<String>,
+    /// 1-based line of the `def`.
+    pub line: u32,
+    pub style: Style,
+    pub is_async: bool,
+    pub kind: Kind,
+    /// Tags from `@test(tags=[...])` and pytest marks, as literal strings.
+    pub tags: Vec<String>,
+    /// Literal skip reason, when the skip is unconditional and known statically.
+    pub skip: Option<String>,
+    /// Literal per-test timeout in seconds.
+    pub timeout: Option<f64>,
+}
+
+/// A test or benchmark file found by discovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestFile {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Path relative to the root directory, `/`-separated; the prefix of every item id.
+    pub rel: String,
+    /// Dotted module name the worker imports it under (pytest's `prepend` rule).
+    pub module: String,
+    /// Directory that must be on `sys.path` for `module` to import.
+    pub import_root: PathBuf,
+    /// `bench_*.py` rather than a test file.
+    pub is_benchmark: bool,
+}
+
+/// Final status of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    Xfailed,
+    Xpassed,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Passed,
+        Outcome::Failed,
+        Outcome::Error,
+        Outcome::Skipped,
+        Outcome::Xfailed,
+        Outcome::Xpassed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+            Outcome::Xfailed => "xfailed",
+            Outcome::Xpassed => "xpassed",
+        }
+    }
+
+    /// Whether this outcome makes the run fail (exit code 1).
+    pub fn fails_run(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Error | Outcome::Xpassed)
+    }
+}
+
+/// The lifecycle phase a result ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Importing the test module (or resolving the test in it).
+    Import,
+    Setup,
+    Call,
+    Teardown,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Import => "import",
+            Phase::Setup => "setup",
+            Phase::Call => "call",
+            Phase::Teardown => "teardown",
+        }
+    }
+}
+
+/// Why a test ended as an error, beyond "the test raised".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The test (or its set-up/teardown) raised an exception.
+    Exception,
+    /// The test ran past its timeout and its worker was ended.
+    Timeout,
+    /// The worker process died while running the test.
+    Crash,
+    /// The test module failed to import.
+    Import,
+    /// The static collector listed the test but the module does not define it.
+    Missing,
+    /// The worker broke the protocol (corrupt or oversized frame).
+    Protocol,
+    /// The file could not be collected (syntax error, unreadable).
+    Collection,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Exception => "exception",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Crash => "crash",
+            ErrorKind::Import => "import",
+            ErrorKind::Missing => "missing",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Collection => "collection",
+        }
+    }
+}
+
+/// Everything recorded about one finished test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    pub id: String,
+    pub outcome: Outcome,
+    pub phase: Phase,
+    pub error_kind: Option<ErrorKind>,
+    /// Seconds spent in set-up, call and teardown.
+    pub duration: f64,
+    /// 1-based worker slot that ran it (0 when no worker did, e.g. collection errors).
+    pub worker: u32,
+    /// One-line summary: the exception line, the skip reason, "timed out after 3 s".
+    pub message: Option<String>,
+    pub traceback: Option<String>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+}

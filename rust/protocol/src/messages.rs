@@ -1,0 +1,149 @@
+use dbtest_model::{ErrorKind, Outcome, Phase};
+use serde::{Deserialize, Serialize};
+
+/// Messages the coordinator sends on the worker's fd 3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    Config(WorkerConfig),
+    Run(RunBatch),
+    Extend(Extend),
+    Shutdown,
+}
+
+/// Messages a worker sends on its fd 4.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromWorker {
+    Hello(Hello),
+    Imported(Imported),
+    Result(TestReport),
+    Fixture(FixtureReport),
+    BatchDone(BatchDone),
+}
+
+/// Sent once, right after the worker process starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub pid: u32,
+    /// `sys.version` of the worker's interpreter, first line.
+    pub python: String,
+}
+
+/// Sent once, before any `run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerConfig {
+    pub protocol: u32,
+    /// 1-based slot of this worker; replacements reuse the slot.
+    pub worker: u32,
+    /// Directory test ids are relative to (the worker runs in the invocation directory).
+    pub rootdir: String,
+    /// Capture fd 1 and 2 per test (`false` under `-s`).
+    pub capture: bool,
+    /// Send captured output of passing tests too (reports that keep it ask for it).
+    pub capture_passed: bool,
+    /// Bytes of captured output kept per stream and test (head and tail).
+    pub output_limit: u32,
+    /// File the worker's `faulthandler` writes thread dumps to (on SIGUSR1 and on fatal signals).
+    pub traceback_file: String,
+}
+
+/// Where a module comes from and under which name to import it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleRef {
+    /// Absolute path of the file.
+    pub path: String,
+    /// Dotted module name.
+    pub name: String,
+    /// Directory to put on `sys.path` so that `name` imports.
+    pub import_root: String,
+}
+
+/// A batch of tests from one module, run in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunBatch {
+    pub batch: u32,
+    pub module: ModuleRef,
+    /// Test names within the module: `func` or `Class::method`.
+    pub tests: Vec<String>,
+    /// Also run tests the module defines that the static collector did not list
+    /// (set on exactly one batch per module and run).
+    pub run_unlisted: bool,
+}
+
+/// Sent after the module of a batch imported (or was already imported).
+/// If the import fails, the worker sends no `imported` but one `result` per listed
+/// test, then `batch_done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Imported {
+    pub batch: u32,
+    /// Seconds the import took (0 when the module was already loaded).
+    pub duration: f64,
+    /// Tests the module defines that the batch did not list (only when
+    /// `run_unlisted`). The coordinator answers with `extend` whenever this is
+    /// non-empty.
+    pub unlisted: Vec<Discovered>,
+}
+
+/// A test found at import time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Discovered {
+    /// `func` or `Class::method`, as in `RunBatch::tests`.
+    pub name: String,
+    /// Tags and marks known at run time.
+    pub tags: Vec<String>,
+}
+
+/// The coordinator's answer to a non-empty `Imported::unlisted`: which of those
+/// tests to run, and the order of the whole batch. The worker waits for it
+/// before running anything in the batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Extend {
+    pub batch: u32,
+    /// Indices into `Imported::unlisted`. The test at `unlisted[k]` gets
+    /// position `tests.len() + k`.
+    pub unlisted: Vec<u32>,
+    /// Every position of the batch, in the order to run them (tests of one
+    /// class stay adjacent). Results arrive in this order.
+    pub order: Vec<u32>,
+}
+
+/// The result of one test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub batch: u32,
+    /// Index into the batch's `tests`, then into `unlisted`.
+    pub position: u32,
+    pub outcome: Outcome,
+    pub phase: Phase,
+    pub error_kind: Option<ErrorKind>,
+    pub duration: f64,
+    pub message: Option<String>,
+    pub traceback: Option<String>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+}
+
+/// A failure outside any one test: a class or module teardown
+/// (`tearDownClass`, `tearDownModule`, `teardown_suite`, ...). The coordinator
+/// records it as an error of its own, with id `path::name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixtureReport {
+    /// Dotted name of the module the fixture belongs to.
+    pub module: String,
+    /// `tearDownModule`, `Class::tearDownClass`, ...
+    pub name: String,
+    pub phase: Phase,
+    pub duration: f64,
+    pub message: Option<String>,
+    pub traceback: Option<String>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+}
+
+/// Sent after the last result of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchDone {
+    pub batch: u32,
+}

@@ -1,0 +1,209 @@
+//! Checks this crate against the shared golden frames in `workers/golden/vectors.json`.
+//! The Python suite checks `dbtest/worker/protocol.py` against the same file.
+//!
+//! Regenerate after a deliberate protocol change with
+//! `DBTEST_BLESS_GOLDEN=1 cargo test -p dbtest-protocol --test golden`.
+
+use dbtest_model::{ErrorKind, Outcome, Phase};
+use dbtest_protocol::*;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+fn vectors_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../workers/golden/vectors.json")
+}
+
+fn samples() -> Vec<(&'static str, Value)> {
+    let to = |m: ToWorker| serde_json::to_value(m).unwrap();
+    let from = |m: FromWorker| serde_json::to_value(m).unwrap();
+    vec![
+        (
+            "hello",
+            from(FromWorker::Hello(Hello {
+                protocol: PROTOCOL_VERSION,
+                pid: 4242,
+                python: "3.11.7 (main, Jan  1 2024, 00:00:00) [GCC 12.2.0]".into(),
+            })),
+        ),
+        (
+            "config",
+            to(ToWorker::Config(WorkerConfig {
+                protocol: PROTOCOL_VERSION,
+                worker: 2,
+                rootdir: "/home/user/project".into(),
+                capture: true,
+                capture_passed: false,
+                output_limit: 1_048_576,
+                traceback_file: "/tmp/dbtest-run/worker-2.tb".into(),
+            })),
+        ),
+        (
+            "run",
+            to(ToWorker::Run(RunBatch {
+                batch: 300,
+                module: ModuleRef {
+                    path: "/home/user/project/tests/test_api.py".into(),
+                    name: "tests.test_api".into(),
+                    import_root: "/home/user/project".into(),
+                },
+                tests: vec!["test_login".into(), "TestUsers::test_create".into()],
+                run_unlisted: true,
+            })),
+        ),
+        ("shutdown", to(ToWorker::Shutdown)),
+        (
+            "imported",
+            from(FromWorker::Imported(Imported {
+                batch: 300,
+                duration: 0.015625,
+                unlisted: vec![
+                    Discovered {
+                        name: "TestGenerated::test_case_3".into(),
+                        tags: vec!["slow".into()],
+                    },
+                    Discovered {
+                        name: "test_made_in_loop".into(),
+                        tags: vec![],
+                    },
+                ],
+            })),
+        ),
+        (
+            "extend",
+            to(ToWorker::Extend(Extend {
+                batch: 300,
+                unlisted: vec![1],
+                order: vec![0, 2, 1],
+            })),
+        ),
+        (
+            "result_passed",
+            from(FromWorker::Result(TestReport {
+                batch: 300,
+                position: 0,
+                outcome: Outcome::Passed,
+                phase: Phase::Call,
+                error_kind: None,
+                duration: 0.000244140625,
+                message: None,
+                traceback: None,
+                stdout: None,
+                stderr: None,
+            })),
+        ),
+        (
+            "result_error",
+            from(FromWorker::Result(TestReport {
+                batch: 300,
+                position: 1,
+                outcome: Outcome::Error,
+                phase: Phase::Setup,
+                error_kind: Some(ErrorKind::Exception),
+                duration: 1.5,
+                message: Some("KeyError: 'user'".into()),
+                traceback: Some("Traceback (most recent call last):\n  File \"tests/test_api.py\", line 9, in setUp\nKeyError: 'user'\n".into()),
+                stdout: Some("connecting…\n".into()),
+                stderr: Some("".into()),
+            })),
+        ),
+        (
+            "fixture",
+            from(FromWorker::Fixture(FixtureReport {
+                module: "tests.test_api".into(),
+                name: "TestUsers::tearDownClass".into(),
+                phase: Phase::Teardown,
+                duration: 0.5,
+                message: Some("OSError: [Errno 16] Device or resource busy".into()),
+                traceback: Some("Traceback (most recent call last):\n  ...\nOSError: [Errno 16] Device or resource busy\n".into()),
+                stdout: None,
+                stderr: None,
+            })),
+        ),
+        ("batch_done", from(FromWorker::BatchDone(BatchDone { batch: 300 }))),
+    ]
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+fn encode_value(direction: &str, value: &Value) -> Vec<u8> {
+    match direction {
+        "to_worker" => encode_frame(&serde_json::from_value::<ToWorker>(value.clone()).unwrap()),
+        _ => encode_frame(&serde_json::from_value::<FromWorker>(value.clone()).unwrap()),
+    }
+    .unwrap()
+}
+
+fn direction_of(name: &str) -> &'static str {
+    match name {
+        "config" | "run" | "extend" | "shutdown" => "to_worker",
+        _ => "from_worker",
+    }
+}
+
+#[test]
+fn golden_vectors_decode_and_reencode_byte_for_byte() {
+    if std::env::var_os("DBTEST_BLESS_GOLDEN").is_some() {
+        let vectors: Vec<Value> = samples()
+            .into_iter()
+            .map(|(name, value)| {
+                let direction = direction_of(name);
+                let frame = encode_value(direction, &value);
+                json!({"name": name, "direction": direction, "value": value, "hex": hex(&frame)})
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&vectors).unwrap() + "\n";
+        std::fs::write(vectors_path(), text).unwrap();
+    }
+
+    let text = std::fs::read_to_string(vectors_path()).expect("workers/golden/vectors.json");
+    let vectors: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(vectors.len(), samples().len(), "every sample has a vector");
+    for vector in &vectors {
+        let name = vector["name"].as_str().unwrap();
+        let frame = unhex(vector["hex"].as_str().unwrap());
+        let mut reader = FrameReader::new(&frame[..]);
+        let (decoded, reencoded) = match vector["direction"].as_str().unwrap() {
+            "to_worker" => {
+                let msg: ToWorker = reader.next_message().unwrap().unwrap();
+                (
+                    serde_json::to_value(&msg).unwrap(),
+                    encode_frame(&msg).unwrap(),
+                )
+            }
+            _ => {
+                let msg: FromWorker = reader.next_message().unwrap().unwrap();
+                (
+                    serde_json::to_value(&msg).unwrap(),
+                    encode_frame(&msg).unwrap(),
+                )
+            }
+        };
+        assert_eq!(decoded, vector["value"], "{name}: decoded value");
+        assert_eq!(hex(&reencoded), hex(&frame), "{name}: re-encoded bytes");
+    }
+}
+
+#[test]
+fn every_message_kind_has_a_golden_vector() {
+    let names: Vec<&str> = samples().iter().map(|(n, _)| *n).collect();
+    for kind in [
+        "hello",
+        "config",
+        "run",
+        "shutdown",
+        "imported",
+        "batch_done",
+    ] {
+        assert!(names.contains(&kind), "missing vector for {kind}");
+    }
+    assert!(names.iter().any(|n| n.starts_with("result")));
+}

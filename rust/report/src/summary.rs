@@ -1,0 +1,110 @@
+//! Counting results and the closing summary line.
+
+use dbtest_model::{Outcome, TestResult};
+use std::time::Duration;
+
+/// Everything the end-of-run report needs.
+#[derive(Debug)]
+pub struct RunSummary<'a> {
+    pub results: &'a [TestResult],
+    pub elapsed: Duration,
+    pub not_run: usize,
+    pub interrupted: bool,
+    /// Why dispatching stopped early (`--maxfail`, too many crashes).
+    pub stopped: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+    pub xfailed: usize,
+    pub xpassed: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Error => self.errors += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Xfailed => self.xfailed += 1,
+            Outcome::Xpassed => self.xpassed += 1,
+        }
+    }
+
+    pub fn of(results: &[TestResult]) -> Counts {
+        let mut counts = Counts::default();
+        for result in results {
+            counts.add(result.outcome);
+        }
+        counts
+    }
+
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.errors + self.skipped + self.xfailed + self.xpassed
+    }
+
+    pub fn any_failure(&self) -> bool {
+        self.failed + self.errors + self.xpassed > 0
+    }
+}
+
+/// `4 passed, 1 failed, 2 errors, 1 skipped in 0.12s`: `passed` and `failed`
+/// always appear, other zero counts are left out.
+pub fn summary_line(counts: &Counts, not_run: usize, elapsed: Duration) -> String {
+    let mut parts = vec![
+        format!("{} passed", counts.passed),
+        format!("{} failed", counts.failed),
+    ];
+    if counts.errors > 0 {
+        let noun = if counts.errors == 1 {
+            "error"
+        } else {
+            "errors"
+        };
+        parts.push(format!("{} {noun}", counts.errors));
+    }
+    for (n, label) in [
+        (counts.skipped, "skipped"),
+        (counts.xfailed, "xfailed"),
+        (counts.xpassed, "xpassed"),
+        (not_run, "not run"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {label}"));
+        }
+    }
+    format!("{} in {:.2}s", parts.join(", "), elapsed.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_line_always_has_passed_and_failed() {
+        let counts = Counts {
+            passed: 4,
+            failed: 1,
+            ..Counts::default()
+        };
+        assert_eq!(
+            summary_line(&counts, 0, Duration::from_millis(120)),
+            "4 passed, 1 failed in 0.12s"
+        );
+        let counts = Counts {
+            passed: 0,
+            errors: 2,
+            skipped: 1,
+            ..Counts::default()
+        };
+        assert_eq!(
+            summary_line(&counts, 3, Duration::from_secs(2)),
+            "0 passed, 0 failed, 2 errors, 1 skipped, 3 not run in 2.00s"
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! What the runner is asked to run.
+
+use dbtest_protocol::ModuleRef;
+
+/// The selected tests, grouped by module in collection order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub modules: Vec<PlannedModule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedModule {
+    /// Path relative to the root directory: the prefix of every id in it.
+    pub rel: String,
+    pub module: ModuleRef,
+    pub tests: Vec<PlannedTest>,
+    /// Import the module once to find tests the static pass could not see.
+    pub run_unlisted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedTest {
+    pub id: String,
+    /// Name within the module: `func` or `Class::method`.
+    pub name: String,
+    /// Tests with the same group (a `TestCase` or `TestSuite` class) run together
+    /// on one worker, in order.
+    pub group: Option<String>,
+    pub timeout: Option<f64>,
+    /// Seconds it took last time, if known.
+    pub estimate: Option<f64>,
+}
+
+impl Plan {
+    pub fn test_count(&self) -> usize {
+        self.modules.iter().map(|m| m.tests.len()).sum()
+    }
+}

@@ -1,0 +1,413 @@
+//! One worker process: how it is started, the threads that talk to it, and how
+//! it is ended. The dispatcher owns [`WorkerProcess`] values and hears from them
+//! only through [`Event`]s, so a stuck or dying worker never blocks it.
+
+use crossbeam_channel::{Receiver, Sender};
+use dbtest_protocol::{encode_frame, FrameReader, FromWorker, ProtocolError, ToWorker};
+use std::ffi::OsString;
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Bytes of a worker's own stdout/stderr kept for crash reports.
+const TAIL_BYTES: usize = 16 * 1024;
+
+/// How to start workers.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    /// The interpreter (`sys.executable` of the shim), never a PATH shim.
+    pub python: PathBuf,
+    pub cwd: PathBuf,
+    pub env: Vec<(OsString, OsString)>,
+    /// Forward the worker's stdout/stderr line by line (`-s`).
+    pub stream_output: bool,
+}
+
+/// Something that happened to a worker process.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Message {
+        process: u64,
+        message: FromWorker,
+    },
+    /// The result pipe ended: cleanly (`None`) or with a protocol error.
+    Closed {
+        process: u64,
+        error: Option<String>,
+    },
+    Output {
+        process: u64,
+        line: String,
+    },
+    /// A process handed to a reaper is gone.
+    Reaped(Reaped),
+}
+
+#[derive(Debug)]
+pub(crate) struct Reaped {
+    pub process: u64,
+    pub status: Option<ExitStatus>,
+    /// What faulthandler wrote (thread dump on timeout, traceback on a fatal signal).
+    pub dump: String,
+    /// The end of the worker's own stdout/stderr.
+    pub tail: String,
+}
+
+/// How a reaper ends a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReapMode {
+    /// Ask for a thread dump (SIGUSR1), then end it.
+    Timeout,
+    /// It is already dying; collect its status.
+    Crash,
+    /// It was sent `shutdown`; give it a moment to exit by itself.
+    Shutdown,
+    /// End it now.
+    Kill,
+}
+
+pub(crate) struct WorkerProcess {
+    pub id: u64,
+    pub slot: u32,
+    pub pid: u32,
+    child: Child,
+    jobs: Option<Sender<Vec<u8>>>,
+    tail: Arc<Mutex<Vec<u8>>>,
+    traceback_file: PathBuf,
+    /// Disconnect when the reader / output threads end (their senders drop).
+    reader_done: Receiver<()>,
+    output_done: Receiver<()>,
+}
+
+fn child_setup(jobs: RawFd, results: RawFd, parent: u32) -> io::Result<()> {
+    // Runs between fork and exec: only async-signal-safe calls.
+    unsafe {
+        if libc::setpgid(0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        #[cfg(target_os = "linux")]
+        {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() as u32 != parent {
+                libc::_exit(70);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = parent;
+        // Move both ends out of the way first so neither dup2 clobbers the other.
+        let high_jobs = libc::fcntl(jobs, libc::F_DUPFD, 10);
+        let high_results = libc::fcntl(results, libc::F_DUPFD, 10);
+        if high_jobs < 0 || high_results < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::dup2(high_jobs, 3) < 0 || libc::dup2(high_results, 4) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        libc::close(high_jobs);
+        libc::close(high_results);
+    }
+    Ok(())
+}
+
+impl WorkerProcess {
+    pub fn spawn(
+        spec: &SpawnSpec,
+        id: u64,
+        slot: u32,
+        traceback_file: PathBuf,
+        events: Sender<Event>,
+    ) -> io::Result<WorkerProcess> {
+        let (jobs_read, mut jobs_write) = io::pipe()?;
+        let (results_read, results_write) = io::pipe()?;
+        let (output_read, output_write) = io::pipe()?;
+
+        let mut command = Command::new(&spec.python);
+        // -P: the worker must not import a `dbtest` (or anything) from the project's cwd.
+        command
+            .args(["-P", "-m", "dbtest.worker"])
+            .current_dir(&spec.cwd)
+            .stdin(Stdio::null())
+            .stdout(output_write.try_clone()?)
+            .stderr(output_write)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        let (jobs_fd, results_fd) = (jobs_read.as_raw_fd(), results_write.as_raw_fd());
+        let parent = std::process::id();
+        // SAFETY: child_setup only makes async-signal-safe libc calls.
+        unsafe {
+            command.pre_exec(move || child_setup(jobs_fd, results_fd, parent));
+        }
+        let child = command.spawn()?;
+        // The parent must not hold the child's ends, or it would never see EOF.
+        drop(command);
+        drop(jobs_read);
+        drop(results_write);
+        let pid = child.id();
+
+        let (jobs_tx, jobs_rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>) =
+            crossbeam_channel::unbounded();
+        spawn_thread(format!("dbtest-w{slot}-jobs"), move || {
+            for frame in jobs_rx {
+                if jobs_write.write_all(&frame).is_err() {
+                    break;
+                }
+            }
+        })?;
+
+        let reader_events = events.clone();
+        let (reader_alive, reader_done) = crossbeam_channel::bounded::<()>(0);
+        spawn_thread(format!("dbtest-w{slot}-results"), move || {
+            let _alive = reader_alive;
+            let mut reader = FrameReader::new(BufReader::with_capacity(64 * 1024, results_read));
+            loop {
+                match reader.next_message::<FromWorker>() {
+                    Ok(Some(message)) => {
+                        if reader_events
+                            .send(Event::Message {
+                                process: id,
+                                message,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        let _ = reader_events.send(Event::Closed {
+                            process: id,
+                            error: None,
+                        });
+                        return;
+                    }
+                    Err(err) => {
+                        let _ = reader_events.send(Event::Closed {
+                            process: id,
+                            error: Some(err.to_string()),
+                        });
+                        return;
+                    }
+                }
+            }
+        })?;
+
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let drain_tail = Arc::clone(&tail);
+        let stream = spec.stream_output;
+        let (output_alive, output_done) = crossbeam_channel::bounded::<()>(0);
+        spawn_thread(format!("dbtest-w{slot}-output"), move || {
+            let _alive = output_alive;
+            drain_output(output_read, id, &drain_tail, stream.then_some(&events));
+        })?;
+
+        Ok(WorkerProcess {
+            id,
+            slot,
+            pid,
+            child,
+            jobs: Some(jobs_tx),
+            tail,
+            traceback_file,
+            reader_done,
+            output_done,
+        })
+    }
+
+    pub fn send(&self, message: &ToWorker) -> Result<(), ProtocolError> {
+        let frame = encode_frame(message)?;
+        if let Some(jobs) = &self.jobs {
+            // A closed channel means the writer saw the worker go; the reader reports it.
+            let _ = jobs.send(frame);
+        }
+        Ok(())
+    }
+
+    /// Ends the process on a background thread, which reports [`Event::Reaped`].
+    pub fn reap(mut self, mode: ReapMode, events: Sender<Event>) -> Option<JoinHandle<()>> {
+        let name = format!("dbtest-w{}-reaper", self.slot);
+        spawn_thread(name, move || {
+            let status = self.end(mode);
+            let dump = std::fs::read(&self.traceback_file)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            let _ = std::fs::remove_file(&self.traceback_file);
+            // Everything the process sent is forwarded before `Reaped` (the pipes
+            // close once the group is gone), so no message arrives after it.
+            let _ = self.reader_done.recv_timeout(Duration::from_secs(1));
+            let _ = self.output_done.recv_timeout(Duration::from_secs(1));
+            let tail = self
+                .tail
+                .lock()
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default();
+            let _ = events.send(Event::Reaped(Reaped {
+                process: self.id,
+                status,
+                dump,
+                tail,
+            }));
+        })
+        .ok()
+    }
+
+    fn wait_for_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    fn signal_group(&self, signal: i32) {
+        // SAFETY: plain syscall; the group id is the worker's pid (setpgid(0, 0)).
+        unsafe {
+            libc::killpg(self.pid as libc::pid_t, signal);
+        }
+    }
+
+    fn end(&mut self, mode: ReapMode) -> Option<ExitStatus> {
+        let mut status = None;
+        match mode {
+            ReapMode::Timeout => {
+                // SAFETY: plain syscall on our own child.
+                unsafe {
+                    libc::kill(self.pid as libc::pid_t, libc::SIGUSR1);
+                }
+                wait_for_dump(&self.traceback_file, Duration::from_secs(2));
+            }
+            ReapMode::Crash => status = self.wait_for_exit(Duration::from_secs(1)),
+            ReapMode::Shutdown => {
+                self.jobs = None;
+                status = self.wait_for_exit(Duration::from_secs(3));
+            }
+            ReapMode::Kill => {}
+        }
+        self.jobs = None;
+        if status.is_none() {
+            self.signal_group(libc::SIGTERM);
+            status = self.wait_for_exit(Duration::from_millis(500));
+        }
+        if status.is_none() {
+            self.signal_group(libc::SIGKILL);
+            status = self.child.wait().ok();
+        }
+        // Whatever the tests left running in the worker's group goes too.
+        self.signal_group(libc::SIGKILL);
+        status
+    }
+}
+
+/// Waits until faulthandler has written something and stopped writing.
+fn wait_for_dump(path: &std::path::Path, within: Duration) {
+    let deadline = Instant::now() + within;
+    let mut last_len = 0;
+    let mut stable_since = Instant::now();
+    while Instant::now() < deadline {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if len != last_len {
+            last_len = len;
+            stable_since = Instant::now();
+        } else if len > 0 && stable_since.elapsed() >= Duration::from_millis(50) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn spawn_thread<F: FnOnce() + Send + 'static>(name: String, f: F) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(256 * 1024)
+        .spawn(f)
+}
+
+fn drain_output(
+    mut pipe: io::PipeReader,
+    process: u64,
+    tail: &Mutex<Vec<u8>>,
+    events: Option<&Sender<Event>>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut partial: Vec<u8> = Vec::new();
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let chunk = &buf[..n];
+        if let Ok(mut tail) = tail.lock() {
+            tail.extend_from_slice(chunk);
+            if tail.len() > TAIL_BYTES {
+                let excess = tail.len() - TAIL_BYTES;
+                tail.drain(..excess);
+            }
+        }
+        if let Some(events) = events {
+            partial.extend_from_slice(chunk);
+            while let Some(pos) = partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = partial.drain(..=pos).collect();
+                let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                let _ = events.send(Event::Output {
+                    process,
+                    line: text,
+                });
+            }
+        }
+    }
+    if let (Some(events), false) = (events, partial.is_empty()) {
+        let text = String::from_utf8_lossy(&partial).into_owned();
+        let _ = events.send(Event::Output {
+            process,
+            line: text,
+        });
+    }
+}
+
+/// "killed by SIGSEGV" / "exited with code 3".
+pub(crate) fn describe_exit(status: Option<ExitStatus>) -> String {
+    match status {
+        None => "could not be reaped".to_string(),
+        Some(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
+            (None, None) => format!("ended ({status})"),
+        },
+    }
+}
+
+pub(crate) fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGSYS => "SIGSYS",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        _ => return format!("signal {signal}"),
+    };
+    format!("{name} (signal {signal})")
+}

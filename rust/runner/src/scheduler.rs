@@ -1,0 +1,328 @@
+//! Decides which tests a worker runs next. Pure bookkeeping, no I/O.
+//!
+//! Work is cut into units (a test, or a whole class that must stay on one worker)
+//! and handed out in batches from one module at a time:
+//! - a worker keeps getting its current module's units (module affinity: the
+//!   import is paid once);
+//! - otherwise it opens the untouched module with the most estimated work
+//!   (longest first);
+//! - otherwise it steals from the module with the most work left: from the back,
+//!   so the owner keeps its file order, or, when units are ordered longest first,
+//!   from the front.
+//!
+//! Batches shrink as the run nears its end (a third of each worker's share of
+//! the remaining estimate), so the tail spreads across workers instead of
+//! waiting on one long queue.
+
+use std::collections::VecDeque;
+
+/// Largest number of tests sent in one batch (bounds frame size and lost work).
+const MAX_BATCH_TESTS: usize = 1000;
+
+/// One test as the scheduler and dispatcher see it.
+#[derive(Debug, Clone)]
+pub(crate) struct TestEntry {
+    pub id: String,
+    pub name: String,
+    pub module: usize,
+    pub group: Option<String>,
+    pub timeout: Option<f64>,
+    pub estimate: f64,
+}
+
+/// Tests handed to one worker in one `run` message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Batch {
+    pub module: usize,
+    pub tests: Vec<usize>,
+    pub run_unlisted: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Unit {
+    tests: Vec<usize>,
+    estimate: f64,
+}
+
+#[derive(Debug, Default)]
+struct ModuleQueue {
+    units: VecDeque<Unit>,
+    estimate: f64,
+    started: bool,
+    unlisted_pending: bool,
+}
+
+pub(crate) struct Scheduler {
+    queues: Vec<ModuleQueue>,
+    remaining_tests: usize,
+    remaining_estimate: f64,
+    workers: usize,
+    /// Units are sorted by estimate, so thieves take from the front too.
+    longest_first: bool,
+}
+
+/// Consecutive tests of one module and group form a unit.
+fn units_of(tests: &[usize], table: &[TestEntry]) -> Vec<Unit> {
+    let mut units: Vec<Unit> = Vec::new();
+    for &t in tests {
+        let entry = &table[t];
+        let joins_last = entry.group.is_some()
+            && units.last().is_some_and(|u| {
+                let head = &table[u.tests[0]];
+                head.group == entry.group && head.module == entry.module
+            });
+        match (joins_last, units.last_mut()) {
+            (true, Some(unit)) => {
+                unit.tests.push(t);
+                unit.estimate += entry.estimate;
+            }
+            _ => units.push(Unit {
+                tests: vec![t],
+                estimate: entry.estimate,
+            }),
+        }
+    }
+    units
+}
+
+impl Scheduler {
+    /// `probes[m]` marks module `m` for a run of its unlisted tests.
+    /// With `longest_first`, units inside a module are ordered by estimate.
+    pub fn new(table: &[TestEntry], probes: &[bool], workers: usize, longest_first: bool) -> Self {
+        let mut queues: Vec<ModuleQueue> = probes
+            .iter()
+            .map(|&p| ModuleQueue {
+                unlisted_pending: p,
+                ..ModuleQueue::default()
+            })
+            .collect();
+        let mut by_module: Vec<Vec<usize>> = vec![Vec::new(); probes.len()];
+        for (i, entry) in table.iter().enumerate() {
+            by_module[entry.module].push(i);
+        }
+        let mut scheduler = Scheduler {
+            queues: Vec::new(),
+            remaining_tests: 0,
+            remaining_estimate: 0.0,
+            workers: workers.max(1),
+            longest_first,
+        };
+        for (module, tests) in by_module.iter().enumerate() {
+            let mut units = units_of(tests, table);
+            if longest_first {
+                units.sort_by(|a, b| b.estimate.total_cmp(&a.estimate));
+            }
+            let queue = &mut queues[module];
+            for unit in units {
+                queue.estimate += unit.estimate;
+                scheduler.remaining_tests += unit.tests.len();
+                scheduler.remaining_estimate += unit.estimate;
+                queue.units.push_back(unit);
+            }
+        }
+        scheduler.queues = queues;
+        scheduler
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remaining_tests == 0 && !self.queues.iter().any(|q| q.unlisted_pending)
+    }
+
+    pub fn remaining_tests(&self) -> usize {
+        self.remaining_tests
+    }
+
+    fn has_work(queue: &ModuleQueue) -> bool {
+        !queue.units.is_empty() || queue.unlisted_pending
+    }
+
+    /// The next batch for a worker whose last module was `affinity`.
+    pub fn next_batch(&mut self, affinity: Option<usize>) -> Option<Batch> {
+        let (module, steal) = match affinity {
+            Some(m) if self.queues.get(m).is_some_and(Self::has_work) => (m, false),
+            _ => {
+                let fresh = self
+                    .queues
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, q)| !q.started && Self::has_work(q))
+                    .max_by(|a, b| a.1.estimate.total_cmp(&b.1.estimate).then(b.0.cmp(&a.0)));
+                match fresh {
+                    Some((m, _)) => (m, false),
+                    None => {
+                        let busiest = self
+                            .queues
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, q)| Self::has_work(q))
+                            .max_by(|a, b| {
+                                a.1.estimate.total_cmp(&b.1.estimate).then(b.0.cmp(&a.0))
+                            })?;
+                        (busiest.0, true)
+                    }
+                }
+            }
+        };
+        let steal = steal && !self.longest_first;
+        let target = self.remaining_estimate / (self.workers as f64 * 3.0);
+        let queue = &mut self.queues[module];
+        queue.started = true;
+        let run_unlisted = std::mem::take(&mut queue.unlisted_pending);
+        let mut tests = Vec::new();
+        let mut estimate = 0.0;
+        while tests.len() < MAX_BATCH_TESTS {
+            let next = if steal {
+                queue.units.back()
+            } else {
+                queue.units.front()
+            };
+            let Some(unit) = next else { break };
+            if !tests.is_empty()
+                && (estimate + unit.estimate > target
+                    || tests.len() + unit.tests.len() > MAX_BATCH_TESTS)
+            {
+                break;
+            }
+            let unit = if steal {
+                queue.units.pop_back()
+            } else {
+                queue.units.pop_front()
+            };
+            let Some(unit) = unit else { break };
+            estimate += unit.estimate;
+            tests.extend(unit.tests);
+        }
+        if steal {
+            tests.reverse();
+        }
+        queue.estimate -= estimate;
+        self.remaining_estimate -= estimate;
+        self.remaining_tests -= tests.len();
+        Some(Batch {
+            module,
+            tests,
+            run_unlisted,
+        })
+    }
+
+    /// Puts tests that were sent but never run back at the front of their modules.
+    pub fn requeue(&mut self, tests: &[usize], table: &[TestEntry]) {
+        for unit in units_of(tests, table).into_iter().rev() {
+            let queue = &mut self.queues[table[unit.tests[0]].module];
+            queue.estimate += unit.estimate;
+            self.remaining_tests += unit.tests.len();
+            self.remaining_estimate += unit.estimate;
+            queue.units.push_front(unit);
+        }
+    }
+
+    /// Removes and returns everything not yet handed out (when a run stops early).
+    pub fn drain(&mut self) -> Vec<usize> {
+        let mut left = Vec::new();
+        for queue in &mut self.queues {
+            queue.unlisted_pending = false;
+            queue.estimate = 0.0;
+            for unit in queue.units.drain(..) {
+                left.extend(unit.tests);
+            }
+        }
+        self.remaining_tests = 0;
+        self.remaining_estimate = 0.0;
+        left.sort_unstable();
+        left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(module: usize, group: Option<&str>, estimate: f64) -> TestEntry {
+        TestEntry {
+            id: String::new(),
+            name: String::new(),
+            module,
+            group: group.map(str::to_string),
+            timeout: None,
+            estimate,
+        }
+    }
+
+    #[test]
+    fn classes_stay_together_and_every_test_is_handed_out_once() {
+        let table = vec![
+            entry(0, Some("A"), 1.0),
+            entry(0, Some("A"), 1.0),
+            entry(0, None, 1.0),
+            entry(1, None, 1.0),
+        ];
+        let mut s = Scheduler::new(&table, &[false, false], 4, false);
+        let mut seen = Vec::new();
+        let mut affinity = None;
+        while let Some(batch) = s.next_batch(affinity) {
+            if batch.tests.contains(&0) {
+                assert!(batch.tests.contains(&1), "class split: {batch:?}");
+            }
+            affinity = Some(batch.module);
+            seen.extend(batch.tests);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [0, 1, 2, 3]);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn biggest_module_first_then_affinity_then_stealing_from_the_back() {
+        let mut table: Vec<TestEntry> = (0..6).map(|_| entry(0, None, 1.0)).collect();
+        table.push(entry(1, None, 1.0));
+        let mut s = Scheduler::new(&table, &[false, false], 2, false);
+        let first = s.next_batch(None).unwrap();
+        assert_eq!(first.module, 0);
+        let second = s.next_batch(None).unwrap();
+        assert_eq!(second.module, 1, "a fresh module before stealing");
+        let stolen = s.next_batch(Some(1)).unwrap();
+        assert_eq!(stolen.module, 0);
+        assert_eq!(*stolen.tests.last().unwrap(), 5, "steals from the back");
+    }
+
+    #[test]
+    fn batches_shrink_towards_the_end() {
+        let table: Vec<TestEntry> = (0..120).map(|_| entry(0, None, 0.01)).collect();
+        let mut s = Scheduler::new(&table, &[false], 2, false);
+        let mut sizes = Vec::new();
+        while let Some(batch) = s.next_batch(Some(0)) {
+            sizes.push(batch.tests.len());
+        }
+        assert!(sizes[0] > 10, "{sizes:?}");
+        assert_eq!(*sizes.last().unwrap(), 1, "{sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 120);
+    }
+
+    #[test]
+    fn longest_first_puts_long_units_early_and_alone() {
+        let mut table: Vec<TestEntry> = (0..20).map(|_| entry(0, None, 0.005)).collect();
+        table.push(entry(0, None, 1.5));
+        table.push(entry(0, None, 1.5));
+        let mut s = Scheduler::new(&table, &[false], 2, true);
+        let a = s.next_batch(None).unwrap();
+        let b = s.next_batch(None).unwrap();
+        assert_eq!(a.tests, [20]);
+        assert_eq!(b.tests, [21]);
+    }
+
+    #[test]
+    fn probe_modules_are_handed_out_once_and_requeue_restores_work() {
+        let table = vec![entry(1, None, 1.0), entry(1, None, 1.0)];
+        let mut s = Scheduler::new(&table, &[true, false], 1, false);
+        let mut batches = Vec::new();
+        while let Some(b) = s.next_batch(None) {
+            batches.push(b);
+        }
+        let probe: Vec<_> = batches.iter().filter(|b| b.run_unlisted).collect();
+        assert_eq!(probe.len(), 1);
+        assert!(probe[0].tests.is_empty());
+        s.requeue(&[1], &table);
+        assert_eq!(s.next_batch(None).unwrap().tests, [1]);
+        assert!(s.is_empty());
+    }
+}
