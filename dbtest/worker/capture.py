@@ -18,7 +18,7 @@ def _anonymous_file(name: str) -> int:
     else:  # pragma: no cover - non-Linux
         import tempfile
 
-        fd = os.dup(tempfile.TemporaryFile().fileno())
+        fd = os.dup(tempfile.TemporaryFile().fileno())  # noqa: SIM115
     import fcntl
 
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)

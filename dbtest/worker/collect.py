@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 FUNCTION = "function"
 PLAIN_CLASS = "plain_class"

@@ -6,8 +6,9 @@ from __future__ import annotations
 import inspect
 import sys
 import time
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from . import protocol
 from .collect import FUNCTION, PLAIN_CLASS, SUITE, TESTCASE, Target, module_tests, resolve
@@ -113,7 +114,9 @@ class Runner:
             # Close the class once its last test in the batch is done (classes are
             # never split across batches), so its teardown is reported promptly.
             following = names[order[index + 1]] if index + 1 < len(order) else None
-            if self.klass is not None and (following is None or following.rsplit("::", 1)[0] != name.rsplit("::", 1)[0]):
+            if self.klass is not None and (
+                following is None or following.rsplit("::", 1)[0] != name.rsplit("::", 1)[0]
+            ):
                 self._close_class()
         send(protocol.batch_done(batch))
 
@@ -129,8 +132,16 @@ class Runner:
             stdout = stderr = ""
         self.channel.send(
             protocol.result(
-                batch, position, outcome.outcome, outcome.phase, outcome.error_kind, duration,
-                outcome.message, outcome.traceback, stdout or None, stderr or None,
+                batch,
+                position,
+                outcome.outcome,
+                outcome.phase,
+                outcome.error_kind,
+                duration,
+                outcome.message,
+                outcome.traceback,
+                stdout or None,
+                stderr or None,
             )
         )
 
@@ -138,12 +149,20 @@ class Runner:
         stdout, stderr = self.capture.take()
         self.channel.send(
             protocol.fixture(
-                self.module_name, name, outcome.phase, duration, outcome.message, outcome.traceback,
-                stdout or None, stderr or None,
+                self.module_name,
+                name,
+                outcome.phase,
+                duration,
+                outcome.message,
+                outcome.traceback,
+                stdout or None,
+                stderr or None,
             )
         )
 
-    def _import_failed(self, batch: int, module_name: str, names: list[str], exc: BaseException, duration: float) -> None:
+    def _import_failed(
+        self, batch: int, module_name: str, names: list[str], exc: BaseException, duration: float
+    ) -> None:
         outcome = from_exception(exc, IMPORT)
         if outcome.outcome in (SKIPPED, XFAILED):  # unittest.SkipTest / pytest.skip at module level
             outcome = Outcome(SKIPPED, IMPORT, None, outcome.message or "module skipped")
@@ -189,8 +208,10 @@ class Runner:
         if self.module_setup_failure is None or self.module_setup_failure.outcome == SKIPPED:
             teardown = _first_attr(module, "teardown_module", "tearDownModule")
             if teardown is not None:
-                self._run_fixture("tearDownModule" if teardown.__name__ == "tearDownModule" else "teardown_module",
-                                  lambda: _call_xunit(teardown, module))
+                self._run_fixture(
+                    "tearDownModule" if teardown.__name__ == "tearDownModule" else "teardown_module",
+                    lambda: _call_xunit(teardown, module),
+                )
         unittest = sys.modules.get("unittest")
         if unittest is not None:
             self._run_fixture("module cleanups", unittest.case.doModuleCleanups)
@@ -263,7 +284,12 @@ class Runner:
     def _run_one(self, batch: int, position: int, name: str, target: Target | None) -> None:
         start = perf_counter()
         if target is None:
-            outcome = Outcome(ERROR, SETUP, "missing", f"{name} is not defined in {self.module_name} (listed by static collection, not found at import)")
+            outcome = Outcome(
+                ERROR,
+                SETUP,
+                "missing",
+                f"{name} is not defined in {self.module_name} (listed by static collection, not found at import)",
+            )
             self._report(batch, position, outcome, 0.0)
             return
         outcome = self._ensure_module_setup()

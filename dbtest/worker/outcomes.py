@@ -35,9 +35,7 @@ PASS = Outcome(PASSED, CALL)
 def _is_hidden(frame_globals: dict, filename: str) -> bool:
     # Frames of dbtest itself and of unittest's machinery say nothing about the test.
     return (
-        filename.startswith(_PACKAGE_DIR)
-        or filename.startswith("<frozen importlib")
-        or "__unittest" in frame_globals
+        filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen importlib") or "__unittest" in frame_globals
     )
 
 

@@ -32,8 +32,16 @@ MESSAGES: dict[str, tuple[str, ...]] = {
     "hello": ("protocol", "pid", "python"),
     "imported": ("batch", "duration", "unlisted"),
     "result": (
-        "batch", "position", "outcome", "phase", "error_kind", "duration",
-        "message", "traceback", "stdout", "stderr",
+        "batch",
+        "position",
+        "outcome",
+        "phase",
+        "error_kind",
+        "duration",
+        "message",
+        "traceback",
+        "stdout",
+        "stderr",
     ),
     "fixture": ("module", "name", "phase", "duration", "message", "traceback", "stdout", "stderr"),
     "batch_done": ("batch",),
@@ -98,6 +106,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
 # Constructors for what the worker sends (hot path: plain dict literals in
 # protocol order; tests check them against MESSAGES).
 
+
 def hello(pid: int, python: str) -> dict[str, Any]:
     return {"type": "hello", "protocol": PROTOCOL_VERSION, "pid": pid, "python": python}
 
@@ -123,9 +132,17 @@ def result(
     stderr: str | None,
 ) -> dict[str, Any]:
     return {
-        "type": "result", "batch": batch, "position": position, "outcome": outcome,
-        "phase": phase, "error_kind": error_kind, "duration": duration, "message": message,
-        "traceback": traceback, "stdout": stdout, "stderr": stderr,
+        "type": "result",
+        "batch": batch,
+        "position": position,
+        "outcome": outcome,
+        "phase": phase,
+        "error_kind": error_kind,
+        "duration": duration,
+        "message": message,
+        "traceback": traceback,
+        "stdout": stdout,
+        "stderr": stderr,
     }
 
 
@@ -140,8 +157,15 @@ def fixture(
     stderr: str | None,
 ) -> dict[str, Any]:
     return {
-        "type": "fixture", "module": module, "name": name, "phase": phase, "duration": duration,
-        "message": message, "traceback": traceback, "stdout": stdout, "stderr": stderr,
+        "type": "fixture",
+        "module": module,
+        "name": name,
+        "phase": phase,
+        "duration": duration,
+        "message": message,
+        "traceback": traceback,
+        "stdout": stdout,
+        "stderr": stderr,
     }
 
 

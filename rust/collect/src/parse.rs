@@ -43,6 +43,9 @@ fn defines_anything(body: &[Stmt]) -> bool {
             defines_anything(&s.body)
                 || defines_anything(&s.orelse)
                 || defines_anything(&s.finalbody)
+                || s.handlers.iter().any(|h| match h {
+                    ast::ExceptHandler::ExceptHandler(h) => defines_anything(&h.body),
+                })
         }
         Stmt::With(s) => defines_anything(&s.body),
         Stmt::Assign(s) => s
@@ -131,32 +134,10 @@ impl Walker<'_> {
                 }
             }
             Stmt::For(_) | Stmt::While(_) => self.summary.dynamic = true,
-            Stmt::If(s) => {
-                if defines_anything(&s.body)
-                    || s.elif_else_clauses
-                        .iter()
-                        .any(|c| defines_anything(&c.body))
-                {
-                    self.summary.dynamic = true;
-                }
-            }
-            Stmt::Try(s) => {
-                // `try: import x except ImportError: x = None` is everywhere; only
-                // definitions inside make the module's test list uncertain.
-                if defines_anything(&s.body)
-                    || defines_anything(&s.orelse)
-                    || defines_anything(&s.finalbody)
-                    || s.handlers.iter().any(|h| match h {
-                        ast::ExceptHandler::ExceptHandler(h) => defines_anything(&h.body),
-                    })
-                {
-                    self.summary.dynamic = true;
-                }
-            }
-            Stmt::With(s) => {
-                if defines_anything(&s.body) {
-                    self.summary.dynamic = true;
-                }
+            // `try: import x except ImportError: x = None` is everywhere; only
+            // definitions inside a block make the module's test list uncertain.
+            Stmt::If(_) | Stmt::Try(_) | Stmt::With(_) => {
+                self.summary.dynamic |= defines_anything(std::slice::from_ref(stmt));
             }
             Stmt::Expr(s) => {
                 if let Expr::Call(call) = &*s.value {

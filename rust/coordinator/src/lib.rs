@@ -14,8 +14,9 @@ use dbtest_config::{CliArgs, Command, Format, Settings};
 use dbtest_model::{ErrorKind, Kind, Outcome, Phase, Style, TestResult};
 use dbtest_protocol::ModuleRef;
 use dbtest_report::{ConsoleOptions, ConsoleReporter, RunSummary};
-use dbtest_runner::{Plan, PlannedModule, PlannedTest, RunnerOptions, SpawnSpec};
+use dbtest_runner::{Plan, PlannedModule, PlannedTest, RunObserver, RunnerOptions, SpawnSpec};
 use pipeline::{Collected, Selection};
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -44,6 +45,16 @@ pub fn run_json(args: &str, interrupted: &dyn Fn() -> bool) -> i32 {
             exit::INTERNAL_ERROR
         }
     }
+}
+
+/// The `dbtest list --format json` document for these arguments, without
+/// printing anything or running any test.
+pub fn list_document(args: &str) -> Result<String, CoordinatorError> {
+    let cli = dbtest_config::parse_cli_json(args)?;
+    let settings = Settings::resolve(cli)?;
+    let (collected, targets) = pipeline::collect(&settings)?;
+    let selection = pipeline::select(&settings, &collected, targets)?;
+    Ok(list_json(&collected, &selection).to_string())
 }
 
 fn run_inner(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> Result<i32, CoordinatorError> {
@@ -92,32 +103,7 @@ fn list(
             }
         }
         Format::Json => {
-            let tests: Vec<serde_json::Value> = selection
-                .items
-                .iter()
-                .map(|&i| {
-                    let item = &collected.items[i];
-                    serde_json::json!({
-                        "id": item.id,
-                        "file": collected.files[item.file].rel,
-                        "name": item.name,
-                        "line": item.line,
-                        "style": item.style.as_str(),
-                        "kind": item.kind.as_str(),
-                        "async": item.is_async,
-                        "tags": item.tags,
-                        "skip": item.skip,
-                        "timeout": item.timeout,
-                    })
-                })
-                .collect();
-            let errors: Vec<serde_json::Value> = collected
-                .errors
-                .iter()
-                .map(|e| serde_json::json!({"file": e.rel, "line": e.line, "column": e.column, "message": e.message}))
-                .collect();
-            let document = serde_json::json!({"version": 1, "tests": tests, "errors": errors});
-            writeln!(out, "{document}").map_err(write_failed)?;
+            writeln!(out, "{}", list_json(collected, selection)).map_err(write_failed)?;
         }
     }
     out.flush().map_err(write_failed)?;
@@ -134,6 +120,34 @@ fn list(
     } else {
         exit::OK
     })
+}
+
+fn list_json(collected: &Collected, selection: &Selection) -> serde_json::Value {
+    let tests: Vec<serde_json::Value> = selection
+        .items
+        .iter()
+        .map(|&i| {
+            let item = &collected.items[i];
+            serde_json::json!({
+                "id": item.id,
+                "file": collected.files[item.file].rel,
+                "name": item.name,
+                "line": item.line,
+                "style": item.style.as_str(),
+                "kind": item.kind.as_str(),
+                "async": item.is_async,
+                "tags": item.tags,
+                "skip": item.skip,
+                "timeout": item.timeout,
+            })
+        })
+        .collect();
+    let errors: Vec<serde_json::Value> = collected
+        .errors
+        .iter()
+        .map(|e| serde_json::json!({"file": e.rel, "line": e.line, "column": e.column, "message": e.message}))
+        .collect();
+    serde_json::json!({"version": 1, "tests": tests, "errors": errors})
 }
 
 /// Groups the selected tests by module; statically skipped tests never reach a
@@ -261,15 +275,22 @@ fn execute(
         max_worker_restarts: settings.max_worker_restart,
         longest_first: true,
     };
+    // Tests found at import are admitted if selected and not already known
+    // statically (those are planned, skipped or deselected on purpose).
     let criteria = &selection.criteria;
-    let admit = |id: &str, tags: &[String]| criteria.matches(id, Kind::of_test(id, tags), tags);
+    let known: std::cell::OnceCell<HashSet<&str>> = std::cell::OnceCell::new();
+    let admit = |id: &str, tags: &[String]| {
+        let known = known.get_or_init(|| collected.items.iter().map(|i| i.id.as_str()).collect());
+        !known.contains(id) && criteria.matches(id, Kind::of_test(id, tags), tags)
+    };
 
-    use dbtest_runner::RunObserver;
-    reporter.tests_added(early.len());
-    for result in &early {
-        reporter.test_finished(result);
-    }
-    let outcome = dbtest_runner::run(plan, &options, &mut reporter, &admit, interrupted);
+    let mut observer = EarlyResults {
+        inner: &mut reporter,
+        early: &early,
+        reported: false,
+    };
+    let outcome = dbtest_runner::run(plan, &options, &mut observer, &admit, interrupted);
+    observer.flush();
     if let Some(fatal) = &outcome.fatal {
         drop(reporter);
         return Err(CoordinatorError::Internal(fatal.clone()));
@@ -303,6 +324,53 @@ fn execute(
     } else {
         exit::OK
     })
+}
+
+/// Reports results known before any worker ran (collection errors, static
+/// skips) right after the run's header.
+struct EarlyResults<'a, O: RunObserver> {
+    inner: &'a mut O,
+    early: &'a [TestResult],
+    reported: bool,
+}
+
+impl<O: RunObserver> EarlyResults<'_, O> {
+    /// Reports the early results if the run never started (nothing to run).
+    fn flush(&mut self) {
+        if !std::mem::replace(&mut self.reported, true) {
+            self.inner.run_started(self.early.len(), 0);
+            self.report();
+        }
+    }
+
+    fn report(&mut self) {
+        for result in self.early {
+            self.inner.test_finished(result);
+        }
+    }
+}
+
+impl<O: RunObserver> RunObserver for EarlyResults<'_, O> {
+    fn run_started(&mut self, tests: usize, workers: usize) {
+        self.reported = true;
+        self.inner.run_started(tests + self.early.len(), workers);
+        self.report();
+    }
+    fn tests_added(&mut self, count: usize) {
+        self.inner.tests_added(count);
+    }
+    fn test_finished(&mut self, result: &TestResult) {
+        self.inner.test_finished(result);
+    }
+    fn worker_output(&mut self, slot: u32, line: &str) {
+        self.inner.worker_output(slot, line);
+    }
+    fn tick(&mut self, running: &[dbtest_runner::Running]) {
+        self.inner.tick(running);
+    }
+    fn warning(&mut self, message: &str) {
+        self.inner.warning(message);
+    }
 }
 
 fn cache_dir_text(settings: &Settings) -> String {

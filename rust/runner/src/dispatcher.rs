@@ -12,7 +12,7 @@ use dbtest_protocol::{
     Discovered, Extend, FromWorker, Imported, RunBatch, TestReport, ToWorker, WorkerConfig,
     PROTOCOL_VERSION,
 };
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -64,6 +64,8 @@ pub trait RunObserver {
 }
 
 /// Decides whether a test found at import time (id, tags) belongs to the run.
+/// It must refuse tests the plan already knows of (listed in any batch, or left
+/// out on purpose): the worker reports everything its batch did not list.
 pub type UnlistedFilter<'a> = &'a dyn Fn(&str, &[String]) -> bool;
 
 #[derive(Debug, Default)]
@@ -191,7 +193,6 @@ pub fn run(
         done: vec![false; table.len()],
         table,
         modules: plan.modules,
-        module_names: HashMap::new(),
         scheduler,
         slots: (0..workers).map(|_| None).collect(),
         events_tx,
@@ -226,8 +227,6 @@ struct Dispatcher<'a> {
     table: Vec<TestEntry>,
     done: Vec<bool>,
     modules: Vec<PlannedModule>,
-    /// Names per module, built when a module reports unlisted tests.
-    module_names: HashMap<usize, HashSet<String>>,
     scheduler: Scheduler,
     slots: Vec<Option<Live>>,
     events_tx: Sender<Event>,
@@ -522,25 +521,13 @@ impl Dispatcher<'_> {
     /// Adds the selected tests a module showed at import to the run.
     /// Returns (index in `unlisted`, test index) pairs.
     fn admit_unlisted(&mut self, module: usize, unlisted: &[Discovered]) -> Vec<(usize, usize)> {
-        let table = &self.table;
-        let names = self.module_names.entry(module).or_insert_with(|| {
-            table
-                .iter()
-                .filter(|t| t.module == module)
-                .map(|t| t.name.clone())
-                .collect()
-        });
         let rel = &self.modules[module].rel;
         let mut chosen = Vec::new();
         for (index, found) in unlisted.iter().enumerate() {
-            if names.contains(&found.name) {
-                continue;
-            }
             let id = format!("{rel}::{}", found.name);
             if !(self.select_unlisted)(&id, &found.tags) {
                 continue;
             }
-            names.insert(found.name.clone());
             let group = found
                 .name
                 .rsplit_once("::")

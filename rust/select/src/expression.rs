@@ -235,7 +235,7 @@ impl Expression {
     pub fn matches_tags(&self, tags: &[String]) -> bool {
         eval(&self.root, &|term: &Term| match &term.glob {
             Some(glob) => tags.iter().any(|t| glob.is_match(t)),
-            None => tags.iter().any(|t| *t == term.text),
+            None => tags.contains(&term.text),
         })
     }
 }

@@ -1,0 +1,170 @@
+"""The ``dbtest`` command: parses the command line with click, then hands over to
+the Rust coordinator (``dbtest._core.run``), which does everything else.
+
+Usage errors exit with 4 (pytest's convention) after one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from dbtest import __version__
+
+USAGE_ERROR = 4
+INTERRUPTED = 2
+
+
+def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("paths", nargs=-1, type=click.Path()),
+        click.option(
+            "-j", "--jobs", type=click.IntRange(min=1), help="Number of worker processes (default: usable CPUs)."
+        ),
+        click.option(
+            "-k",
+            "--pattern",
+            "--keyword",
+            "keyword",
+            metavar="EXPR",
+            help="Select tests whose id matches EXPR (substrings, globs, and/or/not).",
+        ),
+        click.option(
+            "-m", "--tags", "--markers", "tags", metavar="EXPR", help="Select tests whose tags/marks match EXPR."
+        ),
+        click.option(
+            "-s", "no_capture", is_flag=True, help="Do not capture output; stream it live (same as --capture=no)."
+        ),
+        click.option("--capture", type=click.Choice(["fd", "no"]), default=None, help="Per-test output capture."),
+        click.option("-v", "--verbose", count=True, help="List every test with outcome, duration and worker."),
+        click.option("-q", "--quiet", is_flag=True, help="Show only failures and the summary."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Per-test timeout; a test past it is ended and reported as an error.",
+        ),
+        click.option(
+            "-x", "--fail-fast", "--exitfirst", "fail_fast", is_flag=True, help="Stop after the first failure."
+        ),
+        click.option("--maxfail", type=click.IntRange(min=1), metavar="N", help="Stop after N failures."),
+        click.option("--color", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True),
+        click.option(
+            "--cache-dir", type=click.Path(file_okay=False), help="Where durations are kept (default: .dbtest)."
+        ),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
+        click.option("--durations", type=click.IntRange(min=0), metavar="N", help="Show the N slowest tests."),
+        click.option(
+            "--max-worker-restart",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Worker replacements allowed before the run stops (default: 4 per worker).",
+        ),
+        click.option("--collect-only", is_flag=True, help="Alias of `dbtest list`."),
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(["console", "json"]),
+            default=None,
+            help="Output format of `list`.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
+    if params.pop("collect_only"):
+        command = "list"
+    no_capture = params.pop("no_capture")
+    capture = params.pop("capture")
+    fail_fast = params.pop("fail_fast")
+    maxfail = params.pop("maxfail")
+    args = {
+        "command": command,
+        "kinds": kinds,
+        "paths": list(params.pop("paths")),
+        "cwd": os.getcwd(),
+        "python": sys.executable,
+        "capture": not (no_capture or capture == "no"),
+        "maxfail": 1 if fail_fast else maxfail,
+        "format": params.pop("output_format"),
+        **params,
+    }
+    from dbtest import _core
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        return _core.run(json.dumps(args))
+    except KeyboardInterrupt:
+        return INTERRUPTED
+
+
+class _DefaultToRun(click.Group):
+    """``dbtest [OPTIONS] [PATHS]`` means ``dbtest run [OPTIONS] [PATHS]``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dbtest", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Run Python tests (functions, unittest, dbtest suites) in parallel.
+
+    `dbtest [PATHS]` runs every test under PATHS (default: the current
+    directory). Paths may be node ids: tests/test_api.py::TestUsers::test_create.
+    """
+
+
+@cli.command("run")
+@_common_options
+def run_command(**params: Any) -> int:
+    """Run all tests (the default command)."""
+    return _invoke("run", [], params)
+
+
+@cli.command("unit")
+@_common_options
+def unit_command(**params: Any) -> int:
+    """Run unit tests only (not tagged or placed under `integration`)."""
+    return _invoke("run", ["unit"], params)
+
+
+@cli.command("integration")
+@_common_options
+def integration_command(**params: Any) -> int:
+    """Run integration tests only (tagged `integration` or under an `integration` directory)."""
+    return _invoke("run", ["integration"], params)
+
+
+@cli.command("list")
+@_common_options
+def list_command(**params: Any) -> int:
+    """Print the selected test ids without running (or importing) anything."""
+    return _invoke("list", [], params)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="dbtest", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        message = " ".join(exc.format_message().split())
+        sys.stderr.write(f"dbtest: error: {message} (see dbtest --help)\n")
+        code = USAGE_ERROR
+    except click.exceptions.Abort:
+        code = INTERRUPTED
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    sys.exit(code if isinstance(code, int) else 0)

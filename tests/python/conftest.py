@@ -1,0 +1,75 @@
+"""Helpers for end-to-end tests: run the installed `dbtest` command on fixture projects."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def dbtest_executable() -> str:
+    beside = Path(sys.executable).parent / "dbtest"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbtest")
+    if found is None:
+        raise RuntimeError("the dbtest command is not installed; run scripts/test")
+    return found
+
+
+class Run:
+    def __init__(self, proc: subprocess.CompletedProcess[str], pid: int) -> None:
+        self.code = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.pid = pid
+
+    @property
+    def last_line(self) -> str:
+        lines = [line for line in self.stdout.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    def __repr__(self) -> str:
+        return f"<exit {self.code}>\n--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+
+
+def run_dbtest(
+    *args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> Run:
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    proc = subprocess.Popen(
+        [dbtest_executable(), *args],
+        cwd=cwd or REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        raise AssertionError(f"dbtest {' '.join(args)} did not finish in {timeout}s:\n{stdout}\n{stderr}") from None
+    return Run(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), proc.pid)
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """Writes a throwaway project: ``project({"test_a.py": "..."})`` returns its path."""
+
+    def make(files: dict[str, str]) -> Path:
+        for name, text in files.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return tmp_path
+
+    return make

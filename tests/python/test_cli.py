@@ -1,0 +1,80 @@
+"""End-to-end runs of the installed `dbtest` command: exit codes, bad input, workers."""
+
+from __future__ import annotations
+
+import re
+
+from .conftest import FIXTURES, REPO, run_dbtest
+
+
+def test_examples_pass():
+    run = run_dbtest("-j", "2", "examples")
+    assert run.code == 0, run
+    assert re.fullmatch(r"\d+ passed, 0 failed, 1 skipped in \d+\.\d\ds", run.last_line), run
+
+
+def test_skeleton_reports_four_passed_one_failed_on_two_workers(tmp_path):
+    log = tmp_path / "pids.log"
+    run = run_dbtest("-j", "2", str(FIXTURES / "skeleton"), env={"DBTEST_PID_LOG": str(log)})
+    assert run.code == 1, run
+    assert run.last_line.startswith("4 passed, 1 failed in "), run
+    assert "test_skeleton.py::test_broken" in run.stdout
+    assert "assert 1 + 1 == 3" in run.stdout, "the failure shows its traceback"
+    records = [line.split() for line in log.read_text().splitlines()]
+    pids = {pid for pid, _ in records}
+    parents = {ppid for _, ppid in records}
+    assert len(pids) == 2, f"tests ran in {len(pids)} worker process(es): {records}"
+    assert parents == {str(run.pid)}, "workers are children of the coordinator (the dbtest process)"
+
+
+def test_empty_directory_exits_5(tmp_path):
+    run = run_dbtest(str(tmp_path))
+    assert run.code == 5, run
+    assert "no tests ran" in run.stdout
+
+
+def test_unknown_option_is_a_one_line_usage_error():
+    run = run_dbtest("--no-such-option")
+    assert run.code == 4, run
+    assert run.stderr.count("\n") == 1, run
+    assert "--no-such-option" in run.stderr
+
+
+def test_bad_values_are_usage_errors(tmp_path):
+    for args in (["-j", "0"], ["--timeout", "-1"], ["does/not/exist"], ["-k", "a and ("]):
+        run = run_dbtest(*args, cwd=tmp_path)
+        assert run.code == 4, (args, run)
+        assert run.stderr.count("\n") == 1, (args, run)
+        assert "Traceback" not in run.stderr
+
+
+def test_bad_keyword_expression_points_at_the_column(tmp_path):
+    run = run_dbtest("-k", "login or or", cwd=tmp_path)
+    assert run.code == 4
+    assert "column 10" in run.stderr, run
+
+
+def test_version():
+    run = run_dbtest("--version")
+    assert run.code == 0
+    assert run.stdout.startswith("dbtest ")
+
+
+def test_noisy_tests_do_not_disturb_the_protocol():
+    run = run_dbtest("-j", "2", str(FIXTURES / "noisy"))
+    assert run.code == 1, run
+    assert run.last_line.startswith("4 passed, 1 failed"), run
+    assert "visible output" in run.stdout
+    assert "raw tail" in run.stdout
+    assert "expected failure" in run.stdout
+    # Megabytes of output from a passing test are not echoed.
+    assert len(run.stdout) < 200_000
+
+
+def test_list_shows_ids_without_running(tmp_path):
+    run = run_dbtest("list", "examples", cwd=REPO)
+    assert run.code == 0, run
+    ids = run.stdout.split()
+    assert "examples/test_unittest.py::StackTests::test_push" in ids
+    assert "examples/test_suite.py::CounterSuite::increments" in ids
+    assert "examples/test_functions.py::TestMath::test_sorted" in ids
