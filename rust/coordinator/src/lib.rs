@@ -261,6 +261,7 @@ fn execute(
         jobs: settings.jobs,
         spawn: SpawnSpec {
             python: settings.python.clone(),
+            args: SpawnSpec::worker_args(),
             cwd: settings.cwd.clone(),
             env: Vec::new(),
             stream_output: !settings.capture,

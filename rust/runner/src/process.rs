@@ -22,10 +22,21 @@ const TAIL_BYTES: usize = 16 * 1024;
 pub struct SpawnSpec {
     /// The interpreter (`sys.executable` of the shim), never a PATH shim.
     pub python: PathBuf,
+    /// Arguments to it; [`SpawnSpec::WORKER_ARGS`] unless a test substitutes a fake worker.
+    pub args: Vec<OsString>,
     pub cwd: PathBuf,
     pub env: Vec<(OsString, OsString)>,
     /// Forward the worker's stdout/stderr line by line (`-s`).
     pub stream_output: bool,
+}
+
+impl SpawnSpec {
+    /// `-P`: the worker must not import a `dbtest` (or anything) from the project's cwd.
+    pub const WORKER_ARGS: [&'static str; 3] = ["-P", "-m", "dbtest.worker"];
+
+    pub fn worker_args() -> Vec<OsString> {
+        Self::WORKER_ARGS.iter().map(OsString::from).collect()
+    }
 }
 
 /// Something that happened to a worker process.
@@ -129,9 +140,8 @@ impl WorkerProcess {
         let (output_read, output_write) = io::pipe()?;
 
         let mut command = Command::new(&spec.python);
-        // -P: the worker must not import a `dbtest` (or anything) from the project's cwd.
         command
-            .args(["-P", "-m", "dbtest.worker"])
+            .args(&spec.args)
             .current_dir(&spec.cwd)
             .stdin(Stdio::null())
             .stdout(output_write.try_clone()?)
