@@ -65,6 +65,41 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
             metavar="N",
             help="Worker replacements allowed before the run stops (default: 4 per worker).",
         ),
+        click.option(
+            "--lf",
+            "--last-failed",
+            "last_failed",
+            is_flag=True,
+            help="Run only the tests that failed last time (all if none did).",
+        ),
+        click.option(
+            "--ff",
+            "--failed-first",
+            "failed_first",
+            is_flag=True,
+            help="Run the tests that failed last time first, then the rest.",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Rerun a failing test up to N times; one that then passes is reported flaky.",
+        ),
+        click.option(
+            "--flaky-result",
+            type=click.Choice(["pass", "fail"]),
+            default=None,
+            help="Whether flaky tests fail the run (default: pass).",
+        ),
+        click.option(
+            "--max-tests-per-worker",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Replace each worker after it has run N tests.",
+        ),
+        click.option(
+            "--max-worker-rss", metavar="SIZE", help="Replace a worker whose memory grows above SIZE (e.g. 512M, 2G)."
+        ),
         click.option("--collect-only", is_flag=True, help="Alias of `dbtest list`."),
         click.option(
             "--format",
@@ -86,6 +121,7 @@ def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
     capture = params.pop("capture")
     fail_fast = params.pop("fail_fast")
     maxfail = params.pop("maxfail")
+    flaky_result = params.pop("flaky_result")
     args = {
         "command": command,
         "kinds": kinds,
@@ -95,6 +131,7 @@ def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
         "capture": not (no_capture or capture == "no"),
         "maxfail": 1 if fail_fast else maxfail,
         "format": params.pop("output_format"),
+        "flaky_fails": None if flaky_result is None else flaky_result == "fail",
         **params,
     }
     from dbtest import _core

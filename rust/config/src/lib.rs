@@ -66,6 +66,16 @@ pub struct CliArgs {
     pub cache_dir: Option<PathBuf>,
     pub durations: Option<usize>,
     pub max_worker_restart: Option<usize>,
+    /// `--lf`: only the tests that failed last time (all if none did).
+    pub last_failed: bool,
+    /// `--ff`: the tests that failed last time first, then the rest.
+    pub failed_first: bool,
+    pub retries: Option<u32>,
+    /// `--flaky-result fail`: a test that passed only on a retry fails the run.
+    pub flaky_fails: Option<bool>,
+    pub max_tests_per_worker: Option<usize>,
+    /// `--max-worker-rss`, e.g. `512M`, `2G`, `1500000` (bytes).
+    pub max_worker_rss: Option<String>,
 }
 
 /// `[tool.dbtest]`.
@@ -79,6 +89,18 @@ pub struct FileConfig {
     pub timeout: Option<f64>,
     pub cache_dir: Option<PathBuf>,
     pub max_worker_restart: Option<usize>,
+    pub retries: Option<u32>,
+    pub flaky_result: Option<FlakyResult>,
+    pub max_tests_per_worker: Option<usize>,
+    pub max_worker_rss: Option<String>,
+}
+
+/// What a flaky test (failed, then passed on a retry) does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlakyResult {
+    Pass,
+    Fail,
 }
 
 /// Everything resolved.
@@ -107,6 +129,12 @@ pub struct Settings {
     pub cache_dir: Option<PathBuf>,
     pub durations: Option<usize>,
     pub max_worker_restart: usize,
+    pub last_failed: bool,
+    pub failed_first: bool,
+    pub retries: u32,
+    pub flaky_fails: bool,
+    pub max_tests_per_worker: Option<usize>,
+    pub max_worker_rss: Option<u64>,
     pub test_patterns: Vec<String>,
     pub bench_patterns: Vec<String>,
 }
@@ -274,7 +302,26 @@ impl Settings {
                 .unwrap_or_else(|| rootdir.join(".dbtest"));
             Some(dir)
         };
+        let max_worker_rss = cli
+            .max_worker_rss
+            .as_deref()
+            .or(file.max_worker_rss.as_deref())
+            .map(parse_size)
+            .transpose()?;
+        if cli.max_tests_per_worker == Some(0) || file.max_tests_per_worker == Some(0) {
+            return Err(ConfigError::Invalid(
+                "max-tests-per-worker must be at least 1".into(),
+            ));
+        }
         Ok(Settings {
+            last_failed: cli.last_failed,
+            failed_first: cli.failed_first,
+            retries: cli.retries.or(file.retries).unwrap_or(0),
+            flaky_fails: cli
+                .flaky_fails
+                .unwrap_or(file.flaky_result == Some(FlakyResult::Fail)),
+            max_tests_per_worker: cli.max_tests_per_worker.or(file.max_tests_per_worker),
+            max_worker_rss,
             command: cli.command,
             kinds: cli.kinds.clone(),
             python: cli
@@ -310,6 +357,33 @@ impl Settings {
             rootdir,
             config_file,
         })
+    }
+}
+
+/// `512M`, `2G`, `64k`, `1500000`: a size in bytes (binary multiples).
+pub fn parse_size(text: &str) -> Result<u64, ConfigError> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let multiplier: u64 = match unit.trim().to_ascii_uppercase().trim_end_matches('B') {
+        "" => 1,
+        "K" | "KI" => 1 << 10,
+        "M" | "MI" => 1 << 20,
+        "G" | "GI" => 1 << 30,
+        _ => {
+            return Err(ConfigError::Invalid(format!(
+                "not a size: {text} (try 512M or 2G)"
+            )))
+        }
+    };
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| ConfigError::Invalid(format!("not a size: {text} (try 512M or 2G)")))?;
+    match value.checked_mul(multiplier) {
+        Some(bytes) if bytes > 0 => Ok(bytes),
+        _ => Err(ConfigError::Invalid(format!("not a usable size: {text}"))),
     }
 }
 
@@ -386,6 +460,17 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("jobs"), "{err}");
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2g").unwrap(), 2 << 30);
+        assert_eq!(parse_size("1500").unwrap(), 1500);
+        assert_eq!(parse_size("64KiB").unwrap(), 64 << 10);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("5T").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod cache;
 mod error;
 pub mod exit;
 mod pipeline;
+mod state;
 
 pub use error::CoordinatorError;
 
@@ -16,7 +17,7 @@ use dbtest_protocol::ModuleRef;
 use dbtest_report::{ConsoleOptions, ConsoleReporter, RunSummary};
 use dbtest_runner::{Plan, PlannedModule, PlannedTest, RunObserver, RunnerOptions, SpawnSpec};
 use pipeline::{Collected, Selection};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -72,17 +73,11 @@ fn collection_error_results(collected: &Collected) -> Vec<TestResult> {
     collected
         .errors
         .iter()
-        .map(|err| TestResult {
-            id: err.rel.clone(),
-            outcome: Outcome::Error,
-            phase: Phase::Import,
-            error_kind: Some(ErrorKind::Collection),
-            duration: 0.0,
-            worker: 0,
-            message: Some(err.to_string()),
-            traceback: None,
-            stdout: None,
-            stderr: None,
+        .map(|err| {
+            let mut result = TestResult::new(err.rel.clone(), Outcome::Error, Phase::Import);
+            result.error_kind = Some(ErrorKind::Collection);
+            result.message = Some(err.to_string());
+            result
         })
         .collect()
 }
@@ -150,11 +145,78 @@ fn list_json(collected: &Collected, selection: &Selection) -> serde_json::Value 
     serde_json::json!({"version": 1, "tests": tests, "errors": errors})
 }
 
-/// Groups the selected tests by module; statically skipped tests never reach a
+/// What `--lf`/`--ff` make of the selection.
+struct Rerun {
+    /// The selected items to run, in collection order.
+    items: Vec<usize>,
+    /// Files to import only to find tests the static pass could not see.
+    probes: Vec<usize>,
+    /// Ids of last run's failures, when only those run (`--lf`).
+    only: Option<BTreeSet<String>>,
+    /// Ids of last run's failures, to start with (`--ff`).
+    first: BTreeSet<String>,
+    note: Option<String>,
+}
+
+fn apply_last_failed(
+    settings: &Settings,
+    collected: &Collected,
+    selection: &Selection,
+    failed: &BTreeSet<String>,
+) -> Rerun {
+    let mut rerun = Rerun {
+        items: selection.items.clone(),
+        probes: selection.probes.clone(),
+        only: None,
+        first: BTreeSet::new(),
+        note: None,
+    };
+    if settings.failed_first {
+        rerun.first = failed.clone();
+    }
+    if !settings.last_failed {
+        return rerun;
+    }
+    let static_ids: HashSet<&str> = collected.items.iter().map(|i| i.id.as_str()).collect();
+    let items: Vec<usize> = selection
+        .items
+        .iter()
+        .copied()
+        .filter(|&i| failed.contains(&collected.items[i].id))
+        .collect();
+    // Failures among tests only an import reveals: import their files again.
+    let probes: Vec<usize> = (0..collected.files.len())
+        .filter(|&f| {
+            let prefix = format!("{}::", collected.files[f].rel);
+            failed
+                .iter()
+                .any(|id| id.starts_with(&prefix) && !static_ids.contains(id.as_str()))
+        })
+        .collect();
+    if items.is_empty() && probes.is_empty() {
+        rerun.note = Some(if failed.is_empty() {
+            "no failures recorded: running all selected tests".into()
+        } else {
+            "none of last run's failures is selected: running all selected tests".into()
+        });
+        return rerun;
+    }
+    rerun.note = Some(format!(
+        "rerunning the tests that failed last time ({} recorded)",
+        failed.len()
+    ));
+    rerun.items = items;
+    rerun.probes = probes;
+    rerun.only = Some(failed.clone());
+    rerun
+}
+
+/// Groups the tests to run by module; statically skipped tests never reach a
 /// worker (and never cause an import).
 fn build_plan(
     collected: &Collected,
-    selection: &Selection,
+    rerun: &Rerun,
+    exact: bool,
     durations: &cache::Durations,
 ) -> (Plan, Vec<TestResult>) {
     let mut modules: Vec<Option<PlannedModule>> = vec![None; collected.files.len()];
@@ -170,27 +232,19 @@ fn build_plan(
             },
             tests: Vec::new(),
             run_unlisted,
+            first: false,
         }
     };
-    for &i in &selection.items {
+    for &i in &rerun.items {
         let item = &collected.items[i];
         if let Some(reason) = &item.skip {
-            skipped.push(TestResult {
-                id: item.id.clone(),
-                outcome: Outcome::Skipped,
-                phase: Phase::Setup,
-                error_kind: None,
-                duration: 0.0,
-                worker: 0,
-                message: Some(reason.clone()),
-                traceback: None,
-                stdout: None,
-                stderr: None,
-            });
+            let mut result = TestResult::new(item.id.clone(), Outcome::Skipped, Phase::Setup);
+            result.message = Some(reason.clone());
+            skipped.push(result);
             continue;
         }
-        let module =
-            modules[item.file].get_or_insert_with(|| planned_module(item.file, !selection.exact));
+        let module = modules[item.file].get_or_insert_with(|| planned_module(item.file, !exact));
+        module.first |= rerun.first.contains(&item.id);
         module.tests.push(PlannedTest {
             id: item.id.clone(),
             name: item.name.clone(),
@@ -203,10 +257,10 @@ fn build_plan(
             estimate: durations.get(&item.id),
         });
     }
-    for &f in &selection.probes {
-        if modules[f].is_none() {
-            modules[f] = Some(planned_module(f, true));
-        }
+    for &f in &rerun.probes {
+        modules[f]
+            .get_or_insert_with(|| planned_module(f, true))
+            .run_unlisted = true;
     }
     (
         Plan {
@@ -223,9 +277,12 @@ fn execute(
     interrupted: &dyn Fn() -> bool,
     started: Instant,
 ) -> Result<i32, CoordinatorError> {
-    let cache = settings.cache_dir.clone().map(Cache::new);
+    let cache_dir = settings.cache_dir.as_deref();
+    let cache = cache_dir.map(|d| Cache::new(d.to_path_buf()));
     let durations = cache.as_ref().map(Cache::durations).unwrap_or_default();
-    let (plan, mut early) = build_plan(collected, selection, &durations);
+    let previous_failures = cache_dir.map(state::last_failed).unwrap_or_default();
+    let rerun = apply_last_failed(settings, collected, selection, &previous_failures);
+    let (plan, mut early) = build_plan(collected, &rerun, selection.exact, &durations);
     early.splice(0..0, collection_error_results(collected));
 
     let stdout = std::io::stdout();
@@ -233,6 +290,11 @@ fn execute(
     let color = settings
         .color
         .unwrap_or_else(|| terminal && std::env::var_os("NO_COLOR").is_none());
+    if let Some(note) = &rerun.note {
+        if !settings.quiet {
+            println!("{note}");
+        }
+    }
     let mut reporter = ConsoleReporter::new(
         stdout.lock(),
         ConsoleOptions {
@@ -274,24 +336,44 @@ fn execute(
         default_timeout: settings.timeout,
         max_failures: settings.maxfail,
         max_worker_restarts: settings.max_worker_restart,
+        retries: settings.retries,
+        max_tests_per_worker: settings.max_tests_per_worker,
+        max_worker_rss: settings.max_worker_rss,
         longest_first: true,
     };
     // Tests found at import are admitted if selected and not already known
     // statically (those are planned, skipped or deselected on purpose).
     let criteria = &selection.criteria;
     let known: std::cell::OnceCell<HashSet<&str>> = std::cell::OnceCell::new();
+    let only = rerun.only.as_ref();
     let admit = |id: &str, tags: &[String]| {
         let known = known.get_or_init(|| collected.items.iter().map(|i| i.id.as_str()).collect());
-        !known.contains(id) && criteria.matches(id, Kind::of_test(id, tags), tags)
+        !known.contains(id)
+            && criteria.matches(id, Kind::of_test(id, tags), tags)
+            && only.is_none_or(|failed| failed.contains(id))
     };
 
-    let mut observer = EarlyResults {
-        inner: &mut reporter,
+    let journal = match cache_dir.map(|d| state::Journal::start(d, plan.test_count() + early.len()))
+    {
+        Some(Ok(journal)) => Some(journal),
+        Some(Err(err)) => {
+            eprintln!(
+                "dbtest: warning: cannot write the journal in {}: {err}",
+                cache_dir_text(settings)
+            );
+            None
+        }
+        None => None,
+    };
+    let mut observer = Observers {
+        console: &mut reporter,
+        journal,
         early: &early,
         reported: false,
     };
     let outcome = dbtest_runner::run(plan, &options, &mut observer, &admit, interrupted);
     observer.flush();
+    let journal = observer.journal.take();
     if let Some(fatal) = &outcome.fatal {
         drop(reporter);
         return Err(CoordinatorError::Internal(fatal.clone()));
@@ -304,21 +386,26 @@ fn execute(
         not_run: outcome.not_run,
         interrupted: outcome.interrupted,
         stopped: outcome.stopped.as_deref(),
+        flaky_fails: settings.flaky_fails,
     });
     drop(reporter);
 
-    if let Some(cache) = &cache {
-        if let Err(err) = cache.record(durations, &results) {
+    if let (Some(cache), Some(dir)) = (&cache, cache_dir) {
+        let written = cache
+            .record(durations, &results)
+            .and_then(|()| state::record_last_failed(dir, previous_failures, &results))
+            .and_then(|()| journal.map_or(Ok(()), state::Journal::finish));
+        if let Err(err) = written {
             eprintln!(
                 "dbtest: warning: cannot write the cache in {}: {err}",
                 cache_dir_text(settings)
             );
         }
     }
-    let failed = results.iter().any(|r| r.outcome.fails_run());
+    let counts = dbtest_report::Counts::of(&results);
     Ok(if outcome.interrupted {
         exit::INTERRUPTED
-    } else if failed {
+    } else if counts.any_failure(settings.flaky_fails) {
         exit::TESTS_FAILED
     } else if results.is_empty() && outcome.not_run == 0 {
         exit::NO_TESTS
@@ -327,50 +414,68 @@ fn execute(
     })
 }
 
-/// Reports results known before any worker ran (collection errors, static
-/// skips) right after the run's header.
-struct EarlyResults<'a, O: RunObserver> {
-    inner: &'a mut O,
+/// Fans run events out to the console and the journal, and reports results
+/// known before any worker ran (collection errors, static skips) right after
+/// the run's header.
+struct Observers<'a, O: RunObserver> {
+    console: &'a mut O,
+    journal: Option<state::Journal>,
     early: &'a [TestResult],
     reported: bool,
 }
 
-impl<O: RunObserver> EarlyResults<'_, O> {
+impl<O: RunObserver> Observers<'_, O> {
     /// Reports the early results if the run never started (nothing to run).
     fn flush(&mut self) {
         if !std::mem::replace(&mut self.reported, true) {
-            self.inner.run_started(self.early.len(), 0);
-            self.report();
+            self.console.run_started(self.early.len(), 0);
+            self.report_early();
         }
     }
 
-    fn report(&mut self) {
+    fn report_early(&mut self) {
         for result in self.early {
-            self.inner.test_finished(result);
+            self.test_finished(result);
         }
     }
 }
 
-impl<O: RunObserver> RunObserver for EarlyResults<'_, O> {
+impl<O: RunObserver> RunObserver for Observers<'_, O> {
     fn run_started(&mut self, tests: usize, workers: usize) {
         self.reported = true;
-        self.inner.run_started(tests + self.early.len(), workers);
-        self.report();
+        self.console.run_started(tests + self.early.len(), workers);
+        self.report_early();
     }
     fn tests_added(&mut self, count: usize) {
-        self.inner.tests_added(count);
+        self.console.tests_added(count);
     }
     fn test_finished(&mut self, result: &TestResult) {
-        self.inner.test_finished(result);
+        if let Some(journal) = &mut self.journal {
+            // Flushed per result: a killed coordinator loses nothing already reported.
+            if journal
+                .append(result)
+                .and_then(|()| journal.flush())
+                .is_err()
+            {
+                let path = journal.path().display().to_string();
+                self.journal = None;
+                self.console
+                    .warning(&format!("cannot append to {path}; journal disabled"));
+            }
+        }
+        self.console.test_finished(result);
+    }
+    fn test_retried(&mut self, result: &TestResult) {
+        self.console.test_retried(result);
     }
     fn worker_output(&mut self, slot: u32, line: &str) {
-        self.inner.worker_output(slot, line);
+        self.console.worker_output(slot, line);
     }
     fn tick(&mut self, running: &[dbtest_runner::Running]) {
-        self.inner.tick(running);
+        self.console.tick(running);
     }
     fn warning(&mut self, message: &str) {
-        self.inner.warning(message);
+        self.console.warning(message);
     }
 }
 

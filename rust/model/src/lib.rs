@@ -221,4 +221,34 @@ pub struct TestResult {
     pub traceback: Option<String>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
+    /// Runs it took (1 unless `--retries` reran a failure).
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// Failed, then passed on a retry.
+    #[serde(default)]
+    pub flaky: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl TestResult {
+    /// A result with no duration, worker, message or output yet.
+    pub fn new(id: impl Into<String>, outcome: Outcome, phase: Phase) -> TestResult {
+        TestResult {
+            id: id.into(),
+            outcome,
+            phase,
+            error_kind: None,
+            duration: 0.0,
+            worker: 0,
+            message: None,
+            traceback: None,
+            stdout: None,
+            stderr: None,
+            attempts: 1,
+            flaky: false,
+        }
+    }
 }

@@ -195,8 +195,19 @@ impl<W: Write> ConsoleReporter<W> {
         } else if let Some(why) = summary.stopped {
             let _ = writeln!(self.out, "{}", style(color, "33", why));
         }
+        let flaky: Vec<&TestResult> = summary.results.iter().filter(|r| r.flaky).collect();
+        if !flaky.is_empty() {
+            let _ = writeln!(self.out, "{}", rule("flaky tests (passed on a retry)", '='));
+            for result in flaky {
+                let _ = writeln!(
+                    self.out,
+                    "FLAKY {} (attempt {})",
+                    result.id, result.attempts
+                );
+            }
+        }
         let line = summary_line(&counts, summary.not_run, summary.elapsed);
-        let code = if counts.any_failure() || summary.interrupted {
+        let code = if counts.any_failure(summary.flaky_fails) || summary.interrupted {
             "31"
         } else {
             "32"
@@ -259,14 +270,31 @@ impl<W: Write> RunObserver for ConsoleReporter<W> {
         self.total += count;
     }
 
+    fn test_retried(&mut self, result: &TestResult) {
+        if self.options.verbose > 0 && !self.options.quiet {
+            self.clear_status();
+            let label = style(self.options.color, "33", "RETRY   ");
+            let message = result.message.as_deref().unwrap_or("");
+            let _ = writeln!(
+                self.out,
+                "{label} {} (attempt {}: {message})",
+                result.id, result.attempts
+            );
+        }
+    }
+
     fn test_finished(&mut self, result: &TestResult) {
-        self.counts.add(result.outcome);
+        self.counts.add(result);
         if self.options.quiet {
             return;
         }
         if self.options.verbose > 0 {
             self.clear_status();
-            let label = result.outcome.as_str().to_uppercase();
+            let label = if result.flaky {
+                "FLAKY".to_string()
+            } else {
+                result.outcome.as_str().to_uppercase()
+            };
             let label = style(
                 self.options.color,
                 outcome_color(result.outcome),
@@ -288,7 +316,11 @@ impl<W: Write> RunObserver for ConsoleReporter<W> {
                 }
             }
         } else if !self.options.terminal {
-            let c = progress_char(result.outcome);
+            let c = if result.flaky {
+                'f'
+            } else {
+                progress_char(result.outcome)
+            };
             let _ = write!(self.out, "{c}");
             self.column += 1;
             if self.column >= WIDTH {

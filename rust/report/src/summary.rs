@@ -12,11 +12,16 @@ pub struct RunSummary<'a> {
     pub interrupted: bool,
     /// Why dispatching stopped early (`--maxfail`, too many crashes).
     pub stopped: Option<&'a str>,
+    /// `--flaky-result fail`: flaky tests fail the run.
+    pub flaky_fails: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Passed at the first attempt.
     pub passed: usize,
+    /// Failed, then passed on a retry (not counted in `passed`).
+    pub flaky: usize,
     pub failed: usize,
     pub errors: usize,
     pub skipped: usize,
@@ -25,8 +30,9 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn add(&mut self, outcome: Outcome) {
-        match outcome {
+    pub fn add(&mut self, result: &TestResult) {
+        match result.outcome {
+            Outcome::Passed if result.flaky => self.flaky += 1,
             Outcome::Passed => self.passed += 1,
             Outcome::Failed => self.failed += 1,
             Outcome::Error => self.errors += 1,
@@ -39,17 +45,24 @@ impl Counts {
     pub fn of(results: &[TestResult]) -> Counts {
         let mut counts = Counts::default();
         for result in results {
-            counts.add(result.outcome);
+            counts.add(result);
         }
         counts
     }
 
     pub fn total(&self) -> usize {
-        self.passed + self.failed + self.errors + self.skipped + self.xfailed + self.xpassed
+        self.passed
+            + self.flaky
+            + self.failed
+            + self.errors
+            + self.skipped
+            + self.xfailed
+            + self.xpassed
     }
 
-    pub fn any_failure(&self) -> bool {
-        self.failed + self.errors + self.xpassed > 0
+    /// Whether these results make the run fail.
+    pub fn any_failure(&self, flaky_fails: bool) -> bool {
+        self.failed + self.errors + self.xpassed > 0 || (flaky_fails && self.flaky > 0)
     }
 }
 
@@ -69,6 +82,7 @@ pub fn summary_line(counts: &Counts, not_run: usize, elapsed: Duration) -> Strin
         parts.push(format!("{} {noun}", counts.errors));
     }
     for (n, label) in [
+        (counts.flaky, "flaky"),
         (counts.skipped, "skipped"),
         (counts.xfailed, "xfailed"),
         (counts.xpassed, "xpassed"),

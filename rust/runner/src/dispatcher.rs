@@ -5,7 +5,7 @@
 
 use crate::plan::{Plan, PlannedModule};
 use crate::process::{describe_exit, Event, ReapMode, Reaped, SpawnSpec, WorkerProcess};
-use crate::scheduler::{Scheduler, TestEntry};
+use crate::scheduler::{ModuleFlags, Scheduler, TestEntry};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_model::{ErrorKind, Outcome, Phase, TestResult};
 use dbtest_protocol::{
@@ -38,6 +38,12 @@ pub struct RunnerOptions {
     pub max_failures: Option<usize>,
     /// Worker replacements allowed before the run gives up.
     pub max_worker_restarts: usize,
+    /// Rerun a failing test up to this many times; passing on a rerun makes it flaky.
+    pub retries: u32,
+    /// Replace a worker after it has run this many tests.
+    pub max_tests_per_worker: Option<usize>,
+    /// Replace a worker (between batches) whose resident memory is above this many bytes.
+    pub max_worker_rss: Option<u64>,
     /// Order work by recorded durations, longest first.
     pub longest_first: bool,
 }
@@ -56,6 +62,8 @@ pub trait RunObserver {
     /// Tests found at import time were added to the run.
     fn tests_added(&mut self, _count: usize) {}
     fn test_finished(&mut self, _result: &TestResult) {}
+    /// A failing attempt that will be rerun (`--retries`).
+    fn test_retried(&mut self, _result: &TestResult) {}
     /// A line a worker printed (only with output streaming, `-s`).
     fn worker_output(&mut self, _slot: u32, _line: &str) {}
     /// Called about ten times a second.
@@ -133,6 +141,10 @@ struct Live {
     inflight: VecDeque<InFlight>,
     last_activity: Instant,
     affinity: Option<usize>,
+    /// Tests sent to it so far (for `max_tests_per_worker`).
+    tests_sent: usize,
+    /// It gets no more work and is replaced once its batches are done.
+    retiring: bool,
 }
 
 /// What to record once a reaped process is gone.
@@ -144,6 +156,21 @@ struct PendingReap {
     message: String,
     elapsed: f64,
     startup_failure: bool,
+}
+
+impl PendingReap {
+    /// A worker ended on purpose (shutdown, recycling): nothing to record.
+    fn quiet(slot: u32) -> PendingReap {
+        PendingReap {
+            slot,
+            tests: Vec::new(),
+            kind: ErrorKind::Crash,
+            phase: Phase::Teardown,
+            message: String::new(),
+            elapsed: 0.0,
+            startup_failure: false,
+        }
+    }
 }
 
 pub fn run(
@@ -176,12 +203,24 @@ pub fn run(
             });
         }
     }
-    let probes: Vec<bool> = plan.modules.iter().map(|m| m.run_unlisted).collect();
-    let work_units = table.len() + probes.iter().filter(|p| **p).count();
+    let flags: Vec<ModuleFlags> = plan
+        .modules
+        .iter()
+        .map(|m| ModuleFlags {
+            run_unlisted: m.run_unlisted,
+            first: m.first,
+        })
+        .collect();
+    let probes = plan
+        .modules
+        .iter()
+        .filter(|m| m.run_unlisted && m.tests.is_empty())
+        .count();
+    let work_units = table.len() + probes;
     let workers = options.jobs.max(1).min(work_units.max(1));
     let scheduler = Scheduler::new(
         &table,
-        &probes,
+        &flags,
         workers,
         options.longest_first && !known.is_empty(),
     );
@@ -191,6 +230,7 @@ pub fn run(
         observer,
         select_unlisted,
         done: vec![false; table.len()],
+        attempts: vec![0; table.len()],
         table,
         modules: plan.modules,
         scheduler,
@@ -225,7 +265,10 @@ struct Dispatcher<'a> {
     observer: &'a mut dyn RunObserver,
     select_unlisted: UnlistedFilter<'a>,
     table: Vec<TestEntry>,
+    /// Per test: a final result was recorded.
     done: Vec<bool>,
+    /// Per test: results received (retries make it more than one).
+    attempts: Vec<u32>,
     modules: Vec<PlannedModule>,
     scheduler: Scheduler,
     slots: Vec<Option<Live>>,
@@ -277,6 +320,7 @@ impl Dispatcher<'_> {
                 return;
             }
             self.check_timeouts();
+            self.keep_workers_busy();
             if last_tick.elapsed() >= TICK {
                 last_tick = Instant::now();
                 let running = self.running();
@@ -298,6 +342,22 @@ impl Dispatcher<'_> {
             }
         }
         wait
+    }
+
+    /// Work can reappear after a worker went idle (requeued after a crash, a
+    /// retry): give it to idle workers, and restart slots left empty.
+    fn keep_workers_busy(&mut self) {
+        if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+            return;
+        }
+        for slot in 0..self.slots.len() {
+            match &self.slots[slot] {
+                Some(live) if live.inflight.is_empty() && !live.retiring => self.refill(slot),
+                Some(_) => {}
+                None if self.any_greeted => self.replace_worker(slot),
+                None => {}
+            }
+        }
     }
 
     fn finished(&self) -> bool {
@@ -344,6 +404,8 @@ impl Dispatcher<'_> {
             inflight: VecDeque::new(),
             last_activity: Instant::now(),
             affinity: None,
+            tests_sent: 0,
+            retiring: false,
         });
         self.refill(slot);
     }
@@ -373,11 +435,16 @@ impl Dispatcher<'_> {
             let Some(live) = self.slots[slot].as_ref() else {
                 return;
             };
-            if live.inflight.len() >= depth {
+            if live.inflight.len() >= depth || live.retiring {
                 return;
             }
+            let budget = match self.options.max_tests_per_worker {
+                Some(max) if live.tests_sent >= max => return,
+                Some(max) => max - live.tests_sent,
+                None => usize::MAX,
+            };
             let affinity = live.affinity;
-            let Some(batch) = self.scheduler.next_batch(affinity) else {
+            let Some(batch) = self.scheduler.next_batch(affinity, budget) else {
                 return;
             };
             let id = self.next_batch;
@@ -406,6 +473,7 @@ impl Dispatcher<'_> {
                 ));
             }
             live.affinity = Some(batch.module);
+            live.tests_sent += batch.tests.len();
             live.inflight.push_back(InFlight {
                 batch: id,
                 module: batch.module,
@@ -541,6 +609,7 @@ impl Dispatcher<'_> {
                 estimate: self.fallback_estimate,
             });
             self.done.push(false);
+            self.attempts.push(0);
             chosen.push((index, self.table.len() - 1));
         }
         if !chosen.is_empty() {
@@ -568,18 +637,14 @@ impl Dispatcher<'_> {
         } else if let Some(index) = flight.order.iter().position(|&p| p == position) {
             flight.next = flight.next.max(index + 1);
         }
-        let result = TestResult {
-            id: self.table[test].id.clone(),
-            outcome: report.outcome,
-            phase: report.phase,
-            error_kind: report.error_kind,
-            duration: report.duration,
-            worker: slot as u32 + 1,
-            message: report.message,
-            traceback: report.traceback,
-            stdout: report.stdout,
-            stderr: report.stderr,
-        };
+        let mut result = TestResult::new(self.table[test].id.clone(), report.outcome, report.phase);
+        result.error_kind = report.error_kind;
+        result.duration = report.duration;
+        result.worker = slot as u32 + 1;
+        result.message = report.message;
+        result.traceback = report.traceback;
+        result.stdout = report.stdout;
+        result.stderr = report.stderr;
         self.record(test, result);
     }
 
@@ -589,25 +654,36 @@ impl Dispatcher<'_> {
             .iter()
             .find(|m| m.module.name == report.module)
             .map_or(report.module.as_str(), |m| m.rel.as_str());
-        let result = TestResult {
-            id: format!("{rel}::{}", report.name),
-            outcome: Outcome::Error,
-            phase: report.phase,
-            error_kind: Some(ErrorKind::Exception),
-            duration: report.duration,
-            worker,
-            message: report.message,
-            traceback: report.traceback,
-            stdout: report.stdout,
-            stderr: report.stderr,
-        };
+        let mut result = TestResult::new(
+            format!("{rel}::{}", report.name),
+            Outcome::Error,
+            report.phase,
+        );
+        result.error_kind = Some(ErrorKind::Exception);
+        result.duration = report.duration;
+        result.worker = worker;
+        result.message = report.message;
+        result.traceback = report.traceback;
+        result.stdout = report.stdout;
+        result.stderr = report.stderr;
         self.count_and_publish(result);
     }
 
-    fn record(&mut self, test: usize, result: TestResult) {
-        if std::mem::replace(&mut self.done[test], true) {
+    /// Records a test's result, or requeues it for another attempt (`--retries`).
+    fn record(&mut self, test: usize, mut result: TestResult) {
+        if self.done[test] {
             return;
         }
+        self.attempts[test] += 1;
+        result.attempts = self.attempts[test];
+        let failing = matches!(result.outcome, Outcome::Failed | Outcome::Error);
+        if failing && result.attempts <= self.options.retries && self.outcome.stopped.is_none() {
+            self.observer.test_retried(&result);
+            self.scheduler.requeue(&[test], &self.table);
+            return;
+        }
+        result.flaky = result.outcome == Outcome::Passed && result.attempts > 1;
+        self.done[test] = true;
         self.count_and_publish(result);
     }
 
@@ -640,22 +716,58 @@ impl Dispatcher<'_> {
             return self
                 .protocol_violation(slot, format!("`batch_done` for unknown batch {batch}"));
         };
-        let flight = live.inflight.remove(index).expect("index is in range");
-        for &test in &flight.tests {
-            if !self.done[test] {
-                let result = self.error_result(
-                    test,
-                    slot as u32 + 1,
-                    ErrorKind::Protocol,
-                    Phase::Call,
-                    "the worker finished the batch without reporting this test".into(),
-                    None,
-                    0.0,
-                );
-                self.record(test, result);
-            }
+        let Some(flight) = live.inflight.remove(index) else {
+            return;
+        };
+        let unreported: Vec<usize> = flight.unfinished().collect();
+        for test in unreported {
+            let result = self.error_result(
+                test,
+                slot as u32 + 1,
+                ErrorKind::Protocol,
+                Phase::Call,
+                "the worker finished the batch without reporting this test".into(),
+                None,
+                0.0,
+            );
+            self.record(test, result);
         }
+        self.maybe_recycle(slot);
         self.refill(slot);
+    }
+
+    /// Replaces a worker that ran its quota of tests or grew too big, once its
+    /// queued batches are done.
+    fn maybe_recycle(&mut self, slot: usize) {
+        let Some(live) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let too_many = self
+            .options
+            .max_tests_per_worker
+            .is_some_and(|max| live.tests_sent >= max);
+        let too_big = self.options.max_worker_rss.is_some_and(|max| {
+            crate::process::resident_bytes(live.process.pid).is_some_and(|rss| rss > max)
+        });
+        live.retiring |= too_many || too_big;
+        if !live.retiring || !live.inflight.is_empty() {
+            return;
+        }
+        let Some(live) = self.slots[slot].take() else {
+            return;
+        };
+        let _ = live.process.send(&ToWorker::Shutdown);
+        self.pending
+            .insert(live.process.id, PendingReap::quiet(slot as u32 + 1));
+        if let Some(handle) = live
+            .process
+            .reap(ReapMode::Shutdown, self.events_tx.clone())
+        {
+            self.reapers.push(handle);
+        }
+        if !self.scheduler.is_empty() && self.outcome.stopped.is_none() {
+            self.start_worker(slot);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -669,18 +781,13 @@ impl Dispatcher<'_> {
         traceback: Option<String>,
         duration: f64,
     ) -> TestResult {
-        TestResult {
-            id: self.table[test].id.clone(),
-            outcome: Outcome::Error,
-            phase,
-            error_kind: Some(kind),
-            duration,
-            worker,
-            message: Some(message),
-            traceback,
-            stdout: None,
-            stderr: None,
-        }
+        let mut result = TestResult::new(self.table[test].id.clone(), Outcome::Error, phase);
+        result.error_kind = Some(kind);
+        result.duration = duration;
+        result.worker = worker;
+        result.message = Some(message);
+        result.traceback = traceback;
+        result
     }
 
     /// The test a worker is busy with and its time limit, if it has one.
@@ -864,8 +971,9 @@ impl Dispatcher<'_> {
             _ => format!("{} ({exit})", pending.message),
         };
         let mut traceback = String::new();
-        if !reaped.dump.trim().is_empty() {
-            traceback.push_str(reaped.dump.trim_end());
+        let dump = without_worker_frames(&reaped.dump);
+        if !dump.trim().is_empty() {
+            traceback.push_str(dump.trim_end());
             traceback.push('\n');
         }
         if pending.kind != ErrorKind::Timeout && !reaped.tail.trim().is_empty() {
@@ -894,18 +1002,8 @@ impl Dispatcher<'_> {
                     let _ = live.process.send(&ToWorker::Shutdown);
                 }
                 // Wait for it in `finish`: module teardowns may still report.
-                self.pending.insert(
-                    live.process.id,
-                    PendingReap {
-                        slot: slot as u32 + 1,
-                        tests: Vec::new(),
-                        kind: ErrorKind::Crash,
-                        phase: Phase::Teardown,
-                        message: String::new(),
-                        elapsed: 0.0,
-                        startup_failure: false,
-                    },
-                );
+                self.pending
+                    .insert(live.process.id, PendingReap::quiet(slot as u32 + 1));
                 if let Some(handle) = live.process.reap(mode, self.events_tx.clone()) {
                     self.reapers.push(handle);
                 }
@@ -933,6 +1031,19 @@ impl Dispatcher<'_> {
         self.outcome.not_run = self.done.iter().filter(|d| !**d).count();
         self.outcome
     }
+}
+
+/// A faulthandler dump without the frames of the worker's own machinery
+/// (they sit under every test and say nothing about it).
+fn without_worker_frames(dump: &str) -> String {
+    dump.lines()
+        .filter(|line| {
+            let line = line.trim_start();
+            !(line.starts_with("File ")
+                && (line.contains("/dbtest/worker/") || line.contains("<frozen runpy>")))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn format_seconds(seconds: f64) -> String {

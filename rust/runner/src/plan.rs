@@ -16,6 +16,8 @@ pub struct PlannedModule {
     pub tests: Vec<PlannedTest>,
     /// Import the module once to find tests the static pass could not see.
     pub run_unlisted: bool,
+    /// Start this module before the others (`--ff`: it holds last run's failures).
+    pub first: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -385,6 +385,15 @@ fn drain_output(
     }
 }
 
+/// Resident memory of a process, from `/proc` (what psutil reads on Linux).
+pub(crate) fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page_size).ok()?)
+}
+
 /// "killed by SIGSEGV" / "exited with code 3".
 pub(crate) fn describe_exit(status: Option<ExitStatus>) -> String {
     match status {

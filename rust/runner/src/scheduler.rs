@@ -30,6 +30,15 @@ pub(crate) struct TestEntry {
     pub estimate: f64,
 }
 
+/// Per-module scheduling flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ModuleFlags {
+    /// Import it once to find tests the static pass could not see.
+    pub run_unlisted: bool,
+    /// Open it before modules without the flag.
+    pub first: bool,
+}
+
 /// Tests handed to one worker in one `run` message.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Batch {
@@ -50,6 +59,8 @@ struct ModuleQueue {
     estimate: f64,
     started: bool,
     unlisted_pending: bool,
+    /// Opened before any module without it.
+    first: bool,
 }
 
 pub(crate) struct Scheduler {
@@ -86,17 +97,23 @@ fn units_of(tests: &[usize], table: &[TestEntry]) -> Vec<Unit> {
 }
 
 impl Scheduler {
-    /// `probes[m]` marks module `m` for a run of its unlisted tests.
-    /// With `longest_first`, units inside a module are ordered by estimate.
-    pub fn new(table: &[TestEntry], probes: &[bool], workers: usize, longest_first: bool) -> Self {
-        let mut queues: Vec<ModuleQueue> = probes
+    /// One [`ModuleFlags`] per module. With `longest_first`, units inside a
+    /// module are ordered by estimate.
+    pub fn new(
+        table: &[TestEntry],
+        modules: &[ModuleFlags],
+        workers: usize,
+        longest_first: bool,
+    ) -> Self {
+        let mut queues: Vec<ModuleQueue> = modules
             .iter()
-            .map(|&p| ModuleQueue {
-                unlisted_pending: p,
+            .map(|flags| ModuleQueue {
+                unlisted_pending: flags.run_unlisted,
+                first: flags.first,
                 ..ModuleQueue::default()
             })
             .collect();
-        let mut by_module: Vec<Vec<usize>> = vec![Vec::new(); probes.len()];
+        let mut by_module: Vec<Vec<usize>> = vec![Vec::new(); modules.len()];
         for (i, entry) in table.iter().enumerate() {
             by_module[entry.module].push(i);
         }
@@ -136,8 +153,9 @@ impl Scheduler {
         !queue.units.is_empty() || queue.unlisted_pending
     }
 
-    /// The next batch for a worker whose last module was `affinity`.
-    pub fn next_batch(&mut self, affinity: Option<usize>) -> Option<Batch> {
+    /// The next batch, of at most `limit` tests (a whole unit may exceed it),
+    /// for a worker whose last module was `affinity`.
+    pub fn next_batch(&mut self, affinity: Option<usize>, limit: usize) -> Option<Batch> {
         let (module, steal) = match affinity {
             Some(m) if self.queues.get(m).is_some_and(Self::has_work) => (m, false),
             _ => {
@@ -146,7 +164,11 @@ impl Scheduler {
                     .iter()
                     .enumerate()
                     .filter(|(_, q)| !q.started && Self::has_work(q))
-                    .max_by(|a, b| a.1.estimate.total_cmp(&b.1.estimate).then(b.0.cmp(&a.0)));
+                    .max_by(|a, b| {
+                        (a.1.first.cmp(&b.1.first))
+                            .then(a.1.estimate.total_cmp(&b.1.estimate))
+                            .then(b.0.cmp(&a.0))
+                    });
                 match fresh {
                     Some((m, _)) => (m, false),
                     None => {
@@ -170,7 +192,8 @@ impl Scheduler {
         let run_unlisted = std::mem::take(&mut queue.unlisted_pending);
         let mut tests = Vec::new();
         let mut estimate = 0.0;
-        while tests.len() < MAX_BATCH_TESTS {
+        let cap = MAX_BATCH_TESTS.min(limit.max(1));
+        while tests.len() < cap {
             let next = if steal {
                 queue.units.back()
             } else {
@@ -178,8 +201,7 @@ impl Scheduler {
             };
             let Some(unit) = next else { break };
             if !tests.is_empty()
-                && (estimate + unit.estimate > target
-                    || tests.len() + unit.tests.len() > MAX_BATCH_TESTS)
+                && (estimate + unit.estimate > target || tests.len() + unit.tests.len() > cap)
             {
                 break;
             }
@@ -237,6 +259,30 @@ impl Scheduler {
 mod tests {
     use super::*;
 
+    fn flags(run_unlisted: &[bool]) -> Vec<ModuleFlags> {
+        run_unlisted
+            .iter()
+            .map(|&run_unlisted| ModuleFlags {
+                run_unlisted,
+                first: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn modules_marked_first_open_first() {
+        let table = vec![entry(0, None, 5.0), entry(1, None, 1.0)];
+        let modules = [
+            ModuleFlags::default(),
+            ModuleFlags {
+                run_unlisted: false,
+                first: true,
+            },
+        ];
+        let mut s = Scheduler::new(&table, &modules, 1, false);
+        assert_eq!(s.next_batch(None, usize::MAX).unwrap().module, 1);
+    }
+
     fn entry(module: usize, group: Option<&str>, estimate: f64) -> TestEntry {
         TestEntry {
             id: String::new(),
@@ -256,10 +302,10 @@ mod tests {
             entry(0, None, 1.0),
             entry(1, None, 1.0),
         ];
-        let mut s = Scheduler::new(&table, &[false, false], 4, false);
+        let mut s = Scheduler::new(&table, &flags(&[false, false]), 4, false);
         let mut seen = Vec::new();
         let mut affinity = None;
-        while let Some(batch) = s.next_batch(affinity) {
+        while let Some(batch) = s.next_batch(affinity, usize::MAX) {
             if batch.tests.contains(&0) {
                 assert!(batch.tests.contains(&1), "class split: {batch:?}");
             }
@@ -275,12 +321,12 @@ mod tests {
     fn biggest_module_first_then_affinity_then_stealing_from_the_back() {
         let mut table: Vec<TestEntry> = (0..6).map(|_| entry(0, None, 1.0)).collect();
         table.push(entry(1, None, 1.0));
-        let mut s = Scheduler::new(&table, &[false, false], 2, false);
-        let first = s.next_batch(None).unwrap();
+        let mut s = Scheduler::new(&table, &flags(&[false, false]), 2, false);
+        let first = s.next_batch(None, usize::MAX).unwrap();
         assert_eq!(first.module, 0);
-        let second = s.next_batch(None).unwrap();
+        let second = s.next_batch(None, usize::MAX).unwrap();
         assert_eq!(second.module, 1, "a fresh module before stealing");
-        let stolen = s.next_batch(Some(1)).unwrap();
+        let stolen = s.next_batch(Some(1), usize::MAX).unwrap();
         assert_eq!(stolen.module, 0);
         assert_eq!(*stolen.tests.last().unwrap(), 5, "steals from the back");
     }
@@ -288,9 +334,9 @@ mod tests {
     #[test]
     fn batches_shrink_towards_the_end() {
         let table: Vec<TestEntry> = (0..120).map(|_| entry(0, None, 0.01)).collect();
-        let mut s = Scheduler::new(&table, &[false], 2, false);
+        let mut s = Scheduler::new(&table, &flags(&[false]), 2, false);
         let mut sizes = Vec::new();
-        while let Some(batch) = s.next_batch(Some(0)) {
+        while let Some(batch) = s.next_batch(Some(0), usize::MAX) {
             sizes.push(batch.tests.len());
         }
         assert!(sizes[0] > 10, "{sizes:?}");
@@ -303,9 +349,9 @@ mod tests {
         let mut table: Vec<TestEntry> = (0..20).map(|_| entry(0, None, 0.005)).collect();
         table.push(entry(0, None, 1.5));
         table.push(entry(0, None, 1.5));
-        let mut s = Scheduler::new(&table, &[false], 2, true);
-        let a = s.next_batch(None).unwrap();
-        let b = s.next_batch(None).unwrap();
+        let mut s = Scheduler::new(&table, &flags(&[false]), 2, true);
+        let a = s.next_batch(None, usize::MAX).unwrap();
+        let b = s.next_batch(None, usize::MAX).unwrap();
         assert_eq!(a.tests, [20]);
         assert_eq!(b.tests, [21]);
     }
@@ -313,16 +359,16 @@ mod tests {
     #[test]
     fn probe_modules_are_handed_out_once_and_requeue_restores_work() {
         let table = vec![entry(1, None, 1.0), entry(1, None, 1.0)];
-        let mut s = Scheduler::new(&table, &[true, false], 1, false);
+        let mut s = Scheduler::new(&table, &flags(&[true, false]), 1, false);
         let mut batches = Vec::new();
-        while let Some(b) = s.next_batch(None) {
+        while let Some(b) = s.next_batch(None, usize::MAX) {
             batches.push(b);
         }
         let probe: Vec<_> = batches.iter().filter(|b| b.run_unlisted).collect();
         assert_eq!(probe.len(), 1);
         assert!(probe[0].tests.is_empty());
         s.requeue(&[1], &table);
-        assert_eq!(s.next_batch(None).unwrap().tests, [1]);
+        assert_eq!(s.next_batch(None, usize::MAX).unwrap().tests, [1]);
         assert!(s.is_empty());
     }
 }

@@ -1,0 +1,194 @@
+//! What a run leaves for the next one in the cache directory, besides durations:
+//!
+//! - `journal.jsonl`: one JSON line per result, appended as results arrive, between
+//!   a `{"run": ...}` line and an `{"end": ...}` line. A journal without its end
+//!   line is an interrupted (or killed) run; its results still count for `--lf`.
+//! - `lastfailed.json`: `{"version": 1, "failed": [ids]}`, the tests whose last
+//!   recorded outcome failed the run.
+
+use dbtest_model::TestResult;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+const JOURNAL: &str = "journal.jsonl";
+const LAST_FAILED: &str = "lastfailed.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LastFailedFile {
+    version: u32,
+    failed: BTreeSet<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JournalEntry {
+    id: String,
+    outcome: dbtest_model::Outcome,
+    duration: f64,
+}
+
+/// Creates the cache directory with a `.gitignore` that keeps it out of version control.
+pub fn ensure_cache_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(ignore, "# created by dbtest\n*\n")?;
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The failing set as of the end of the previous run (including an interrupted
+/// one, through its journal).
+pub fn last_failed(dir: &Path) -> BTreeSet<String> {
+    let mut failed = std::fs::read(dir.join(LAST_FAILED))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<LastFailedFile>(&b).ok())
+        .map(|f| f.failed)
+        .unwrap_or_default();
+    if let Some(entries) = unfinished_journal(&dir.join(JOURNAL)) {
+        for entry in entries {
+            apply(&mut failed, &entry.id, entry.outcome);
+        }
+    }
+    failed
+}
+
+fn apply(failed: &mut BTreeSet<String>, id: &str, outcome: dbtest_model::Outcome) {
+    if outcome.fails_run() {
+        failed.insert(id.to_string());
+    } else {
+        failed.remove(id);
+    }
+}
+
+/// The results of a journal that never got its end line.
+fn unfinished_journal(path: &Path) -> Option<Vec<JournalEntry>> {
+    let file = File::open(path).ok()?;
+    let mut entries = Vec::new();
+    let mut ended = false;
+    for line in BufReader::new(file).lines() {
+        let Ok(line) = line else { break };
+        if line.starts_with("{\"end\"") {
+            ended = true;
+        } else if let Ok(entry) = serde_json::from_str::<JournalEntry>(&line) {
+            entries.push(entry);
+        }
+    }
+    (!ended).then_some(entries)
+}
+
+/// Updates `lastfailed.json` from a finished (or interrupted) run's results.
+pub fn record_last_failed(
+    dir: &Path,
+    previous: BTreeSet<String>,
+    results: &[TestResult],
+) -> std::io::Result<()> {
+    let mut failed = previous;
+    for result in results {
+        apply(&mut failed, &result.id, result.outcome);
+    }
+    ensure_cache_dir(dir)?;
+    let file = LastFailedFile { version: 1, failed };
+    let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
+    write_atomically(&dir.join(LAST_FAILED), &bytes)
+}
+
+/// Appends results as they arrive; flushed by the caller between event batches.
+pub struct Journal {
+    out: BufWriter<File>,
+    path: PathBuf,
+}
+
+impl Journal {
+    pub fn start(dir: &Path, tests: usize) -> std::io::Result<Journal> {
+        ensure_cache_dir(dir)?;
+        let path = dir.join(JOURNAL);
+        let mut out = BufWriter::new(File::create(&path)?);
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"run": {"pid": std::process::id(), "tests": tests}})
+        )?;
+        out.flush()?;
+        Ok(Journal { out, path })
+    }
+
+    pub fn append(&mut self, result: &TestResult) -> std::io::Result<()> {
+        let entry = JournalEntry {
+            id: result.id.clone(),
+            outcome: result.outcome,
+            duration: result.duration,
+        };
+        serde_json::to_writer(&mut self.out, &entry).map_err(std::io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Marks the run complete (an interrupted run ends too: its results are final).
+    pub fn finish(mut self) -> std::io::Result<()> {
+        writeln!(self.out, "{}", serde_json::json!({"end": true}))?;
+        self.out.flush()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dbtest_model::{Outcome, Phase};
+
+    fn result(id: &str, outcome: Outcome) -> TestResult {
+        TestResult::new(id, outcome, Phase::Call)
+    }
+
+    #[test]
+    fn last_failed_follows_the_latest_outcome_of_each_test() {
+        let tmp = tempfile::tempdir().unwrap();
+        record_last_failed(
+            tmp.path(),
+            BTreeSet::new(),
+            &[
+                result("a", Outcome::Failed),
+                result("b", Outcome::Error),
+                result("c", Outcome::Passed),
+            ],
+        )
+        .unwrap();
+        let previous = last_failed(tmp.path());
+        assert_eq!(previous.iter().collect::<Vec<_>>(), ["a", "b"]);
+        record_last_failed(tmp.path(), previous, &[result("a", Outcome::Passed)]).unwrap();
+        assert_eq!(last_failed(tmp.path()).iter().collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn an_unfinished_journal_still_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut journal = Journal::start(tmp.path(), 2).unwrap();
+        journal.append(&result("x", Outcome::Failed)).unwrap();
+        journal.flush().unwrap();
+        drop(journal); // killed before `finish`
+        assert!(last_failed(tmp.path()).contains("x"));
+
+        let mut journal = Journal::start(tmp.path(), 1).unwrap();
+        journal.append(&result("y", Outcome::Failed)).unwrap();
+        journal.finish().unwrap();
+        assert!(
+            !last_failed(tmp.path()).contains("y"),
+            "a finished run speaks through lastfailed.json"
+        );
+    }
+}
