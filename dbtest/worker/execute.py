@@ -11,7 +11,9 @@ from types import ModuleType
 from typing import Any
 
 from . import protocol
+from .children import ChildWatch
 from .collect import FUNCTION, PLAIN_CLASS, SUITE, TESTCASE, Target, module_tests, resolve
+from .isolation import Isolation
 from .loader import load_module
 from .outcomes import (
     CALL,
@@ -77,6 +79,11 @@ class Runner:
         self.module_ready = False
         self.module_setup_failure: Outcome | None = None
         self.klass: ClassState | None = None
+        self.isolation = Isolation()
+        self.children = ChildWatch()
+        # Subtest results of the TestCase test that just ran (see _run_testcase).
+        self.subtests_passed = 0
+        self.subtest_failures: list[dict[str, Any]] = []
 
     # -- batches ---------------------------------------------------------------
 
@@ -95,6 +102,7 @@ class Runner:
         import_time = perf_counter() - start
         self.capture.take()  # import-time output belongs to no test
         self._enter_module(module, ref["name"])
+        self._fixtures_settled()
 
         unlisted: list[tuple[str, list[str]]] = []
         if message["run_unlisted"]:
@@ -124,12 +132,20 @@ class Runner:
         self._close_class()
         self._close_module()
 
+    def _fixtures_settled(self) -> None:
+        """What imports and fixtures changed is the state each test starts from."""
+        self.isolation.snapshot()
+        self.children.accept()
+
     # -- reporting -------------------------------------------------------------
 
-    def _report(self, batch: int, position: int, outcome: Outcome, duration: float) -> None:
+    def _report(self, batch: int, position: int, outcome: Outcome, duration: float, warnings: list[str]) -> None:
         stdout, stderr = self.capture.take()
         if outcome.outcome == PASSED and not self.capture_passed:
             stdout = stderr = ""
+        subtests_passed, subtests = self.subtests_passed, self.subtest_failures
+        if subtests_passed or subtests:
+            self.subtests_passed, self.subtest_failures = 0, []
         self.channel.send(
             protocol.result(
                 batch,
@@ -142,6 +158,9 @@ class Runner:
                 outcome.traceback,
                 stdout or None,
                 stderr or None,
+                subtests_passed,
+                subtests,
+                warnings,
             )
         )
 
@@ -215,6 +234,7 @@ class Runner:
         unittest = sys.modules.get("unittest")
         if unittest is not None:
             self._run_fixture("module cleanups", unittest.case.doModuleCleanups)
+        self.children.accept()
 
     def _run_fixture(self, name: str, call: Callable[[], Any]) -> None:
         start = perf_counter()
@@ -278,6 +298,7 @@ class Runner:
                 self._run_fixture(f"{qual}::teardown_suite", lambda: _await(hook(), state.loop))
             if state.loop is not None:
                 state.loop.close()
+        self.children.accept()
 
     # -- one test ----------------------------------------------------------------
 
@@ -290,25 +311,37 @@ class Runner:
                 "missing",
                 f"{name} is not defined in {self.module_name} (listed by static collection, not found at import)",
             )
-            self._report(batch, position, outcome, 0.0)
+            self._report(batch, position, outcome, 0.0, [])
             return
+        fixtures_ran = not self.module_ready
         outcome = self._ensure_module_setup()
         if outcome is None:
             style = target.style
             if style == FUNCTION:
+                if fixtures_ran:
+                    self._fixtures_settled()
                 outcome = self._run_function(target)
             else:
                 assert target.cls is not None
+                fixtures_ran |= self.klass is None or self.klass.cls is not target.cls
                 state = self._enter_class(target.cls, style)
+                if fixtures_ran:
+                    self._fixtures_settled()
                 if state.setup_failure is not None:
                     outcome = state.setup_failure
                 elif style == TESTCASE:
-                    outcome = _run_testcase(target)
+                    outcome = self._run_testcase(target)
                 elif style == PLAIN_CLASS:
                     outcome = self._run_plain_method(target)
                 else:
                     outcome = self._run_suite_method(target, state)
-        self._report(batch, position, outcome, perf_counter() - start)
+        self.isolation.restore()
+        warnings = self.children.check()
+        self._report(batch, position, outcome, perf_counter() - start, warnings)
+
+    def _run_testcase(self, target: Target) -> Outcome:
+        outcome, self.subtests_passed, self.subtest_failures = _run_testcase(target)
+        return outcome
 
     def _run_function(self, target: Target) -> Outcome:
         function = target.function
@@ -454,12 +487,11 @@ def _case_result_class() -> type:
             description = subtest._subDescription()
             if issubclass(err[0], test.failureException):
                 message, text = format_exception(err[1])
-                outcome = Outcome(FAILED, CALL, None, f"{description}: {message}", text)
+                outcome = Outcome(FAILED, CALL, None, message, text)
             else:
                 outcome = from_exception(err[1], CALL)
                 if outcome.outcome == FAILED:
                     outcome = outcome._replace(outcome=ERROR, error_kind="exception")
-                outcome = outcome._replace(message=f"{description}: {outcome.message}")
             self.subtest_failures.append((description, outcome))
 
     _CASE_RESULT = CaseResult
@@ -479,20 +511,21 @@ def _unittest_phase(tb: Any, test: Any) -> str:
     return CALL
 
 
-def _run_testcase(target: Target) -> Outcome:
+def _run_testcase(target: Target) -> tuple[Outcome, int, list[dict[str, Any]]]:
+    """Runs one TestCase test: its outcome, passed subtests, failed subtests.
+
+    As pytest 9 counts them, a failed ``subTest`` block is a result of its own
+    and does not make the test itself fail.
+    """
     assert target.cls is not None and target.method is not None
     result = _case_result_class()()
     try:
         case = target.cls(target.method)
     except BaseException as exc:  # noqa: BLE001
-        return from_exception(exc, SETUP)
+        return from_exception(exc, SETUP), 0, []
     case.run(result)
-    if result.subtest_failures:
-        failures = result.subtest_failures
-        worst = next((o for _, o in failures if o.outcome == ERROR), failures[0][1])
-        if len(failures) > 1:
-            summary = f"{len(failures)} subtests failed; first: {failures[0][1].message}"
-            text = "\n".join(o.traceback or "" for _, o in failures)
-            return worst._replace(message=summary, traceback=text)
-        return worst
-    return result.outcome
+    failures = [
+        protocol.subtest_failure(description, o.outcome, o.message, o.traceback)
+        for description, o in result.subtest_failures
+    ]
+    return result.outcome, result.subtests_passed, failures

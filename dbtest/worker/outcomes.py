@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NamedTuple
+from types import FrameType, TracebackType
+from typing import Any, NamedTuple
 
 PASSED = "passed"
 FAILED = "failed"
@@ -39,18 +40,39 @@ def _is_hidden(frame_globals: dict, filename: str) -> bool:
     )
 
 
+def _visible_frames(tb: TracebackType | None) -> list[tuple[FrameType, int]]:
+    frames = []
+    while tb is not None:
+        frame = tb.tb_frame
+        if not _is_hidden(frame.f_globals, frame.f_code.co_filename):
+            frames.append((frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return frames
+
+
 def format_exception(exc: BaseException) -> tuple[str, str]:
-    """(one-line message, traceback text without dbtest's own frames)."""
+    """(one-line message, traceback text without dbtest's or unittest's own frames)."""
     import traceback
 
-    tb = exc.__traceback__
-    while tb is not None and _is_hidden(tb.tb_frame.f_globals, tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next
-    lines = traceback.format_exception(type(exc), exc, tb)
-    text = "".join(lines)
-    only = traceback.format_exception_only(type(exc), exc)
+    report = traceback.TracebackException.from_exception(exc)
+    # Rebuild each stack (of the exception and of its causes) from the visible
+    # frames only, as unittest and pytest do.
+    seen: set[int] = set()
+    current: Any = report
+    error: BaseException | None = exc
+    while current is not None and error is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.stack = traceback.StackSummary.extract(iter(_visible_frames(error.__traceback__)), capture_locals=False)
+        if current.__cause__ is not None:
+            current, error = current.__cause__, error.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, error = current.__context__, error.__context__
+        else:
+            break
+    text = "".join(report.format())
+    only = list(report.format_exception_only())
     message = only[-1].strip() if only else type(exc).__name__
-    # A multi-line assertion message: keep its first line as the summary.
+    # A multi-line message: its first line is the summary.
     first = message.splitlines()[0] if message else type(exc).__name__
     return first, text
 

@@ -22,6 +22,7 @@ MAX_FRAME_LEN = 32 * 1024 * 1024
 # Field order of every message, and of the maps nested in them.
 MODULE_REF = ("path", "name", "import_root")
 DISCOVERED = ("name", "tags")
+SUBTEST_FAILURE = ("description", "outcome", "message", "traceback")
 MESSAGES: dict[str, tuple[str, ...]] = {
     # coordinator -> worker
     "config": ("protocol", "worker", "rootdir", "capture", "capture_passed", "output_limit", "traceback_file"),
@@ -42,6 +43,9 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "traceback",
         "stdout",
         "stderr",
+        "subtests_passed",
+        "subtests",
+        "warnings",
     ),
     "fixture": ("module", "name", "phase", "duration", "message", "traceback", "stdout", "stderr"),
     "batch_done": ("batch",),
@@ -49,6 +53,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
 NESTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("run", "module"): MODULE_REF,
     ("imported", "unlisted"): DISCOVERED,
+    ("result", "subtests"): SUBTEST_FAILURE,
 }
 
 _HEADER = struct.Struct(">I")
@@ -130,6 +135,9 @@ def result(
     traceback: str | None,
     stdout: str | None,
     stderr: str | None,
+    subtests_passed: int = 0,
+    subtests: list[dict[str, Any]] | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "result",
@@ -143,7 +151,14 @@ def result(
         "traceback": traceback,
         "stdout": stdout,
         "stderr": stderr,
+        "subtests_passed": subtests_passed,
+        "subtests": subtests or [],
+        "warnings": warnings or [],
     }
+
+
+def subtest_failure(description: str, outcome: str, message: str | None, traceback: str | None) -> dict[str, Any]:
+    return {"description": description, "outcome": outcome, "message": message, "traceback": traceback}
 
 
 def fixture(

@@ -27,6 +27,8 @@ struct JournalEntry {
     id: String,
     outcome: dbtest_model::Outcome,
     duration: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent: Option<String>,
 }
 
 /// Creates the cache directory with a `.gitignore` that keeps it out of version control.
@@ -54,18 +56,35 @@ pub fn last_failed(dir: &Path) -> BTreeSet<String> {
         .map(|f| f.failed)
         .unwrap_or_default();
     if let Some(entries) = unfinished_journal(&dir.join(JOURNAL)) {
-        for entry in entries {
-            apply(&mut failed, &entry.id, entry.outcome);
-        }
+        apply_all(
+            &mut failed,
+            entries
+                .iter()
+                .map(|e| (e.id.as_str(), e.parent.as_deref(), e.outcome)),
+        );
     }
     failed
 }
 
-fn apply(failed: &mut BTreeSet<String>, id: &str, outcome: dbtest_model::Outcome) {
-    if outcome.fails_run() {
-        failed.insert(id.to_string());
-    } else {
-        failed.remove(id);
+/// Applies (id, parent, outcome) results in two passes: tests first, then failed
+/// `subTest` blocks, which mark their test failed even though it "passed".
+fn apply_all<'a>(
+    failed: &mut BTreeSet<String>,
+    results: impl Iterator<Item = (&'a str, Option<&'a str>, dbtest_model::Outcome)> + Clone,
+) {
+    for (id, parent, outcome) in results.clone() {
+        if parent.is_none() {
+            if outcome.fails_run() {
+                failed.insert(id.to_string());
+            } else {
+                failed.remove(id);
+            }
+        }
+    }
+    for (_, parent, outcome) in results {
+        if let (Some(parent), true) = (parent, outcome.fails_run()) {
+            failed.insert(parent.to_string());
+        }
     }
 }
 
@@ -92,9 +111,12 @@ pub fn record_last_failed(
     results: &[TestResult],
 ) -> std::io::Result<()> {
     let mut failed = previous;
-    for result in results {
-        apply(&mut failed, &result.id, result.outcome);
-    }
+    apply_all(
+        &mut failed,
+        results
+            .iter()
+            .map(|r| (r.id.as_str(), r.parent.as_deref(), r.outcome)),
+    );
     ensure_cache_dir(dir)?;
     let file = LastFailedFile { version: 1, failed };
     let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
@@ -126,6 +148,7 @@ impl Journal {
             id: result.id.clone(),
             outcome: result.outcome,
             duration: result.duration,
+            parent: result.parent.clone(),
         };
         serde_json::to_writer(&mut self.out, &entry).map_err(std::io::Error::other)?;
         self.out.write_all(b"\n")
@@ -172,6 +195,23 @@ mod tests {
         assert_eq!(previous.iter().collect::<Vec<_>>(), ["a", "b"]);
         record_last_failed(tmp.path(), previous, &[result("a", Outcome::Passed)]).unwrap();
         assert_eq!(last_failed(tmp.path()).iter().collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn a_failed_subtest_marks_its_passing_test_failed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut sub = result("t::T::test_x (i=2)", Outcome::Failed);
+        sub.parent = Some("t::T::test_x".into());
+        record_last_failed(
+            tmp.path(),
+            BTreeSet::new(),
+            &[sub, result("t::T::test_x", Outcome::Passed)],
+        )
+        .unwrap();
+        assert_eq!(
+            last_failed(tmp.path()).iter().collect::<Vec<_>>(),
+            ["t::T::test_x"]
+        );
     }
 
     #[test]

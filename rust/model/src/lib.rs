@@ -227,6 +227,15 @@ pub struct TestResult {
     /// Failed, then passed on a retry.
     #[serde(default)]
     pub flaky: bool,
+    /// `subTest` blocks of this test that passed (failed ones are results of their own).
+    #[serde(default)]
+    pub subtests_passed: u32,
+    /// For a failed `subTest` block: the id of the test it belongs to.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// What the worker noticed without changing the outcome.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -249,6 +258,9 @@ impl TestResult {
             stderr: None,
             attempts: 1,
             flaky: false,
+            subtests_passed: 0,
+            parent: None,
+            warnings: Vec::new(),
         }
     }
 }

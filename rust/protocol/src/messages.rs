@@ -123,6 +123,23 @@ pub struct TestReport {
     pub traceback: Option<String>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
+    /// `subTest` blocks of this test that passed.
+    pub subtests_passed: u32,
+    /// `subTest` blocks that failed; each becomes a result of its own.
+    pub subtests: Vec<SubtestFailure>,
+    /// Things the worker noticed that do not change the outcome (e.g. child
+    /// processes the test left running, which it killed).
+    pub warnings: Vec<String>,
+}
+
+/// A failed `subTest` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtestFailure {
+    /// unittest's description: `[msg] (param=value, ...)`.
+    pub description: String,
+    pub outcome: Outcome,
+    pub message: Option<String>,
+    pub traceback: Option<String>,
 }
 
 /// A failure outside any one test: a class or module teardown

@@ -89,6 +89,9 @@ fn samples() -> Vec<(&'static str, Value)> {
                 traceback: None,
                 stdout: None,
                 stderr: None,
+                subtests_passed: 0,
+                subtests: vec![],
+                warnings: vec![],
             })),
         ),
         (
@@ -104,6 +107,14 @@ fn samples() -> Vec<(&'static str, Value)> {
                 traceback: Some("Traceback (most recent call last):\n  File \"tests/test_api.py\", line 9, in setUp\nKeyError: 'user'\n".into()),
                 stdout: Some("connecting…\n".into()),
                 stderr: Some("".into()),
+                subtests_passed: 3,
+                subtests: vec![SubtestFailure {
+                    description: "(i=2)".into(),
+                    outcome: Outcome::Failed,
+                    message: Some("AssertionError: 2 not less than 2".into()),
+                    traceback: Some("Traceback (most recent call last):\n...".into()),
+                }],
+                warnings: vec!["killed 1 child process left running: 4243 (sleep 100)".into()],
             })),
         ),
         (

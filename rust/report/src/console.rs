@@ -195,6 +195,19 @@ impl<W: Write> ConsoleReporter<W> {
         } else if let Some(why) = summary.stopped {
             let _ = writeln!(self.out, "{}", style(color, "33", why));
         }
+        let warned: Vec<&TestResult> = summary
+            .results
+            .iter()
+            .filter(|r| !r.warnings.is_empty())
+            .collect();
+        if !warned.is_empty() {
+            let _ = writeln!(self.out, "{}", rule("warnings summary", '='));
+            for result in warned {
+                for warning in &result.warnings {
+                    let _ = writeln!(self.out, "{}: {warning}", result.id);
+                }
+            }
+        }
         let flaky: Vec<&TestResult> = summary.results.iter().filter(|r| r.flaky).collect();
         if !flaky.is_empty() {
             let _ = writeln!(self.out, "{}", rule("flaky tests (passed on a retry)", '='));

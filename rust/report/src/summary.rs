@@ -27,10 +27,13 @@ pub struct Counts {
     pub skipped: usize,
     pub xfailed: usize,
     pub xpassed: usize,
+    /// Passed `subTest` blocks (not tests; failed ones are counted as results).
+    pub subtests_passed: usize,
 }
 
 impl Counts {
     pub fn add(&mut self, result: &TestResult) {
+        self.subtests_passed += result.subtests_passed as usize;
         match result.outcome {
             Outcome::Passed if result.flaky => self.flaky += 1,
             Outcome::Passed => self.passed += 1,
@@ -86,6 +89,7 @@ pub fn summary_line(counts: &Counts, not_run: usize, elapsed: Duration) -> Strin
         (counts.skipped, "skipped"),
         (counts.xfailed, "xfailed"),
         (counts.xpassed, "xpassed"),
+        (counts.subtests_passed, "subtests passed"),
         (not_run, "not run"),
     ] {
         if n > 0 {

@@ -645,6 +645,22 @@ impl Dispatcher<'_> {
         result.traceback = report.traceback;
         result.stdout = report.stdout;
         result.stderr = report.stderr;
+        result.subtests_passed = report.subtests_passed;
+        result.warnings = report.warnings;
+        // Each failed subTest block is a result of its own (as pytest 9 counts them).
+        for failure in report.subtests {
+            let mut sub = TestResult::new(
+                format!("{} {}", result.id, failure.description),
+                failure.outcome,
+                Phase::Call,
+            );
+            sub.error_kind = (failure.outcome == Outcome::Error).then_some(ErrorKind::Exception);
+            sub.worker = result.worker;
+            sub.message = failure.message;
+            sub.traceback = failure.traceback;
+            sub.parent = Some(result.id.clone());
+            self.count_and_publish(sub);
+        }
         self.record(test, result);
     }
 

@@ -1,0 +1,206 @@
+"""End-to-end: hung, crashing and exiting tests, interruption, retries, reruns,
+recycling and leaked processes — each costs at most its own result."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from .conftest import FIXTURES, dbtest_executable, run_dbtest
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for_lines(path: Path, count: int, timeout: float = 30) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            lines = [int(x) for x in path.read_text().split()]
+            if len(lines) >= count:
+                return lines
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not get {count} lines")
+
+
+def _wait_dead(pids: set[int], timeout: float = 5) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = {pid for pid in pids if _alive(pid)}
+        if not alive:
+            return set()
+        time.sleep(0.05)
+    return alive
+
+
+def test_timeout_crash_segfault_and_system_exit_each_cost_one_result():
+    started = time.monotonic()
+    run = run_dbtest("-j", "2", "--timeout", "3", str(FIXTURES / "faults"), timeout=60)
+    assert time.monotonic() - started < 30
+    assert run.code == 1, run
+    assert run.last_line.startswith("4 passed, 0 failed, 4 errors"), run
+    assert "test_sleeps_past_the_timeout - timed out after 3 s" in run.stdout
+    assert "SIGSEGV" in run.stdout
+    assert "exited with code 3" in run.stdout
+    assert "SystemExit: 0" in run.stdout
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [dbtest_executable(), *args],
+        env={**os.environ, "NO_COLOR": "1", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_ctrl_c_prints_a_partial_report_exits_2_and_leaves_no_workers(tmp_path):
+    log = tmp_path / "pids"
+    proc = _start(["-j", "2", "--no-cache", str(FIXTURES / "slow")], {"DBTEST_PID_LOG": str(log)})
+    pids = set(_wait_for_lines(log, 3))
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 2, stdout
+    assert "interrupted" in stdout
+    assert "1 passed" in stdout.splitlines()[-1], stdout
+    assert "not run" in stdout.splitlines()[-1], stdout
+    assert not _wait_dead(pids), "workers outlived the coordinator"
+
+
+def test_killing_the_coordinator_leaves_no_workers(tmp_path):
+    log = tmp_path / "pids"
+    proc = _start(["-j", "2", "--no-cache", str(FIXTURES / "slow")], {"DBTEST_PID_LOG": str(log)})
+    pids = set(_wait_for_lines(log, 3))
+    proc.kill()
+    proc.communicate(timeout=10)
+    assert not _wait_dead(pids), "workers outlived a SIGKILLed coordinator"
+
+
+def test_retries_report_flaky_tests(project, tmp_path):
+    counter = tmp_path / "counter"
+    root = project(
+        {
+            "test_flaky.py": f"""
+import pathlib
+COUNTER = pathlib.Path({str(counter)!r})
+
+def test_flaky():
+    n = int(COUNTER.read_text()) if COUNTER.exists() else 0
+    COUNTER.write_text(str(n + 1))
+    assert n >= 1
+
+def test_steady():
+    pass
+""",
+        }
+    )
+    run = run_dbtest("--retries", "2", "--no-cache", str(root))
+    assert run.code == 0, run
+    assert run.last_line.startswith("1 passed, 0 failed, 1 flaky"), run
+    counter.unlink()
+    run = run_dbtest("--retries", "1", "--flaky-result", "fail", "--no-cache", str(root))
+    assert run.code == 1, run
+
+
+def test_last_failed_and_failed_first(project):
+    root = project(
+        {
+            "test_a.py": "def test_ok():\n    pass\n\ndef test_bad():\n    assert False\n",
+            "test_b.py": "def test_other():\n    pass\n",
+        }
+    )
+    first = run_dbtest(str(root), cwd=root)
+    assert first.last_line.startswith("2 passed, 1 failed"), first
+    rerun = run_dbtest("--lf", "-v", str(root), cwd=root)
+    assert rerun.last_line.startswith("0 passed, 1 failed"), rerun
+    assert "test_a.py::test_bad" in rerun.stdout
+    failed_first = run_dbtest("--ff", "-v", "-j", "1", str(root), cwd=root)
+    listed = [line.split()[1] for line in failed_first.stdout.splitlines() if line.startswith(("PASSED", "FAILED"))]
+    assert listed[0].startswith("test_a.py"), listed
+
+
+def test_an_interrupted_runs_results_survive_in_the_journal(project, tmp_path):
+    log = tmp_path / "pids"
+    root = project(
+        {
+            "test_j.py": f"""
+import os, time
+def test_fails_fast():
+    assert False
+def test_hangs():
+    with open({str(log)!r}, "a") as f:
+        f.write(str(os.getpid()) + "\\n")
+    time.sleep(60)
+""",
+        }
+    )
+    proc = _start(["-j", "1", str(root)], {})
+    _wait_for_lines(log, 1)
+    time.sleep(0.3)
+    proc.kill()
+    proc.communicate(timeout=10)
+    journal = (root / ".dbtest" / "journal.jsonl").read_text().splitlines()
+    assert any(json.loads(line).get("id") == "test_j.py::test_fails_fast" for line in journal[1:]), journal
+    rerun = run_dbtest("--lf", "-k", "fails_fast", str(root), cwd=root)
+    assert rerun.last_line.startswith("0 passed, 1 failed"), rerun
+
+
+def test_workers_are_recycled_after_n_tests(project, tmp_path):
+    log = tmp_path / "pids"
+    body = f"import os\n\ndef _r():\n    open({str(log)!r}, 'a').write(str(os.getpid()) + '\\n')\n\n"
+    body += "".join(f"def test_{i}():\n    _r()\n\n" for i in range(6))
+    root = project({"test_r.py": body})
+    run = run_dbtest("-j", "1", "--max-tests-per-worker", "2", "--no-cache", str(root))
+    assert run.code == 0, run
+    assert len(set(log.read_text().split())) == 3, log.read_text()
+
+
+def test_maxfail_stops_dispatching_and_says_how_many_did_not_run(project):
+    tests = "".join(f"def test_{i}():\n    assert False\n\n" for i in range(40))
+    root = project({"test_m.py": tests})
+    run = run_dbtest("-j", "1", "-x", "--no-cache", str(root))
+    assert run.code == 1, run
+    assert "stopped after 1 failure" in run.stdout
+    assert "not run" in run.last_line, run
+
+
+def test_leaked_child_processes_are_killed_and_reported(project, tmp_path):
+    pidfile = tmp_path / "child"
+    root = project(
+        {
+            "test_leak.py": f"""
+import subprocess
+def test_leaks():
+    p = subprocess.Popen(["sleep", "100"])
+    open({str(pidfile)!r}, "w").write(str(p.pid))
+def test_after():
+    pass
+""",
+        }
+    )
+    run = run_dbtest("-j", "1", "--no-cache", str(root))
+    assert run.code == 0, run
+    assert "killed child process" in run.stdout, run
+    assert not _wait_dead({int(pidfile.read_text())}, timeout=3)
+
+
+def test_system_exit_in_a_test_does_not_end_the_worker(project):
+    root = project({"test_s.py": "import sys\ndef test_a():\n    sys.exit(2)\ndef test_b():\n    pass\n"})
+    run = run_dbtest("-j", "1", "--no-cache", str(root))
+    assert run.last_line.startswith("1 passed, 0 failed, 1 error"), run
+    assert "SystemExit: 2" in run.stdout

@@ -1,0 +1,130 @@
+"""A deliberately misbehaving stand-in for `python -m dbtest.worker`.
+
+Used by the coordinator's fault tests (rust/runner/tests/fake_workers.rs):
+``python workers/fake/worker.py MODE`` speaks just enough of the protocol
+(workers/PROTOCOL.md) to misbehave in one precise way. Standard library and
+msgpack only, independent of dbtest's own worker code on purpose.
+
+Modes:
+  good              answer every test with "passed" (sanity check of the harness)
+  hang              say hello, take jobs, never answer
+  crash_mid_frame   start a result frame, stop halfway, exit 1
+  corrupt           send a frame whose body is not msgpack
+  oversized         announce a 100 MB frame
+  flood             write 50 MB to stdout and stderr, then behave like `good`
+  silent_exit       exit 0 before saying hello
+  exit_after_hello  say hello, then exit 3 once a job arrives
+  wrong_protocol    say hello with protocol version 999
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+
+import msgpack
+
+JOBS, RESULTS = 3, 4
+
+
+def send(message: dict) -> None:
+    body = msgpack.packb(message, use_bin_type=True)
+    os.write(RESULTS, struct.pack(">I", len(body)) + body)
+
+
+def read_exact(n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = os.read(JOBS, n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def receive() -> dict | None:
+    header = read_exact(4)
+    if header is None:
+        return None
+    (length,) = struct.unpack(">I", header)
+    body = read_exact(length)
+    return None if body is None else msgpack.unpackb(body, raw=False)
+
+
+def hello(protocol: int = 1) -> None:
+    send({"type": "hello", "protocol": protocol, "pid": os.getpid(), "python": "fake"})
+
+
+def result(batch: int, position: int) -> dict:
+    return {
+        "type": "result", "batch": batch, "position": position, "outcome": "passed", "phase": "call",
+        "error_kind": None, "duration": 0.001, "message": None, "traceback": None, "stdout": None,
+        "stderr": None, "subtests_passed": 0, "subtests": [], "warnings": [],
+    }
+
+
+def serve_good() -> None:
+    while True:
+        message = receive()
+        if message is None or message["type"] == "shutdown":
+            return
+        if message["type"] == "run":
+            batch = message["batch"]
+            send({"type": "imported", "batch": batch, "duration": 0.0, "unlisted": []})
+            for position in range(len(message["tests"])):
+                send(result(batch, position))
+            send({"type": "batch_done", "batch": batch})
+
+
+def next_run() -> dict:
+    while True:
+        message = receive()
+        if message is None:
+            sys.exit(0)
+        if message["type"] == "run":
+            return message
+
+
+def main(mode: str) -> None:
+    if mode == "silent_exit":
+        sys.exit(0)
+    if mode == "wrong_protocol":
+        hello(999)
+        serve_good()
+        return
+    hello()
+    if mode == "good":
+        serve_good()
+    elif mode == "hang":
+        while receive() is not None:
+            pass
+    elif mode == "crash_mid_frame":
+        run = next_run()
+        frame = msgpack.packb(result(run["batch"], 0), use_bin_type=True)
+        os.write(RESULTS, struct.pack(">I", len(frame)) + frame[: len(frame) // 2])
+        os._exit(1)
+    elif mode == "corrupt":
+        run = next_run()
+        send({"type": "imported", "batch": run["batch"], "duration": 0.0, "unlisted": []})
+        os.write(RESULTS, struct.pack(">I", 3) + b"\xc1\xc1\xc1")
+        serve_good()
+    elif mode == "oversized":
+        next_run()
+        os.write(RESULTS, struct.pack(">I", 100 * 1024 * 1024) + b"x" * 1024)
+        serve_good()
+    elif mode == "flood":
+        block = b"flood " * 10_000 + b"\n"
+        for _ in range(50 * 1024 * 1024 // len(block)):
+            os.write(1, block)
+            os.write(2, block)
+        serve_good()
+    elif mode == "exit_after_hello":
+        next_run()
+        os._exit(3)
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
