@@ -189,7 +189,7 @@ class Runner:
             message, text = format_exception(exc)
             outcome = Outcome(ERROR, IMPORT, "import", f"cannot import {module_name}: {message}", text)
         for position in range(len(names)):
-            self._report(batch, position, outcome, duration if position == 0 else 0.0)
+            self._report(batch, position, outcome, duration if position == 0 else 0.0, [])
         # A module that failed to import must not linger half-initialised.
         sys.modules.pop(module_name, None)
 

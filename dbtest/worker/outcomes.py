@@ -20,6 +20,8 @@ TEARDOWN = "teardown"
 IMPORT = "import"
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# importlib's own frames sit under every import error.
+_IMPORTLIB_DIR = os.path.join(os.path.dirname(os.__file__), "importlib", "")
 
 
 class Outcome(NamedTuple):
@@ -34,9 +36,13 @@ PASS = Outcome(PASSED, CALL)
 
 
 def _is_hidden(frame_globals: dict, filename: str) -> bool:
-    # Frames of dbtest itself and of unittest's machinery say nothing about the test.
+    # Frames of dbtest itself, of importlib and of unittest's machinery say
+    # nothing about the test.
     return (
-        filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen importlib") or "__unittest" in frame_globals
+        filename.startswith(_PACKAGE_DIR)
+        or filename.startswith(_IMPORTLIB_DIR)
+        or filename.startswith("<frozen importlib")
+        or "__unittest" in frame_globals
     )
 
 

@@ -76,7 +76,11 @@ fn collection_error_results(collected: &Collected) -> Vec<TestResult> {
         .map(|err| {
             let mut result = TestResult::new(err.rel.clone(), Outcome::Error, Phase::Import);
             result.error_kind = Some(ErrorKind::Collection);
-            result.message = Some(err.to_string());
+            result.message = Some(if err.line > 0 {
+                format!("{} (line {}, column {})", err.message, err.line, err.column)
+            } else {
+                err.message.clone()
+            });
             result
         })
         .collect()
