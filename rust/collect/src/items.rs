@@ -2,9 +2,21 @@
 //! pytest (functions, `Test*` classes), unittest (`TestCase` subclasses, whatever
 //! their name) and dbtest (`TestSuite` subclasses, `@test`, benchmark groups).
 
+use crate::project::{Location, Project};
 use crate::summary::*;
 use dbtest_model::{Kind, Style, TestFile, TestItem};
 use std::collections::HashMap;
+
+/// Methods that set up or tear down a whole class; a class defining any of them
+/// keeps its tests on one worker.
+const CLASS_FIXTURES: &[&str] = &[
+    "setUpClass",
+    "tearDownClass",
+    "setup_class",
+    "teardown_class",
+    "setup_suite",
+    "teardown_suite",
+];
 
 /// What kind of test class a class is, as far as this module shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,9 +27,9 @@ enum ClassKind {
     NotTest,
 }
 
-/// What a class passes on to its subclasses in the same module.
+/// What a class passes on to its subclasses.
 #[derive(Debug, Clone)]
-struct ClassInfo {
+pub(crate) struct ClassInfo {
     base_kind: Option<ClassKind>,
     /// Own methods first, then inherited ones not overridden.
     methods: Vec<FunctionDef>,
@@ -28,12 +40,12 @@ struct ClassInfo {
 }
 
 /// Maps local names to the qualified names they were imported as.
-struct Resolver<'a> {
+pub(crate) struct Resolver<'a> {
     imports: HashMap<&'a str, &'a str>,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(summary: &'a ModuleSummary) -> Self {
+    pub(crate) fn new(summary: &'a ModuleSummary) -> Self {
         Resolver {
             imports: summary
                 .imports
@@ -44,7 +56,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// `TC` → `unittest.TestCase`; `mark.skip` with `from pytest import mark` → `pytest.mark.skip`.
-    fn resolve(&self, dotted: &str) -> String {
+    pub(crate) fn resolve(&self, dotted: &str) -> String {
         let (head, rest) = match dotted.split_once('.') {
             Some((head, rest)) => (head, Some(rest)),
             None => (dotted, None),
@@ -68,6 +80,70 @@ fn is_suite_base(qualified: &str) -> bool {
 
 fn is_dbtest_test(qualified: &str) -> bool {
     matches!(qualified, "dbtest.test" | "dbtest.suite.test")
+}
+
+impl ClassInfo {
+    /// Takes on what a base class passes down (its methods come after ours).
+    fn inherit(&mut self, parent: &ClassInfo) {
+        if self.base_kind.is_none() {
+            self.base_kind = parent.base_kind;
+        }
+        for method in &parent.methods {
+            if !self.methods.iter().any(|m| m.name == method.name) {
+                self.methods.push(method.clone());
+            }
+        }
+        self.has_init |= parent.has_init;
+        self.unknown_base |= parent.unknown_base;
+        if self.test_flag.is_none() {
+            self.test_flag = parent.test_flag;
+        }
+    }
+}
+
+/// What `class` is and has, given the classes defined before it in its module
+/// (`known`) and, through `project`, classes imported from the project's other
+/// modules.
+pub(crate) fn class_info(
+    class: &ClassDef,
+    known: &HashMap<String, ClassInfo>,
+    resolver: &Resolver,
+    project: &Project,
+    location: &Location,
+    depth: u8,
+) -> ClassInfo {
+    let mut info = ClassInfo {
+        base_kind: None,
+        methods: class.methods.clone(),
+        has_init: class.has_init,
+        test_flag: class.test_flag,
+        unknown_base: false,
+    };
+    for base in &class.bases {
+        if base.is_empty() {
+            info.unknown_base = true;
+            continue;
+        }
+        if let Some(parent) = known.get(base.as_str()) {
+            info.inherit(parent);
+            continue;
+        }
+        let qualified = resolver.resolve(base);
+        if is_testcase_base(&qualified) {
+            info.base_kind.get_or_insert(ClassKind::TestCase);
+        } else if is_suite_base(&qualified) {
+            info.base_kind.get_or_insert(ClassKind::Suite);
+        } else if matches!(
+            qualified.as_str(),
+            "object" | "abc.ABC" | "typing.Generic" | "Generic"
+        ) {
+        } else if let Some(parent) = project.external_class(&qualified, location, depth + 1) {
+            info.inherit(&parent);
+        } else {
+            info.unknown_base = true;
+        }
+    }
+    info
 }
 
 /// Literal decorator data that ends up on items.
@@ -157,6 +233,7 @@ pub(crate) fn module_items(
     file_index: usize,
     file: &TestFile,
     summary: &ModuleSummary,
+    project: &Project,
 ) -> ModuleItems {
     let mut builder = Builder {
         file_index,
@@ -164,6 +241,11 @@ pub(crate) fn module_items(
         resolver: Resolver::new(summary),
         items: Vec::new(),
         dynamic: summary.dynamic,
+        project,
+        location: Location {
+            path: file.path.clone(),
+            import_root: file.import_root.clone(),
+        },
     };
     if summary.test_flag == Some(false) {
         return ModuleItems {
@@ -190,6 +272,8 @@ struct Builder<'a> {
     resolver: Resolver<'a>,
     items: Vec<TestItem>,
     dynamic: bool,
+    project: &'a Project,
+    location: Location,
 }
 
 impl Builder<'_> {
@@ -200,6 +284,7 @@ impl Builder<'_> {
         function: &FunctionDef,
         style: Style,
         marks: Marks,
+        class_setup: bool,
     ) {
         let kind = if style == Style::Benchmark {
             Kind::Benchmark
@@ -218,6 +303,7 @@ impl Builder<'_> {
             tags: marks.tags,
             skip: marks.skip,
             timeout: marks.timeout,
+            class_setup,
         });
     }
 
@@ -234,6 +320,7 @@ impl Builder<'_> {
                 function,
                 Style::Function,
                 marks,
+                false,
             );
         }
     }
@@ -248,47 +335,14 @@ impl Builder<'_> {
     }
 
     fn class_info(&self, class: &ClassDef, known: &HashMap<String, ClassInfo>) -> ClassInfo {
-        let mut info = ClassInfo {
-            base_kind: None,
-            methods: class.methods.clone(),
-            has_init: class.has_init,
-            test_flag: class.test_flag,
-            unknown_base: false,
-        };
-        for base in &class.bases {
-            if base.is_empty() {
-                info.unknown_base = true;
-                continue;
-            }
-            if let Some(parent) = known.get(base.as_str()) {
-                if info.base_kind.is_none() {
-                    info.base_kind = parent.base_kind;
-                }
-                for method in &parent.methods {
-                    if !info.methods.iter().any(|m| m.name == method.name) {
-                        info.methods.push(method.clone());
-                    }
-                }
-                info.has_init |= parent.has_init;
-                info.unknown_base |= parent.unknown_base;
-                if info.test_flag.is_none() {
-                    info.test_flag = parent.test_flag;
-                }
-                continue;
-            }
-            let qualified = self.resolver.resolve(base);
-            if is_testcase_base(&qualified) {
-                info.base_kind.get_or_insert(ClassKind::TestCase);
-            } else if is_suite_base(&qualified) {
-                info.base_kind.get_or_insert(ClassKind::Suite);
-            } else if !matches!(
-                qualified.as_str(),
-                "object" | "abc.ABC" | "typing.Generic" | "Generic"
-            ) {
-                info.unknown_base = true;
-            }
-        }
-        info
+        class_info(
+            class,
+            known,
+            &self.resolver,
+            self.project,
+            &self.location,
+            0,
+        )
     }
 
     fn kind_of(&self, class: &ClassDef, info: &ClassInfo) -> ClassKind {
@@ -346,10 +400,26 @@ impl Builder<'_> {
             // unittest's loader orders test methods by name.
             methods.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         }
+        // A base from another module may define class-level set-up we cannot see.
+        let class_setup = info.unknown_base
+            || info.methods.iter().any(|m| {
+                CLASS_FIXTURES.contains(&m.name.as_str())
+                    || m.decorators.iter().any(|d| {
+                        let path = self.resolver.resolve(&d.path);
+                        path == "pytest.fixture" || path.ends_with(".fixture")
+                    })
+            });
         for (method, mut marks) in methods {
             marks.merge(&class_marks);
             let name = format!("{qualname}::{}", method.name);
-            self.push(name, Some(qualname.clone()), method, style, marks);
+            self.push(
+                name,
+                Some(qualname.clone()),
+                method,
+                style,
+                marks,
+                class_setup,
+            );
         }
         if kind == ClassKind::Plain {
             for nested in &class.nested {
@@ -402,6 +472,7 @@ impl Builder<'_> {
                     function,
                     Style::Benchmark,
                     module_marks.clone(),
+                    false,
                 );
             }
         }

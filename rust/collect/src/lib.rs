@@ -4,9 +4,11 @@
 
 mod items;
 mod parse;
+mod project;
 mod summary;
 
 use dbtest_model::{TestFile, TestItem};
+pub use project::Project;
 pub use summary::SyntaxError;
 
 /// A file that could not be collected (unreadable or not valid Python).
@@ -46,10 +48,15 @@ pub struct FileCollection {
 }
 
 /// Collects one file from its source text.
-pub fn collect_source(file_index: usize, file: &TestFile, source: &str) -> FileCollection {
+pub fn collect_source(
+    file_index: usize,
+    file: &TestFile,
+    source: &str,
+    project: &Project,
+) -> FileCollection {
     match parse::summarize(source) {
         Ok(summary) => {
-            let module = items::module_items(file_index, file, &summary);
+            let module = items::module_items(file_index, file, &summary, project);
             FileCollection {
                 items: module.items,
                 error: None,
@@ -71,11 +78,11 @@ pub fn collect_source(file_index: usize, file: &TestFile, source: &str) -> FileC
 }
 
 /// Reads and collects one file.
-pub fn collect_file(file_index: usize, file: &TestFile) -> FileCollection {
+pub fn collect_file(file_index: usize, file: &TestFile, project: &Project) -> FileCollection {
     match std::fs::read(&file.path) {
         Ok(bytes) => {
             let source = String::from_utf8_lossy(&bytes);
-            collect_source(file_index, file, &source)
+            collect_source(file_index, file, &source, project)
         }
         Err(err) => FileCollection {
             error: Some(CollectError {
@@ -92,12 +99,14 @@ pub fn collect_file(file_index: usize, file: &TestFile) -> FileCollection {
 
 /// Collects every file, in parallel for larger trees; results keep `files` order.
 pub fn collect_all(files: &[TestFile]) -> Vec<FileCollection> {
+    let project = Project::new();
+    let project = &project;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if files.len() < 16 || threads == 1 {
         return files
             .iter()
             .enumerate()
-            .map(|(i, f)| collect_file(i, f))
+            .map(|(i, f)| collect_file(i, f, project))
             .collect();
     }
     let chunk = files.len().div_ceil(threads);
@@ -109,7 +118,7 @@ pub fn collect_all(files: &[TestFile]) -> Vec<FileCollection> {
                 scope.spawn(move || {
                     part.iter()
                         .enumerate()
-                        .map(|(i, f)| collect_file(n * chunk + i, f))
+                        .map(|(i, f)| collect_file(n * chunk + i, f, project))
                         .collect::<Vec<_>>()
                 })
             })

@@ -13,7 +13,7 @@ fn file(rel: &str) -> TestFile {
 }
 
 fn collect(rel: &str, source: &str) -> FileCollection {
-    collect_source(0, &file(rel), source)
+    collect_source(0, &file(rel), source, &Project::new())
 }
 
 fn ids(c: &FileCollection) -> Vec<&str> {
@@ -149,6 +149,46 @@ fn flags_modules_that_may_define_invisible_tests() {
 }
 
 #[test]
+fn only_classes_with_class_level_setup_keep_their_tests_together() {
+    let c = collect(
+        "test_c.py",
+        r#"
+import unittest
+from .base import External
+class Free(unittest.TestCase):
+    def setUp(self): pass
+    def test_a(self): pass
+class Shared(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls): pass
+    def test_b(self): pass
+class Inherits(Shared):
+    def test_c(self): pass
+class TestPlainFixture:
+    def setup_class(self): pass
+    def test_d(self): pass
+class Unknown(External, unittest.TestCase):
+    def test_e(self): pass
+"#,
+    );
+    let shared = |n: &str| {
+        c.items
+            .iter()
+            .find(|i| i.name.ends_with(n))
+            .unwrap()
+            .class_setup
+    };
+    assert!(!shared("test_a"));
+    assert!(shared("Shared::test_b"));
+    assert!(shared("test_c"));
+    assert!(shared("test_d"));
+    assert!(
+        shared("test_e"),
+        "a base from another module may set up the class"
+    );
+}
+
+#[test]
 fn module_test_flag_false_collects_nothing() {
     assert!(
         collect("test_a.py", "__test__ = False\ndef test_x(): pass\n")
@@ -206,4 +246,44 @@ def compact(): json.dumps({}, separators=(",", ":"))
         .items
         .iter()
         .all(|i| i.kind == Kind::Benchmark && i.style == Style::Benchmark));
+}
+
+#[test]
+fn test_classes_inherit_across_project_modules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("tests/helpers")).unwrap();
+    std::fs::write(root.join("tests/__init__.py"), "").unwrap();
+    std::fs::write(
+        root.join("tests/base.py"),
+        "import unittest\nclass BaseTests(unittest.TestCase):\n    def test_common(self): pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("tests/helpers/__init__.py"),
+        "from ..base import BaseTests as Reexported\n",
+    )
+    .unwrap();
+    let source = "from .base import BaseTests\nfrom tests.helpers import Reexported\n\
+class FooChecks(BaseTests):\n    def test_own(self): pass\n\
+class BarChecks(Reexported):\n    pass\n";
+    let path = root.join("tests/test_foo.py");
+    std::fs::write(&path, source).unwrap();
+    let file = TestFile {
+        path,
+        rel: "tests/test_foo.py".into(),
+        module: "tests.test_foo".into(),
+        import_root: root.to_path_buf(),
+        is_benchmark: false,
+    };
+    let c = collect_source(0, &file, source, &Project::new());
+    assert_eq!(
+        ids(&c),
+        [
+            "tests/test_foo.py::FooChecks::test_common",
+            "tests/test_foo.py::FooChecks::test_own",
+            "tests/test_foo.py::BarChecks::test_common",
+        ]
+    );
+    assert!(c.items.iter().all(|i| i.style == Style::TestCase));
 }

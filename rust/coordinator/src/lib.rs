@@ -252,10 +252,11 @@ fn build_plan(
         module.tests.push(PlannedTest {
             id: item.id.clone(),
             name: item.name.clone(),
-            group: if item.style == Style::Function {
-                None
-            } else {
+            // Only classes with class-level set-up need their tests on one worker.
+            group: if item.style != Style::Function && item.class_setup {
                 item.class.clone()
+            } else {
+                None
             },
             timeout: item.timeout,
             estimate: durations.get(&item.id),

@@ -93,6 +93,10 @@ pub struct TestItem {
     pub skip: Option<String>,
     /// Literal per-test timeout in seconds.
     pub timeout: Option<f64>,
+    /// The test's class has (or may have) class-level set-up (`setUpClass`,
+    /// `setup_class`, `setup_suite`...), so the class's tests share one worker.
+    /// Without it they are independent and can spread across workers.
+    pub class_setup: bool,
 }
 
 /// A test or benchmark file found by discovery.

@@ -109,6 +109,7 @@ mod tests {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             skip: None,
             timeout: None,
+            class_setup: false,
         }
     }
 
