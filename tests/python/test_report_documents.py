@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from dbtest import _core
+from .native import load_core
+
+_core = load_core()
 
 
 def make_result(test_id: str, outcome: str, **extra: Any) -> dict[str, Any]:
@@ -31,7 +33,9 @@ def make_result(test_id: str, outcome: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def report(shard: tuple[int, int] | None, tests: list[dict[str, Any]], started: str = "2026-05-01T12:00:00.000Z") -> str:
+def report(
+    shard: tuple[int, int] | None, tests: list[dict[str, Any]], started: str = "2026-05-01T12:00:00.000Z"
+) -> str:
     totals = {key: 0 for key in ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "flaky")}
     for test in tests:
         totals["errors" if test["outcome"] == "error" else test["outcome"]] += 1
@@ -99,7 +103,8 @@ def test_junit_parses_with_element_tree_and_carries_the_counts() -> None:
     root = ET.fromstring(_core.render_report(document, "junit"))
     suite = root if root.tag == "testsuite" else root.find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("5", "1", "1", "2")
+    counts = [suite.get(name) for name in ("tests", "failures", "errors", "skipped")]
+    assert counts == ["5", "1", "1", "2"]
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["test_ok", "test_bad", "test_err", "test_skip", "test_xfail"]
     assert cases[1].get("classname") == "tests.test_a.TestX"

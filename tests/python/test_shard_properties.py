@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dbtest import _core
+from .native import load_core
+
+_core = load_core()
 
 MODES = ["duration", "hash", "slice"]
 
