@@ -77,6 +77,17 @@ impl ShardSpec {
     }
 }
 
+impl ShardSpec {
+    /// Whether this shard owns a test the static pass could not see (found
+    /// by a worker at import: generated, inherited, parametrized). Such tests
+    /// are not in the partition, and every shard that imports their module
+    /// learns of them, so each is given to exactly one shard by a hash of its
+    /// id alone, which needs no knowledge of the other shards.
+    pub fn owns_unlisted(&self, id: &str) -> bool {
+        fnv1a64(id.as_bytes()) % u64::from(self.total.max(1)) + 1 == u64::from(self.index)
+    }
+}
+
 impl fmt::Display for ShardSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.index, self.total)
@@ -715,6 +726,17 @@ mod tests {
             .collect();
         for (unit, shard) in all.iter().zip(&before) {
             assert_eq!(by_key[unit.key.as_str()], *shard, "{}", unit.key);
+        }
+    }
+
+    #[test]
+    fn each_unlisted_test_is_owned_by_one_shard() {
+        for i in 0..200 {
+            let id = format!("tests/test_gen.py::test_case[{i}]");
+            let owners = (1..=3)
+                .filter(|&index| ShardSpec::new(index, 3).unwrap().owns_unlisted(&id))
+                .count();
+            assert_eq!(owners, 1, "{id}");
         }
     }
 
