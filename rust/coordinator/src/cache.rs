@@ -1,28 +1,16 @@
 //! The cache directory (`.dbtest/` in the project root by default): recorded
 //! durations, used to order work longest-first.
 //!
-//! `durations.json` is `{"version": 1, "durations": {"<test id>": seconds}}`.
-//! Entries of tests that did not run this time are kept.
+//! The durations file itself (`durations.json`, `{"version": 1, "durations":
+//! {"<test id>": seconds}}`) belongs to the `dbtest-durations` crate, which
+//! `dbtest merge` shares; this module only knows where it lives.
 
-use dbtest_model::{Outcome, TestResult};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use dbtest_model::TestResult;
+use std::path::PathBuf;
+
+pub use dbtest_durations::Durations;
 
 const DURATIONS_FILE: &str = "durations.json";
-const FORMAT_VERSION: u32 = 1;
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Durations {
-    pub version: u32,
-    pub durations: BTreeMap<String, f64>,
-}
-
-impl Durations {
-    pub fn get(&self, id: &str) -> Option<f64> {
-        self.durations.get(id).copied()
-    }
-}
 
 pub struct Cache {
     dir: PathBuf,
@@ -35,27 +23,17 @@ impl Cache {
 
     /// Recorded durations; an absent or unreadable file means none.
     pub fn durations(&self) -> Durations {
-        std::fs::read(self.dir.join(DURATIONS_FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Durations>(&bytes).ok())
-            .filter(|d| d.version == FORMAT_VERSION)
-            .unwrap_or_default()
+        Durations::read_or_default(&self.dir.join(DURATIONS_FILE))
     }
 
     /// Records the durations of tests that ran to a verdict.
     pub fn record(&self, mut durations: Durations, results: &[TestResult]) -> std::io::Result<()> {
-        for result in results {
-            if matches!(result.outcome, Outcome::Passed | Outcome::Failed) || result.duration > 0.0
-            {
-                durations
-                    .durations
-                    .insert(result.id.clone(), result.duration);
-            }
-        }
-        durations.version = FORMAT_VERSION;
+        durations.record(results);
         self.ensure_dir()?;
-        let text = serde_json::to_vec(&durations).map_err(std::io::Error::other)?;
-        write_atomically(&self.dir.join(DURATIONS_FILE), &text)
+        dbtest_durations::write_atomically(
+            &self.dir.join(DURATIONS_FILE),
+            durations.to_json().as_bytes(),
+        )
     }
 
     fn ensure_dir(&self) -> std::io::Result<()> {
@@ -66,10 +44,4 @@ impl Cache {
         }
         Ok(())
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }

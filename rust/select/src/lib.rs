@@ -3,8 +3,14 @@
 //! tests a worker finds at import that the static pass could not see.
 
 mod expression;
+mod shard;
 
 pub use expression::{Expression, ExpressionError};
+pub use shard::{
+    assign, bazel_test_env, detect_ci_shard, effective_durations, fnv1a64, partition, shard_items,
+    shard_units, BazelTestEnv, ShardError, ShardMode, ShardRequest, ShardSpec, ShardUnit,
+    ShardUnits,
+};
 
 use dbtest_model::{Kind, TestItem};
 

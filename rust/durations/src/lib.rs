@@ -1,0 +1,339 @@
+//! The durations file: how long each test took when it last ran to a verdict.
+//!
+//! The coordinator reads it to dispatch longest-first and to shard by duration;
+//! `dbtest merge` combines the files written by CI shards so that the next
+//! pipeline shards on the whole suite's timings. Because a `--shard K/N`
+//! partition is a pure function of the selected ids *and this file*, every shard
+//! of one pipeline must read the same file; the format is therefore plain,
+//! sorted, pretty-printed JSON that diffs well when committed:
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "durations": {
+//!     "tests/test_a.py::test_x": 0.0123
+//!   }
+//! }
+//! ```
+//!
+//! See `docs/durations.md` for the full description.
+
+use dbtest_model::{Outcome, TestResult};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The only format version this crate reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a durations document could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a durations file: {0}")]
+    Json(String),
+    #[error(
+        "unsupported durations format version {0} (this dbtest reads version {FORMAT_VERSION})"
+    )]
+    Version(u32),
+}
+
+/// A durations file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DurationsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Invalid { path: PathBuf, source: ParseError },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Recorded durations in seconds, keyed by test id.
+///
+/// A `BTreeMap` so that the written file is sorted and byte-identical for the
+/// same content, whichever order the results arrived in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Durations {
+    pub version: u32,
+    #[serde(default)]
+    pub durations: BTreeMap<String, f64>,
+}
+
+impl Default for Durations {
+    fn default() -> Self {
+        Durations {
+            version: FORMAT_VERSION,
+            durations: BTreeMap::new(),
+        }
+    }
+}
+
+/// Whether a number can stand for a duration. Anything else (NaN, infinities,
+/// negative values from a hand-edited file) is dropped rather than allowed to
+/// poison the duration-balanced partition.
+fn usable(seconds: f64) -> bool {
+    seconds.is_finite() && seconds >= 0.0
+}
+
+impl Durations {
+    pub fn new() -> Self {
+        Durations::default()
+    }
+
+    /// The recorded duration of `id`, if any.
+    pub fn get(&self, id: &str) -> Option<f64> {
+        self.durations.get(id).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.durations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.durations.is_empty()
+    }
+
+    /// Records `seconds` for `id`, replacing what was there. Unusable numbers
+    /// are ignored.
+    pub fn insert(&mut self, id: impl Into<String>, seconds: f64) {
+        if usable(seconds) {
+            self.durations.insert(id.into(), seconds);
+        }
+    }
+
+    /// Records the durations of tests that ran to a verdict. A test that was
+    /// skipped or errored before it ran (duration 0) keeps its earlier entry,
+    /// so one bad run does not erase what longest-first dispatch relies on.
+    /// Entries of tests that did not run this time are kept.
+    pub fn record(&mut self, results: &[TestResult]) {
+        for result in results {
+            if matches!(result.outcome, Outcome::Passed | Outcome::Failed) || result.duration > 0.0
+            {
+                self.insert(result.id.clone(), result.duration);
+            }
+        }
+        self.version = FORMAT_VERSION;
+    }
+
+    /// Combines several files into one. Shards record disjoint tests, so
+    /// overlaps are rare (a file from an earlier pipeline, say); when an id
+    /// appears in several files the one given last wins, so that
+    /// `merge [old, new]` updates `old`.
+    pub fn merge(files: impl IntoIterator<Item = Durations>) -> Durations {
+        let mut merged = Durations::new();
+        for file in files {
+            for (id, seconds) in file.durations {
+                merged.insert(id, seconds);
+            }
+        }
+        merged
+    }
+
+    /// Parses a durations document, rejecting other format versions.
+    pub fn from_slice(bytes: &[u8]) -> Result<Durations, ParseError> {
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: u32,
+        }
+        // Check the version first so that a future format with a different
+        // shape is reported as "unsupported version", not as a parse error.
+        let versioned: Versioned =
+            serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
+        if versioned.version != FORMAT_VERSION {
+            return Err(ParseError::Version(versioned.version));
+        }
+        let mut durations: Durations =
+            serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
+        durations.durations.retain(|_, seconds| usable(*seconds));
+        Ok(durations)
+    }
+
+    /// The document as written to disk: sorted, pretty-printed, newline-terminated.
+    pub fn to_json(&self) -> String {
+        let document = Durations {
+            version: FORMAT_VERSION,
+            durations: self.durations.clone(),
+        };
+        // Serializing a map of strings to finite floats cannot fail.
+        let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Reads a durations file.
+    pub fn read(path: &Path) -> Result<Durations, DurationsError> {
+        let bytes = std::fs::read(path).map_err(|source| DurationsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Durations::from_slice(&bytes).map_err(|source| DurationsError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads a durations file where having none is normal (the cache): an
+    /// absent, unreadable or foreign file means no recorded durations.
+    pub fn read_or_default(path: &Path) -> Durations {
+        Durations::read(path).unwrap_or_default()
+    }
+
+    /// Writes the file atomically: readers (another shard, a concurrent run)
+    /// see the old file or the new one, never half of one.
+    pub fn write(&self, path: &Path) -> Result<(), DurationsError> {
+        write_atomically(path, self.to_json().as_bytes()).map_err(|source| DurationsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`. The temporary name carries the process id so that concurrent runs
+/// sharing a cache directory do not write into each other's file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file path"))?
+        .to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    if let Err(err) = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dbtest_model::Phase;
+
+    fn result(id: &str, outcome: Outcome, duration: f64) -> TestResult {
+        TestResult {
+            id: id.into(),
+            outcome,
+            phase: Phase::Call,
+            error_kind: None,
+            duration,
+            worker: 1,
+            message: None,
+            traceback: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    #[test]
+    fn record_keeps_old_entries_and_ignores_unrun_tests() {
+        let mut durations = Durations::new();
+        durations.insert("a.py::old", 2.0);
+        durations.insert("a.py::skipped", 3.0);
+        durations.record(&[
+            result("a.py::new", Outcome::Passed, 0.5),
+            result("a.py::fail", Outcome::Failed, 0.25),
+            result("a.py::skipped", Outcome::Skipped, 0.0),
+            result("a.py::crashed", Outcome::Error, 1.5),
+        ]);
+        assert_eq!(durations.get("a.py::old"), Some(2.0));
+        assert_eq!(durations.get("a.py::new"), Some(0.5));
+        assert_eq!(durations.get("a.py::fail"), Some(0.25));
+        assert_eq!(durations.get("a.py::skipped"), Some(3.0));
+        assert_eq!(durations.get("a.py::crashed"), Some(1.5));
+    }
+
+    #[test]
+    fn round_trip_through_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("durations.json");
+        let mut durations = Durations::new();
+        durations.insert("b.py::t", 0.125);
+        durations.insert("a.py::t", 1.0);
+        durations.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\n  \"version\": 1,"), "{text}");
+        assert!(text.find("a.py::t").unwrap() < text.find("b.py::t").unwrap());
+        assert_eq!(Durations::read(&path).unwrap(), durations);
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn reads_the_compact_format_older_runs_wrote() {
+        let durations =
+            Durations::from_slice(br#"{"version":1,"durations":{"a.py::t":0.5}}"#).unwrap();
+        assert_eq!(durations.get("a.py::t"), Some(0.5));
+    }
+
+    #[test]
+    fn rejects_other_versions_and_garbage() {
+        let err = Durations::from_slice(br#"{"version":2,"whatever":[]}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported durations format version 2 (this dbtest reads version 1)"
+        );
+        assert!(matches!(
+            Durations::from_slice(b"[1, 2]"),
+            Err(ParseError::Json(_))
+        ));
+        assert!(matches!(
+            Durations::from_slice(br#"{"version":1,"durations":{"a":"slow"}}"#),
+            Err(ParseError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn drops_unusable_numbers() {
+        let durations =
+            Durations::from_slice(br#"{"version":1,"durations":{"a":-1.0,"b":2.0}}"#).unwrap();
+        assert_eq!(durations.get("a"), None);
+        assert_eq!(durations.get("b"), Some(2.0));
+        let mut durations = Durations::new();
+        durations.insert("nan", f64::NAN);
+        assert!(durations.is_empty());
+    }
+
+    #[test]
+    fn read_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.json");
+        let err = Durations::read(&path).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
+        std::fs::write(&path, "{").unwrap();
+        let err = Durations::read(&path).unwrap_err();
+        assert!(
+            err.to_string().contains("d.json: not a durations file"),
+            "{err}"
+        );
+        assert!(Durations::read_or_default(&path).is_empty());
+    }
+
+    #[test]
+    fn merge_later_files_win() {
+        let mut first = Durations::new();
+        first.insert("a", 1.0);
+        first.insert("shared", 1.0);
+        let mut second = Durations::new();
+        second.insert("b", 2.0);
+        second.insert("shared", 2.0);
+        let merged = Durations::merge([first, second]);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged.get("a"), Some(1.0));
+        assert_eq!(merged.get("b"), Some(2.0));
+        assert_eq!(merged.get("shared"), Some(2.0));
+    }
+
+    #[test]
+    fn write_into_a_missing_directory_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("d.json");
+        let err = Durations::new().write(&path).unwrap_err();
+        assert!(err.to_string().starts_with("cannot write "), "{err}");
+    }
+}

@@ -1,0 +1,312 @@
+//! `dbtest merge`: one report from the reports of a CI matrix's shards.
+//!
+//! Merging refuses rather than guesses: a test id in two reports means the
+//! shards disagreed on the partition (different selections or durations
+//! files) or a report was given twice; a missing shard means a job's report
+//! was lost, and a merged report without it would look green while having
+//! run only part of the suite.
+
+use crate::json::{RunInfo, RunReport, ShardInfo, TestReport};
+use std::collections::{BTreeMap, HashMap};
+
+/// Why reports cannot be merged. One line each.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("no reports to merge")]
+    Empty,
+    #[error("test {id} appears in both {first} and {second}")]
+    Duplicate {
+        id: String,
+        first: String,
+        second: String,
+    },
+    #[error("{first} and {second} are both shard {shard}")]
+    DuplicateShard {
+        shard: ShardInfo,
+        first: String,
+        second: String,
+    },
+    #[error("{}", missing_message(.missing))]
+    MissingShards { missing: Vec<ShardInfo> },
+    #[error(
+        "{first} is shard {first_shard} but {second} is shard {second_shard}: the totals differ"
+    )]
+    MismatchedTotals {
+        first: String,
+        first_shard: ShardInfo,
+        second: String,
+        second_shard: ShardInfo,
+    },
+    #[error("{sharded} is shard {shard} but {unsharded} is not a shard report")]
+    MixedSharding {
+        sharded: String,
+        shard: ShardInfo,
+        unsharded: String,
+    },
+}
+
+fn missing_message(missing: &[ShardInfo]) -> String {
+    let list: Vec<String> = missing.iter().map(ShardInfo::to_string).collect();
+    let noun = if missing.len() == 1 {
+        "shard"
+    } else {
+        "shards"
+    };
+    format!("missing {noun} {}", list.join(", "))
+}
+
+/// Merges reports named `report 1`, `report 2`, … in errors.
+pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, MergeError> {
+    merge_named(
+        reports
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (format!("report {}", i + 1), r))
+            .collect(),
+    )
+}
+
+/// Merges reports, each with the name errors call it by (its file name).
+///
+/// If the reports carry shard information, all must, with one total N, and
+/// together they must be shards 1 to N, each once; they are then combined in
+/// shard order. Reports without shard information (a unit run and an
+/// integration run, say) are combined in the order given. The merged report
+/// has no shard; its totals are recomputed from the tests.
+pub fn merge_named(reports: Vec<(String, RunReport)>) -> Result<RunReport, MergeError> {
+    if reports.is_empty() {
+        return Err(MergeError::Empty);
+    }
+    let mut reports = reports;
+    check_shards(&reports)?;
+    // Stable: unsharded reports keep their order.
+    reports.sort_by_key(|(_, r)| r.run.shard.map(|s| s.index));
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, (_, report)) in reports.iter().enumerate() {
+        for test in &report.tests {
+            if let Some(&first) = seen.get(&test.id) {
+                return Err(MergeError::Duplicate {
+                    id: test.id.clone(),
+                    first: reports[first].0.clone(),
+                    second: reports[i].0.clone(),
+                });
+            }
+            seen.insert(test.id.clone(), i);
+        }
+    }
+
+    let run = merged_run(reports.iter().map(|(_, r)| &r.run).collect());
+    let tests: Vec<TestReport> = reports.into_iter().flat_map(|(_, r)| r.tests).collect();
+    Ok(RunReport::new(run, tests))
+}
+
+fn check_shards(reports: &[(String, RunReport)]) -> Result<(), MergeError> {
+    let sharded = reports
+        .iter()
+        .find_map(|(name, r)| r.run.shard.map(|s| (name, s)));
+    let Some((first_name, first_shard)) = sharded else {
+        return Ok(());
+    };
+    let mut by_index: BTreeMap<u32, &str> = BTreeMap::new();
+    for (name, report) in reports {
+        let Some(shard) = report.run.shard else {
+            return Err(MergeError::MixedSharding {
+                sharded: first_name.clone(),
+                shard: first_shard,
+                unsharded: name.clone(),
+            });
+        };
+        if shard.total != first_shard.total {
+            return Err(MergeError::MismatchedTotals {
+                first: first_name.clone(),
+                first_shard,
+                second: name.clone(),
+                second_shard: shard,
+            });
+        }
+        if let Some(first) = by_index.insert(shard.index, name) {
+            return Err(MergeError::DuplicateShard {
+                shard,
+                first: first.to_string(),
+                second: name.clone(),
+            });
+        }
+    }
+    let total = first_shard.total;
+    let missing: Vec<ShardInfo> = (1..=total)
+        .filter(|i| !by_index.contains_key(i))
+        .map(|index| ShardInfo { index, total })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(MergeError::MissingShards { missing })
+    }
+}
+
+/// The run as a whole: from the earliest start to the latest end (shards run
+/// side by side, so this is the matrix's wall time), workers added up.
+fn merged_run(runs: Vec<&RunInfo>) -> RunInfo {
+    let parsed: Option<Vec<(chrono::DateTime<chrono::FixedOffset>, f64)>> = runs
+        .iter()
+        .map(|r| {
+            chrono::DateTime::parse_from_rfc3339(&r.started_at)
+                .ok()
+                .map(|t| (t, r.duration))
+        })
+        .collect();
+    let (started_at, duration) = match parsed.filter(|p| !p.is_empty()) {
+        Some(parsed) => {
+            let start = parsed.iter().map(|p| p.0).min().unwrap_or_default();
+            let end = parsed
+                .iter()
+                .map(|(t, d)| {
+                    let offset = (t.timestamp_micros() - start.timestamp_micros()) as f64 / 1e6;
+                    offset + d
+                })
+                .fold(0.0, f64::max);
+            (
+                start
+                    .with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                end,
+            )
+        }
+        // Unreadable timestamps: the first report's start, the longest shard.
+        None => (
+            runs.first()
+                .map(|r| r.started_at.clone())
+                .unwrap_or_default(),
+            runs.iter().map(|r| r.duration).fold(0.0, f64::max),
+        ),
+    };
+    let distinct = |values: Vec<&str>| {
+        let mut unique: Vec<&str> = Vec::new();
+        for v in values {
+            if !unique.contains(&v) {
+                unique.push(v);
+            }
+        }
+        unique.join(", ")
+    };
+    let python = distinct(runs.iter().filter_map(|r| r.python.as_deref()).collect());
+    let stopped = distinct(runs.iter().filter_map(|r| r.stopped.as_deref()).collect());
+    RunInfo {
+        started_at,
+        duration: crate::json::finite(duration),
+        workers: runs.iter().map(|r| r.workers).sum(),
+        shard: None,
+        interrupted: runs.iter().any(|r| r.interrupted),
+        not_run: runs.iter().map(|r| r.not_run).sum(),
+        stopped: (!stopped.is_empty()).then_some(stopped),
+        dbtest_version: distinct(runs.iter().map(|r| r.dbtest_version.as_str()).collect()),
+        python: (!python.is_empty()).then_some(python),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::tests::sample;
+    use dbtest_model::Outcome;
+
+    fn shard(index: u32, total: u32, ids: &[&str]) -> RunReport {
+        let ids: Vec<(&str, Outcome)> = ids.iter().map(|id| (*id, Outcome::Passed)).collect();
+        let mut report = sample(Some((index, total)), &ids);
+        // Shard k started k seconds after the first and ran 1.5 s.
+        report.run.started_at = format!("2026-05-01T12:00:0{index}.000Z");
+        report
+    }
+
+    #[test]
+    fn merges_complete_shards_in_order() {
+        let mut failing = shard(1, 3, &["a.py::t1"]);
+        failing.tests[0].outcome = Outcome::Failed;
+        let merged = merge(vec![
+            shard(3, 3, &["c.py::t3"]),
+            failing,
+            shard(2, 3, &["b.py::t2", "b.py::t2b"]),
+        ])
+        .unwrap();
+        let ids: Vec<&str> = merged.tests.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["a.py::t1", "b.py::t2", "b.py::t2b", "c.py::t3"]);
+        assert_eq!(merged.totals.passed, 3);
+        assert_eq!(merged.totals.failed, 1);
+        assert_eq!(merged.run.shard, None);
+        assert_eq!(merged.run.workers, 6);
+        assert_eq!(merged.run.started_at, "2026-05-01T12:00:01.000Z");
+        // From 12:00:01 to 12:00:03 + 1.5 s.
+        assert!((merged.run.duration - 3.5).abs() < 1e-9);
+        assert_eq!(merged.run.python.as_deref(), Some("3.12.3"));
+        // The merged report is an ordinary report.
+        assert_eq!(RunReport::from_json(&merged.to_json()).unwrap(), merged);
+    }
+
+    #[test]
+    fn missing_shards_are_named() {
+        let error = merge(vec![
+            shard(1, 4, &["a"]),
+            shard(2, 4, &["b"]),
+            shard(4, 4, &["d"]),
+        ])
+        .unwrap_err();
+        assert_eq!(error.to_string(), "missing shard 3/4");
+        let error = merge(vec![shard(2, 4, &["b"])]).unwrap_err();
+        assert_eq!(error.to_string(), "missing shards 1/4, 3/4, 4/4");
+    }
+
+    #[test]
+    fn duplicates_are_named() {
+        let error = merge_named(vec![
+            ("shard-1.json".into(), shard(1, 2, &["a", "same"])),
+            ("shard-2.json".into(), shard(2, 2, &["same", "b"])),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "test same appears in both shard-1.json and shard-2.json"
+        );
+        let error = merge(vec![shard(1, 2, &["a"]), shard(1, 2, &["b"])]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "report 1 and report 2 are both shard 1/2"
+        );
+        let error = merge(vec![sample(None, &[("x", Outcome::Passed)]); 2]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "test x appears in both report 1 and report 2"
+        );
+    }
+
+    #[test]
+    fn totals_must_agree() {
+        let error = merge(vec![shard(1, 2, &["a"]), shard(2, 3, &["b"])]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "report 1 is shard 1/2 but report 2 is shard 2/3: the totals differ"
+        );
+        let error = merge(vec![
+            shard(1, 1, &["a"]),
+            sample(None, &[("b", Outcome::Passed)]),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "report 1 is shard 1/1 but report 2 is not a shard report"
+        );
+        assert_eq!(merge(Vec::new()).unwrap_err(), MergeError::Empty);
+    }
+
+    #[test]
+    fn unsharded_reports_combine_in_order() {
+        let mut interrupted = sample(None, &[("b", Outcome::Skipped)]);
+        interrupted.run.interrupted = true;
+        interrupted.run.not_run = 3;
+        let merged = merge(vec![sample(None, &[("a", Outcome::Passed)]), interrupted]).unwrap();
+        assert_eq!(merged.tests[0].id, "a");
+        assert!(merged.run.interrupted);
+        assert_eq!(merged.run.not_run, 3);
+        assert_eq!(merged.totals.skipped, 1);
+    }
+}
