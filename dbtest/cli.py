@@ -100,13 +100,36 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--max-worker-rss", metavar="SIZE", help="Replace a worker whose memory grows above SIZE (e.g. 512M, 2G)."
         ),
+        click.option(
+            "--shard",
+            metavar="K/N|auto",
+            help="Run shard K of N (1-based); `auto` reads it from the CI environment "
+            "(GitLab, CircleCI, Buildkite, Bazel).",
+        ),
+        click.option(
+            "--shard-mode",
+            type=click.Choice(["duration", "hash", "slice"]),
+            default=None,
+            help="How tests are split: by recorded duration (default when durations exist), stable hash, or slices.",
+        ),
+        click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write a JUnit XML report to this file."),
+        click.option(
+            "--json", "json_report", type=click.Path(dir_okay=False), help="Write the JSON report to this file."
+        ),
+        click.option(
+            "--markdown",
+            "markdown_report",
+            type=click.Path(dir_okay=False),
+            help="Write a Markdown summary (for CI job summaries) to this file.",
+        ),
         click.option("--collect-only", is_flag=True, help="Alias of `dbtest list`."),
         click.option(
             "--format",
             "output_format",
-            type=click.Choice(["console", "json"]),
+            type=click.Choice(["console", "json", "markdown", "junit"]),
             default=None,
-            help="Output format of `list`.",
+            help="What goes to stdout: the console report (default) or a report document "
+            "(the console then uses stderr).",
         ),
     ]
     for option in reversed(options):
@@ -189,6 +212,25 @@ def integration_command(**params: Any) -> int:
 def list_command(**params: Any) -> int:
     """Print the selected test ids without running (or importing) anything."""
     return _invoke("list", [], params)
+
+
+@cli.command("merge")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "json_report", type=click.Path(dir_okay=False), help="Write the merged JSON report here.")
+@click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write the merged JUnit XML report here.")
+@click.option("--markdown", "markdown_report", type=click.Path(dir_okay=False), help="Write a Markdown summary here.")
+@click.option(
+    "--durations",
+    "durations_out",
+    type=click.Path(dir_okay=False),
+    help="Write the combined durations file here (from the reports and any durations files given).",
+)
+def merge_command(reports: tuple[str, ...], **outputs: Any) -> int:
+    """Combine shard reports (JSON) and durations files into one report and one durations file."""
+    args = {"command": "merge", "paths": list(reports), "cwd": os.getcwd(), "python": sys.executable, **outputs}
+    from dbtest import _core
+
+    return _core.run(json.dumps(args))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from .native import load_core
-
-_core = load_core()
+from dbtest import _core
 
 
 def make_result(test_id: str, outcome: str, **extra: Any) -> dict[str, Any]:

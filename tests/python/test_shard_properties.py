@@ -13,9 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .native import load_core
-
-_core = load_core()
+from dbtest import _core
 
 MODES = ["duration", "hash", "slice"]
 

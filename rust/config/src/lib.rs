@@ -25,6 +25,8 @@ pub enum Command {
     Run,
     /// Print the selected ids without running anything.
     List,
+    /// Combine shard reports (and durations files) into one.
+    Merge,
 }
 
 /// Output format of `list` (and, later, of run reports on stdout).
@@ -34,6 +36,8 @@ pub enum Format {
     #[default]
     Console,
     Json,
+    Markdown,
+    Junit,
 }
 
 /// The command line, as the shim passes it. Every field is optional so that the
@@ -76,6 +80,15 @@ pub struct CliArgs {
     pub max_tests_per_worker: Option<usize>,
     /// `--max-worker-rss`, e.g. `512M`, `2G`, `1500000` (bytes).
     pub max_worker_rss: Option<String>,
+    /// `K/N` or `auto`.
+    pub shard: Option<String>,
+    /// `duration`, `hash` or `slice`.
+    pub shard_mode: Option<String>,
+    pub junit_xml: Option<PathBuf>,
+    pub json_report: Option<PathBuf>,
+    pub markdown_report: Option<PathBuf>,
+    /// `dbtest merge --durations FILE`: where the merged durations go.
+    pub durations_out: Option<PathBuf>,
 }
 
 /// `[tool.dbtest]`.
@@ -93,6 +106,11 @@ pub struct FileConfig {
     pub flaky_result: Option<FlakyResult>,
     pub max_tests_per_worker: Option<usize>,
     pub max_worker_rss: Option<String>,
+    pub shard_mode: Option<String>,
+    /// Report files, relative to the project root.
+    pub junit_xml: Option<PathBuf>,
+    pub json_report: Option<PathBuf>,
+    pub markdown_report: Option<PathBuf>,
 }
 
 /// What a flaky test (failed, then passed on a retry) does to the run.
@@ -135,6 +153,13 @@ pub struct Settings {
     pub flaky_fails: bool,
     pub max_tests_per_worker: Option<usize>,
     pub max_worker_rss: Option<u64>,
+    pub shard: Option<String>,
+    pub shard_mode: Option<String>,
+    /// Report files (absolute).
+    pub junit_xml: Option<PathBuf>,
+    pub json_report: Option<PathBuf>,
+    pub markdown_report: Option<PathBuf>,
+    pub durations_out: Option<PathBuf>,
     pub test_patterns: Vec<String>,
     pub bench_patterns: Vec<String>,
 }
@@ -313,7 +338,22 @@ impl Settings {
                 "max-tests-per-worker must be at least 1".into(),
             ));
         }
+        let report_path = |cli_path: &Option<PathBuf>, file_path: &Option<PathBuf>| {
+            cli_path
+                .as_ref()
+                .map(|p| cwd.join(p))
+                .or_else(|| file_path.as_ref().map(|p| rootdir.join(p)))
+        };
+        let junit_xml = report_path(&cli.junit_xml, &file.junit_xml);
+        let json_report = report_path(&cli.json_report, &file.json_report);
+        let markdown_report = report_path(&cli.markdown_report, &file.markdown_report);
         Ok(Settings {
+            junit_xml,
+            json_report,
+            markdown_report,
+            durations_out: cli.durations_out.as_ref().map(|p| cwd.join(p)),
+            shard: cli.shard.clone(),
+            shard_mode: cli.shard_mode.clone().or(file.shard_mode.clone()),
             last_failed: cli.last_failed,
             failed_first: cli.failed_first,
             retries: cli.retries.or(file.retries).unwrap_or(0),

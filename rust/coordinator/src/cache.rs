@@ -5,12 +5,32 @@
 //! {"<test id>": seconds}}`) belongs to the `dbtest-durations` crate, which
 //! `dbtest merge` shares; this module only knows where it lives.
 
+use dbtest_config::Settings;
 use dbtest_model::TestResult;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use dbtest_durations::Durations;
 
 const DURATIONS_FILE: &str = "durations.json";
+
+/// Recorded durations of the project (none under `--no-cache`).
+pub fn durations(settings: &Settings) -> Durations {
+    settings
+        .cache_dir
+        .as_ref()
+        .map(|dir| Cache::new(dir.clone()).durations())
+        .unwrap_or_default()
+}
+
+/// Creates the cache directory with a `.gitignore` that keeps it out of version control.
+pub fn ensure_cache_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(ignore, "# created by dbtest\n*\n")?;
+    }
+    Ok(())
+}
 
 pub struct Cache {
     dir: PathBuf,
@@ -29,19 +49,10 @@ impl Cache {
     /// Records the durations of tests that ran to a verdict.
     pub fn record(&self, mut durations: Durations, results: &[TestResult]) -> std::io::Result<()> {
         durations.record(results);
-        self.ensure_dir()?;
+        ensure_cache_dir(&self.dir)?;
         dbtest_durations::write_atomically(
             &self.dir.join(DURATIONS_FILE),
             durations.to_json().as_bytes(),
         )
-    }
-
-    fn ensure_dir(&self) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let ignore = self.dir.join(".gitignore");
-        if !ignore.exists() {
-            std::fs::write(ignore, "# created by dbtest\n*\n")?;
-        }
-        Ok(())
     }
 }

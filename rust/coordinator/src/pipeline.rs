@@ -1,12 +1,15 @@
 //! From the command line to a list of selected tests: targets, discovery,
 //! static collection, selection. Nothing here imports Python code.
 
+use crate::cache::Durations;
 use crate::error::CoordinatorError;
 use dbtest_collect::{CollectError, FileCollection};
 use dbtest_config::{normalize, Settings};
 use dbtest_discovery::{discover, relative_id_path, DiscoveryOptions};
 use dbtest_model::{Kind, TestFile, TestItem};
-use dbtest_select::{Criteria, Expression, NodeId};
+use dbtest_select::{
+    shard_items, Criteria, Expression, NodeId, ShardMode, ShardRequest, ShardSpec,
+};
 use std::path::PathBuf;
 
 pub struct Collected {
@@ -26,6 +29,8 @@ pub struct Selection {
     pub probes: Vec<usize>,
     /// Node ids named a test: run exactly that, do not look for more.
     pub exact: bool,
+    /// The shard this run is (`--shard`), if any.
+    pub shard: Option<ShardSpec>,
 }
 
 /// Command-line paths split into walk roots and node ids.
@@ -109,10 +114,30 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
     ))
 }
 
+/// The process environment, for `--shard auto` and Bazel.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// `--shard`: which shard this run is, or `None` for all of it.
+fn shard_spec(settings: &Settings) -> Result<Option<ShardSpec>, CoordinatorError> {
+    let Some(text) = &settings.shard else {
+        return Ok(None);
+    };
+    let usage = |e: dbtest_select::ShardError| CoordinatorError::Usage(e.to_string());
+    text.parse::<ShardRequest>()
+        .map_err(usage)?
+        .resolve(&process_env)
+        .map_err(usage)
+}
+
+/// Applies `-k`, `-m`, kinds, node ids and `--shard` to the collected items.
+/// `durations` balance duration-mode shards.
 pub fn select(
     settings: &Settings,
     collected: &Collected,
     targets: Targets,
+    durations: &Durations,
 ) -> Result<Selection, CoordinatorError> {
     let kinds = if settings.kinds.is_empty() {
         // Benchmarks run only when asked for.
@@ -171,10 +196,26 @@ pub fn select(
                 && criteria.may_select_in_file(&file.rel, path_kind)
         })
         .collect();
+    let shard = shard_spec(settings)?;
+    let items = match shard {
+        Some(spec) => {
+            let mode = match &settings.shard_mode {
+                Some(text) => text
+                    .parse::<ShardMode>()
+                    .map_err(|e| CoordinatorError::Usage(e.to_string()))?,
+                None => ShardMode::default_for(!durations.is_empty()),
+            };
+            shard_items(&collected.items, &items, spec, mode, &|id| {
+                durations.get(id)
+            })
+        }
+        None => items,
+    };
     Ok(Selection {
         criteria,
         items,
         probes,
         exact: targets.exact,
+        shard,
     })
 }

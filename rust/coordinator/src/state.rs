@@ -6,6 +6,8 @@
 //! - `lastfailed.json`: `{"version": 1, "failed": [ids]}`, the tests whose last
 //!   recorded outcome failed the run.
 
+use crate::cache::ensure_cache_dir;
+use dbtest_durations::write_atomically;
 use dbtest_model::TestResult;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -29,22 +31,6 @@ struct JournalEntry {
     duration: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     parent: Option<String>,
-}
-
-/// Creates the cache directory with a `.gitignore` that keeps it out of version control.
-pub fn ensure_cache_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        std::fs::write(ignore, "# created by dbtest\n*\n")?;
-    }
-    Ok(())
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// The failing set as of the end of the previous run (including an interrupted

@@ -216,18 +216,10 @@ mod tests {
     use dbtest_model::Phase;
 
     fn result(id: &str, outcome: Outcome, duration: f64) -> TestResult {
-        TestResult {
-            id: id.into(),
-            outcome,
-            phase: Phase::Call,
-            error_kind: None,
-            duration,
-            worker: 1,
-            message: None,
-            traceback: None,
-            stdout: None,
-            stderr: None,
-        }
+        let mut result = TestResult::new(id, outcome, Phase::Call);
+        result.duration = duration;
+        result.worker = 1;
+        result
     }
 
     #[test]

@@ -99,6 +99,18 @@ pub struct TestItem {
     pub class_setup: bool,
 }
 
+impl TestItem {
+    /// The class this test must share a worker (and a shard) with, if any: its
+    /// class when that class has class-level set-up.
+    pub fn shared_class(&self) -> Option<&str> {
+        if self.style.keeps_class_together() && self.class_setup {
+            self.class.as_deref()
+        } else {
+            None
+        }
+    }
+}
+
 /// A test or benchmark file found by discovery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestFile {

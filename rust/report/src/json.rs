@@ -65,6 +65,9 @@ pub struct RunInfo {
     /// Version of the interpreter the workers ran, when known (`3.12.3`).
     #[serde(default)]
     pub python: Option<String>,
+    /// `--flaky-result fail`: flaky tests fail this run.
+    #[serde(default)]
+    pub flaky_fails: bool,
 }
 
 /// `--shard index/total`, 1-based.
@@ -80,8 +83,10 @@ impl std::fmt::Display for ShardInfo {
     }
 }
 
-/// Counts by final outcome. `flaky` counts tests that passed after failing
-/// earlier attempts; they are also counted in `passed`.
+/// Counts by final outcome, as the console's summary line gives them: `flaky`
+/// counts tests that passed only after failing earlier attempts, and they are
+/// not in `passed`; `subtests_passed` counts passed `subTest` blocks (failed
+/// ones are tests of their own in `tests`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     pub passed: u64,
@@ -91,13 +96,17 @@ pub struct Totals {
     pub xfailed: u64,
     pub xpassed: u64,
     pub flaky: u64,
+    #[serde(default)]
+    pub subtests_passed: u64,
 }
 
 impl Totals {
     pub fn of(tests: &[TestReport]) -> Totals {
         let mut totals = Totals::default();
         for test in tests {
+            totals.subtests_passed += u64::from(test.subtests_passed);
             match test.outcome {
+                Outcome::Passed if test.flaky => totals.flaky += 1,
                 Outcome::Passed => totals.passed += 1,
                 Outcome::Failed => totals.failed += 1,
                 Outcome::Error => totals.errors += 1,
@@ -105,14 +114,19 @@ impl Totals {
                 Outcome::Xfailed => totals.xfailed += 1,
                 Outcome::Xpassed => totals.xpassed += 1,
             }
-            totals.flaky += u64::from(test.flaky);
         }
         totals
     }
 
-    /// Number of tests (flaky ones are already among the passed).
+    /// Number of tests.
     pub fn tests(&self) -> u64 {
-        self.passed + self.failed + self.errors + self.skipped + self.xfailed + self.xpassed
+        self.passed
+            + self.flaky
+            + self.failed
+            + self.errors
+            + self.skipped
+            + self.xfailed
+            + self.xpassed
     }
 
     /// The console's counts, for [`crate::summary_line`].
@@ -125,6 +139,8 @@ impl Totals {
             skipped: n(self.skipped),
             xfailed: n(self.xfailed),
             xpassed: n(self.xpassed),
+            flaky: n(self.flaky),
+            subtests_passed: n(self.subtests_passed),
         }
     }
 }
@@ -153,6 +169,16 @@ pub struct TestReport {
     /// The attempts before the final one, oldest first; empty unless retried.
     #[serde(default)]
     pub previous_attempts: Vec<Attempt>,
+    /// Passed `subTest` blocks of this test.
+    #[serde(default)]
+    pub subtests_passed: u32,
+    /// For a failed `subTest` block: the id of its test.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// What the worker noticed without changing the outcome (e.g. child
+    /// processes the test left running, which it ended).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// One earlier run of a retried test.
@@ -195,13 +221,16 @@ impl TestReport {
             error_kind: result.error_kind,
             duration: finite(result.duration),
             worker: result.worker,
-            attempts: 1,
-            flaky: false,
+            attempts: result.attempts.max(1),
+            flaky: result.flaky,
             message: result.message,
             traceback: result.traceback,
             stdout: result.stdout,
             stderr: result.stderr,
             previous_attempts: Vec::new(),
+            subtests_passed: result.subtests_passed,
+            parent: result.parent,
+            warnings: result.warnings,
         }
     }
 
@@ -212,8 +241,10 @@ impl TestReport {
         let last = attempts.pop()?;
         let previous: Vec<Attempt> = attempts.into_iter().map(Attempt::from).collect();
         let mut report = TestReport::from_result(last);
-        report.attempts = u32::try_from(previous.len() + 1).unwrap_or(u32::MAX);
-        report.flaky =
+        report.attempts = report
+            .attempts
+            .max(u32::try_from(previous.len() + 1).unwrap_or(u32::MAX));
+        report.flaky |=
             report.outcome == Outcome::Passed && previous.iter().any(|a| a.outcome.fails_run());
         report.previous_attempts = previous;
         Some(report)
@@ -239,6 +270,7 @@ impl RunInfo {
             stopped: None,
             dbtest_version: env!("CARGO_PKG_VERSION").to_string(),
             python: None,
+            flaky_fails: false,
         }
     }
 }
@@ -271,8 +303,9 @@ impl RunReport {
     }
 
     /// The report of a run from the results as recorded. Several results with
-    /// one id are that test's attempts, in order (retries); the test keeps
-    /// the position of its first attempt.
+    /// one id are that test's attempts, in order (the failed attempts of a
+    /// retried test, as the runner reports them, then its final result); the
+    /// test keeps the position of its first attempt.
     pub fn from_results(run: RunInfo, results: impl IntoIterator<Item = TestResult>) -> RunReport {
         let mut order: Vec<Vec<TestResult>> = Vec::new();
         let mut position: HashMap<String, usize> = HashMap::new();
@@ -336,21 +369,17 @@ pub(crate) mod tests {
 
     pub fn result(id: &str, outcome: Outcome) -> TestResult {
         let failing = outcome.fails_run();
-        TestResult {
-            id: id.into(),
-            outcome,
-            phase: Phase::Call,
-            error_kind: (outcome == Outcome::Error).then_some(ErrorKind::Exception),
-            duration: 0.25,
-            worker: 1,
-            message: failing.then(|| format!("AssertionError: {id} < & > \"boom\"")),
-            traceback: failing.then(|| {
-                "Traceback (most recent call last):\n  File \"t.py\", line 3\n    assert a == b\nAssertionError: 1 != 2\n"
-                    .to_string()
-            }),
-            stdout: failing.then(|| "printed <out>\n".to_string()),
-            stderr: None,
-        }
+        let mut result = TestResult::new(id, outcome, Phase::Call);
+        result.error_kind = (outcome == Outcome::Error).then_some(ErrorKind::Exception);
+        result.duration = 0.25;
+        result.worker = 1;
+        result.message = failing.then(|| format!("AssertionError: {id} < & > \"boom\""));
+        result.traceback = failing.then(|| {
+            "Traceback (most recent call last):\n  File \"t.py\", line 3\n    assert a == b\nAssertionError: 1 != 2\n"
+                .to_string()
+        });
+        result.stdout = failing.then(|| "printed <out>\n".to_string());
+        result
     }
 
     pub fn sample(shard: Option<(u32, u32)>, ids: &[(&str, Outcome)]) -> RunReport {
@@ -390,7 +419,7 @@ pub(crate) mod tests {
         assert_eq!(
             value["totals"],
             serde_json::json!({"passed": 1, "failed": 1, "errors": 1, "skipped": 1,
-                               "xfailed": 0, "xpassed": 0, "flaky": 0})
+                               "xfailed": 0, "xpassed": 0, "flaky": 0, "subtests_passed": 0})
         );
         let test = &value["tests"][3];
         assert_eq!(test["outcome"], "error");
@@ -442,7 +471,10 @@ pub(crate) mod tests {
             (bad.outcome, bad.attempts, bad.flaky),
             (Outcome::Error, 2, false)
         );
-        assert_eq!(report.totals.passed, 1);
+        assert_eq!(
+            report.totals.passed, 0,
+            "a flaky test is not counted as passed"
+        );
         assert_eq!(report.totals.flaky, 1);
         assert_eq!(report.totals.errors, 1);
         assert_eq!(report.totals.tests(), 2);

@@ -167,7 +167,7 @@ pub fn markdown_with(report: &RunReport, options: &MarkdownOptions) -> String {
     let counts = totals.counts();
     let not_run = usize::try_from(report.run.not_run).unwrap_or(usize::MAX);
     let elapsed = Duration::try_from_secs_f64(report.run.duration).unwrap_or(Duration::ZERO);
-    let failing = counts.any_failure();
+    let failing = counts.any_failure(report.totals.flaky > 0 && report.run.flaky_fails);
     let icon = if report.run.interrupted {
         "⚠️"
     } else if failing {

@@ -202,6 +202,7 @@ fn merged_run(runs: Vec<&RunInfo>) -> RunInfo {
         stopped: (!stopped.is_empty()).then_some(stopped),
         dbtest_version: distinct(runs.iter().map(|r| r.dbtest_version.as_str()).collect()),
         python: (!python.is_empty()).then_some(python),
+        flaky_fails: runs.iter().any(|r| r.flaky_fails),
     }
 }
 

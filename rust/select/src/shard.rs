@@ -494,12 +494,12 @@ pub fn shard_units(
     let mut recorded: Vec<Option<f64>> = Vec::with_capacity(selected.len());
     for &i in selected {
         let item = &items[i];
-        let key = match (&item.class, item.style.keeps_class_together()) {
-            (Some(class), true) => {
+        let key = match item.shared_class() {
+            Some(class) => {
                 let rel = item.id.split_once("::").map_or(item.id.as_str(), |p| p.0);
                 format!("{rel}::{class}")
             }
-            _ => item.id.clone(),
+            None => item.id.clone(),
         };
         let unit = *by_key.entry(key.clone()).or_insert_with(|| {
             units.units.push(ShardUnit {
@@ -968,6 +968,7 @@ mod tests {
             tags: Vec::new(),
             skip: None,
             timeout: None,
+            class_setup: class.is_some(),
         }
     }
 

@@ -1,0 +1,284 @@
+//! `dbtest` (run): plan, run on the worker pool, report, remember.
+
+use crate::cache::{Cache, Durations};
+use crate::error::CoordinatorError;
+use crate::exit;
+use crate::pipeline::{process_env, Collected, Selection};
+use crate::plan::{apply_last_failed, build_plan, collection_error_results};
+use crate::reports::{build_report, ReportFiles, ReportKind, RunFacts};
+use crate::state;
+use dbtest_config::Settings;
+use dbtest_model::{Kind, TestResult};
+use dbtest_report::{ConsoleOptions, ConsoleReporter, RunSummary};
+use dbtest_runner::{RunObserver, RunnerOptions, SpawnSpec};
+use dbtest_select::bazel_test_env;
+use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
+use std::time::{Instant, SystemTime};
+
+/// Captured output kept per stream and test.
+const OUTPUT_LIMIT: u32 = 1024 * 1024;
+
+pub(crate) fn execute(
+    settings: &Settings,
+    collected: &Collected,
+    selection: &Selection,
+    durations: Durations,
+    interrupted: &dyn Fn() -> bool,
+    started: Instant,
+) -> Result<i32, CoordinatorError> {
+    let started_at = SystemTime::now() - started.elapsed();
+    let bazel = bazel_test_env(&process_env);
+    if let (Some(bazel), Some(_)) = (&bazel, selection.shard) {
+        bazel.touch_shard_status_file().map_err(|e| {
+            CoordinatorError::Usage(format!("cannot touch TEST_SHARD_STATUS_FILE: {e}"))
+        })?;
+    }
+    let report_files = ReportFiles::open(settings, bazel.as_ref())?;
+    let stdout_report = ReportKind::for_stdout(settings.format);
+    let cache_dir = settings.cache_dir.as_deref();
+    let cache = cache_dir.map(|d| Cache::new(d.to_path_buf()));
+    let previous_failures = cache_dir.map(state::last_failed).unwrap_or_default();
+    let rerun = apply_last_failed(settings, collected, selection, &previous_failures);
+    let (plan, mut early) = build_plan(collected, &rerun, selection.exact, &durations);
+    early.splice(0..0, collection_error_results(collected));
+
+    // With a report document on stdout, the console goes to stderr.
+    let (console_out, terminal): (Box<dyn Write>, bool) = match stdout_report {
+        None => (Box::new(std::io::stdout()), std::io::stdout().is_terminal()),
+        Some(_) => (Box::new(std::io::stderr()), std::io::stderr().is_terminal()),
+    };
+    let color = settings
+        .color
+        .unwrap_or_else(|| terminal && std::env::var_os("NO_COLOR").is_none());
+    if let Some(note) = &rerun.note {
+        if !settings.quiet {
+            println!("{note}");
+        }
+    }
+    let mut reporter = ConsoleReporter::new(
+        console_out,
+        ConsoleOptions {
+            verbose: settings.verbose,
+            quiet: settings.quiet,
+            color,
+            terminal,
+            durations: settings.durations,
+        },
+    );
+
+    if plan.modules.is_empty() && early.is_empty() {
+        let elapsed = started.elapsed().as_secs_f64();
+        drop(reporter);
+        println!("no tests ran in {elapsed:.2}s");
+        return Ok(exit::NO_TESTS);
+    }
+
+    let run_dir = tempfile::Builder::new()
+        .prefix("dbtest-run-")
+        .tempdir()
+        .map_err(|e| {
+            CoordinatorError::Internal(format!("cannot create a temporary directory: {e}"))
+        })?;
+    let options = RunnerOptions {
+        jobs: settings.jobs,
+        spawn: SpawnSpec {
+            python: settings.python.clone(),
+            args: SpawnSpec::worker_args(),
+            cwd: settings.cwd.clone(),
+            env: Vec::new(),
+            stream_output: !settings.capture,
+        },
+        rootdir: settings.rootdir.clone(),
+        run_dir: run_dir.path().to_path_buf(),
+        capture: settings.capture,
+        capture_passed: false,
+        output_limit: OUTPUT_LIMIT,
+        default_timeout: settings.timeout,
+        max_failures: settings.maxfail,
+        max_worker_restarts: settings.max_worker_restart,
+        retries: settings.retries,
+        max_tests_per_worker: settings.max_tests_per_worker,
+        max_worker_rss: settings.max_worker_rss,
+        longest_first: true,
+    };
+    // Tests found at import are admitted if selected and not already known
+    // statically (those are planned, skipped or deselected on purpose).
+    let criteria = &selection.criteria;
+    let known: std::cell::OnceCell<HashSet<&str>> = std::cell::OnceCell::new();
+    let only = rerun.only.as_ref();
+    let admit = |id: &str, tags: &[String]| {
+        let known = known.get_or_init(|| collected.items.iter().map(|i| i.id.as_str()).collect());
+        !known.contains(id)
+            && criteria.matches(id, Kind::of_test(id, tags), tags)
+            && only.is_none_or(|failed| failed.contains(id))
+            // Tests only an import reveals belong to one shard, by their id.
+            && selection.shard.is_none_or(|spec| spec.owns_unlisted(id))
+    };
+
+    let journal = match cache_dir.map(|d| state::Journal::start(d, plan.test_count() + early.len()))
+    {
+        Some(Ok(journal)) => Some(journal),
+        Some(Err(err)) => {
+            eprintln!(
+                "dbtest: warning: cannot write the journal in {}: {err}",
+                cache_dir_text(settings)
+            );
+            None
+        }
+        None => None,
+    };
+    let mut observer = Observers {
+        console: &mut reporter,
+        journal,
+        early: &early,
+        reported: false,
+        retried: Vec::new(),
+    };
+    let outcome = dbtest_runner::run(plan, &options, &mut observer, &admit, interrupted);
+    observer.flush();
+    let journal = observer.journal.take();
+    let retried = std::mem::take(&mut observer.retried);
+    if let Some(fatal) = &outcome.fatal {
+        drop(reporter);
+        return Err(CoordinatorError::Internal(fatal.clone()));
+    }
+    let mut results = early;
+    results.extend(outcome.results);
+    reporter.finish(&RunSummary {
+        results: &results,
+        elapsed: started.elapsed(),
+        not_run: outcome.not_run,
+        interrupted: outcome.interrupted,
+        stopped: outcome.stopped.as_deref(),
+        flaky_fails: settings.flaky_fails,
+    });
+    drop(reporter);
+
+    if let (Some(cache), Some(dir)) = (&cache, cache_dir) {
+        // A shard leaves the durations file alone: every shard of a matrix must
+        // partition with the same file (`dbtest merge --durations` makes the next one).
+        let durations_written = match selection.shard {
+            Some(_) => Ok(()),
+            None => cache.record(durations, &results),
+        };
+        let written = durations_written
+            .and_then(|()| state::record_last_failed(dir, previous_failures, &results))
+            .and_then(|()| journal.map_or(Ok(()), state::Journal::finish));
+        if let Err(err) = written {
+            eprintln!(
+                "dbtest: warning: cannot write the cache in {}: {err}",
+                cache_dir_text(settings)
+            );
+        }
+    }
+    let report = build_report(
+        RunFacts {
+            started_at,
+            elapsed: started.elapsed(),
+            workers: outcome.workers,
+            shard: selection.shard,
+            interrupted: outcome.interrupted,
+            not_run: outcome.not_run,
+            stopped: outcome.stopped.clone(),
+        },
+        settings,
+        &retried,
+        &results,
+    );
+    for problem in report_files.write(&report) {
+        eprintln!("dbtest: error: {problem}");
+    }
+    if let Some(kind) = stdout_report {
+        match kind.render(&report) {
+            Ok(text) => print!("{text}"),
+            Err(err) => eprintln!("dbtest: error: {err}"),
+        }
+    }
+    let counts = dbtest_report::Counts::of(&results);
+    Ok(if outcome.interrupted {
+        exit::INTERRUPTED
+    } else if counts.any_failure(settings.flaky_fails) {
+        exit::TESTS_FAILED
+    } else if results.is_empty() && outcome.not_run == 0 {
+        exit::NO_TESTS
+    } else {
+        exit::OK
+    })
+}
+
+/// Fans run events out to the console and the journal, and reports results
+/// known before any worker ran (collection errors, static skips) right after
+/// the run's header.
+struct Observers<'a, O: RunObserver> {
+    console: &'a mut O,
+    journal: Option<state::Journal>,
+    early: &'a [TestResult],
+    reported: bool,
+    /// Failing attempts of retried tests, for the reports.
+    retried: Vec<TestResult>,
+}
+
+impl<O: RunObserver> Observers<'_, O> {
+    /// Reports the early results if the run never started (nothing to run).
+    fn flush(&mut self) {
+        if !std::mem::replace(&mut self.reported, true) {
+            self.console.run_started(self.early.len(), 0);
+            self.report_early();
+        }
+    }
+
+    fn report_early(&mut self) {
+        for result in self.early {
+            self.test_finished(result);
+        }
+    }
+}
+
+impl<O: RunObserver> RunObserver for Observers<'_, O> {
+    fn run_started(&mut self, tests: usize, workers: usize) {
+        self.reported = true;
+        self.console.run_started(tests + self.early.len(), workers);
+        self.report_early();
+    }
+    fn tests_added(&mut self, count: usize) {
+        self.console.tests_added(count);
+    }
+    fn test_finished(&mut self, result: &TestResult) {
+        if let Some(journal) = &mut self.journal {
+            // Flushed per result: a killed coordinator loses nothing already reported.
+            if journal
+                .append(result)
+                .and_then(|()| journal.flush())
+                .is_err()
+            {
+                let path = journal.path().display().to_string();
+                self.journal = None;
+                self.console
+                    .warning(&format!("cannot append to {path}; journal disabled"));
+            }
+        }
+        self.console.test_finished(result);
+    }
+    fn test_retried(&mut self, result: &TestResult) {
+        self.retried.push(result.clone());
+        self.console.test_retried(result);
+    }
+    fn worker_output(&mut self, slot: u32, line: &str) {
+        self.console.worker_output(slot, line);
+    }
+    fn tick(&mut self, running: &[dbtest_runner::Running]) {
+        self.console.tick(running);
+    }
+    fn warning(&mut self, message: &str) {
+        self.console.warning(message);
+    }
+}
+
+fn cache_dir_text(settings: &Settings) -> String {
+    settings
+        .cache_dir
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,75 @@
+//! `dbtest list`: the selected ids, one per line or as a JSON document.
+
+use crate::error::CoordinatorError;
+use crate::exit;
+use crate::pipeline::{Collected, Selection};
+use dbtest_config::{Format, Settings};
+use std::io::Write;
+
+pub(crate) fn list(
+    settings: &Settings,
+    collected: &Collected,
+    selection: &Selection,
+) -> Result<i32, CoordinatorError> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let write_failed =
+        |e: std::io::Error| CoordinatorError::Internal(format!("cannot write to stdout: {e}"));
+    match settings.format {
+        Format::Console => {
+            for &i in &selection.items {
+                writeln!(out, "{}", collected.items[i].id).map_err(write_failed)?;
+            }
+        }
+        Format::Json => {
+            writeln!(out, "{}", list_json(collected, selection)).map_err(write_failed)?;
+        }
+        Format::Markdown | Format::Junit => {
+            return Err(CoordinatorError::Usage(
+                "dbtest list prints --format console or json".into(),
+            ));
+        }
+    }
+    out.flush().map_err(write_failed)?;
+    drop(out);
+    if settings.format == Format::Console {
+        for err in &collected.errors {
+            eprintln!("ERROR {err}");
+        }
+    }
+    Ok(if !collected.errors.is_empty() {
+        exit::TESTS_FAILED
+    } else if selection.items.is_empty() {
+        exit::NO_TESTS
+    } else {
+        exit::OK
+    })
+}
+
+pub(crate) fn list_json(collected: &Collected, selection: &Selection) -> serde_json::Value {
+    let tests: Vec<serde_json::Value> = selection
+        .items
+        .iter()
+        .map(|&i| {
+            let item = &collected.items[i];
+            serde_json::json!({
+                "id": item.id,
+                "file": collected.files[item.file].rel,
+                "name": item.name,
+                "line": item.line,
+                "style": item.style.as_str(),
+                "kind": item.kind.as_str(),
+                "async": item.is_async,
+                "tags": item.tags,
+                "skip": item.skip,
+                "timeout": item.timeout,
+            })
+        })
+        .collect();
+    let errors: Vec<serde_json::Value> = collected
+        .errors
+        .iter()
+        .map(|e| serde_json::json!({"file": e.rel, "line": e.line, "column": e.column, "message": e.message}))
+        .collect();
+    serde_json::json!({"version": 1, "tests": tests, "errors": errors})
+}

@@ -1,0 +1,94 @@
+//! `dbtest merge`: combines the JSON reports of a CI matrix's shards into one
+//! report (and JUnit/Markdown renderings of it), and their durations into one
+//! durations file. Inputs may be reports or durations files; duplicates and
+//! missing shards are errors.
+
+use crate::error::CoordinatorError;
+use crate::exit;
+use crate::reports::{open_for_writing, ReportKind};
+use dbtest_config::Settings;
+use dbtest_durations::Durations;
+use dbtest_report::{merge_named, RunReport};
+use std::io::Write;
+
+pub(crate) fn merge(settings: &Settings) -> Result<i32, CoordinatorError> {
+    if settings.paths.is_empty() {
+        return Err(CoordinatorError::Usage(
+            "merge needs the report files to combine".into(),
+        ));
+    }
+    let outputs = [
+        (ReportKind::Json, &settings.json_report),
+        (ReportKind::Junit, &settings.junit_xml),
+        (ReportKind::Markdown, &settings.markdown_report),
+    ];
+    if outputs.iter().all(|(_, p)| p.is_none()) && settings.durations_out.is_none() {
+        return Err(CoordinatorError::Usage(
+            "merge needs somewhere to write: --json, --junit-xml, --markdown or --durations".into(),
+        ));
+    }
+    let mut reports = Vec::new();
+    let mut durations = Vec::new();
+    for input in &settings.paths {
+        let path = settings.cwd.join(input);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| CoordinatorError::Usage(format!("cannot read {input}: {e}")))?;
+        match RunReport::from_json(&text) {
+            Ok(report) => reports.push((input.clone(), report)),
+            Err(report_error) => match Durations::from_slice(text.as_bytes()) {
+                Ok(file) => durations.push(file),
+                Err(_) => return Err(CoordinatorError::Usage(format!("{input}: {report_error}"))),
+            },
+        }
+    }
+    // Durations come from the reports' tests too, so shard reports alone suffice.
+    for (_, report) in &reports {
+        let mut file = Durations::new();
+        for test in &report.tests {
+            if test.duration > 0.0 {
+                file.insert(test.id.clone(), test.duration);
+            }
+        }
+        durations.push(file);
+    }
+    let merged = if reports.is_empty() {
+        None
+    } else {
+        Some(merge_named(reports).map_err(|e| CoordinatorError::Usage(e.to_string()))?)
+    };
+
+    for (kind, path) in outputs {
+        let Some(path) = path else { continue };
+        let Some(report) = &merged else {
+            return Err(CoordinatorError::Usage(format!(
+                "no reports among the inputs: cannot write {}",
+                path.display()
+            )));
+        };
+        let text = kind.render(report).map_err(CoordinatorError::Internal)?;
+        open_for_writing(path)?
+            .write_all(text.as_bytes())
+            .map_err(|e| {
+                CoordinatorError::Usage(format!("cannot write {}: {e}", path.display()))
+            })?;
+    }
+    if let Some(path) = &settings.durations_out {
+        Durations::merge(durations).write(path).map_err(|e| {
+            CoordinatorError::Usage(format!("cannot write {}: {e}", path.display()))
+        })?;
+    }
+    if let Some(report) = &merged {
+        let t = &report.totals;
+        println!(
+            "merged {} tests: {} passed, {} failed, {} errors, {} skipped",
+            report.tests.len(),
+            t.passed + t.flaky,
+            t.failed,
+            t.errors,
+            t.skipped
+        );
+        let failed = t.failed + t.errors + t.xpassed > 0 || (report.run.flaky_fails && t.flaky > 0);
+        return Ok(if failed { exit::TESTS_FAILED } else { exit::OK });
+    }
+    Ok(exit::OK)
+}

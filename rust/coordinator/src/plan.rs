@@ -1,0 +1,149 @@
+//! From the selection to the runner's plan: `--lf`/`--ff`, static skips,
+//! grouping by module, and results known before anything runs.
+
+use crate::cache::Durations;
+use crate::pipeline::{Collected, Selection};
+use dbtest_config::Settings;
+use dbtest_model::{ErrorKind, Outcome, Phase, TestResult};
+use dbtest_protocol::ModuleRef;
+use dbtest_runner::{Plan, PlannedModule, PlannedTest};
+use std::collections::{BTreeSet, HashSet};
+
+/// Collection errors as results (they count as errors of the run).
+pub(crate) fn collection_error_results(collected: &Collected) -> Vec<TestResult> {
+    collected
+        .errors
+        .iter()
+        .map(|err| {
+            let mut result = TestResult::new(err.rel.clone(), Outcome::Error, Phase::Import);
+            result.error_kind = Some(ErrorKind::Collection);
+            result.message = Some(if err.line > 0 {
+                format!("{} (line {}, column {})", err.message, err.line, err.column)
+            } else {
+                err.message.clone()
+            });
+            result
+        })
+        .collect()
+}
+
+/// What `--lf`/`--ff` make of the selection.
+pub(crate) struct Rerun {
+    /// The selected items to run, in collection order.
+    pub items: Vec<usize>,
+    /// Files to import only to find tests the static pass could not see.
+    pub probes: Vec<usize>,
+    /// Ids of last run's failures, when only those run (`--lf`).
+    pub only: Option<BTreeSet<String>>,
+    /// Ids of last run's failures, to start with (`--ff`).
+    pub first: BTreeSet<String>,
+    pub note: Option<String>,
+}
+
+pub(crate) fn apply_last_failed(
+    settings: &Settings,
+    collected: &Collected,
+    selection: &Selection,
+    failed: &BTreeSet<String>,
+) -> Rerun {
+    let mut rerun = Rerun {
+        items: selection.items.clone(),
+        probes: selection.probes.clone(),
+        only: None,
+        first: BTreeSet::new(),
+        note: None,
+    };
+    if settings.failed_first {
+        rerun.first = failed.clone();
+    }
+    if !settings.last_failed {
+        return rerun;
+    }
+    let static_ids: HashSet<&str> = collected.items.iter().map(|i| i.id.as_str()).collect();
+    let items: Vec<usize> = selection
+        .items
+        .iter()
+        .copied()
+        .filter(|&i| failed.contains(&collected.items[i].id))
+        .collect();
+    // Failures among tests only an import reveals: import their files again.
+    let probes: Vec<usize> = (0..collected.files.len())
+        .filter(|&f| {
+            let prefix = format!("{}::", collected.files[f].rel);
+            failed
+                .iter()
+                .any(|id| id.starts_with(&prefix) && !static_ids.contains(id.as_str()))
+        })
+        .collect();
+    if items.is_empty() && probes.is_empty() {
+        rerun.note = Some(if failed.is_empty() {
+            "no failures recorded: running all selected tests".into()
+        } else {
+            "none of last run's failures is selected: running all selected tests".into()
+        });
+        return rerun;
+    }
+    rerun.note = Some(format!(
+        "rerunning the tests that failed last time ({} recorded)",
+        failed.len()
+    ));
+    rerun.items = items;
+    rerun.probes = probes;
+    rerun.only = Some(failed.clone());
+    rerun
+}
+
+/// Groups the tests to run by module; statically skipped tests never reach a
+/// worker (and never cause an import).
+pub(crate) fn build_plan(
+    collected: &Collected,
+    rerun: &Rerun,
+    exact: bool,
+    durations: &Durations,
+) -> (Plan, Vec<TestResult>) {
+    let mut modules: Vec<Option<PlannedModule>> = vec![None; collected.files.len()];
+    let mut skipped = Vec::new();
+    let planned_module = |f: usize, run_unlisted: bool| {
+        let file = &collected.files[f];
+        PlannedModule {
+            rel: file.rel.clone(),
+            module: ModuleRef {
+                path: file.path.to_string_lossy().into_owned(),
+                name: file.module.clone(),
+                import_root: file.import_root.to_string_lossy().into_owned(),
+            },
+            tests: Vec::new(),
+            run_unlisted,
+            first: false,
+        }
+    };
+    for &i in &rerun.items {
+        let item = &collected.items[i];
+        if let Some(reason) = &item.skip {
+            let mut result = TestResult::new(item.id.clone(), Outcome::Skipped, Phase::Setup);
+            result.message = Some(reason.clone());
+            skipped.push(result);
+            continue;
+        }
+        let module = modules[item.file].get_or_insert_with(|| planned_module(item.file, !exact));
+        module.first |= rerun.first.contains(&item.id);
+        module.tests.push(PlannedTest {
+            id: item.id.clone(),
+            name: item.name.clone(),
+            group: item.shared_class().map(str::to_string),
+            timeout: item.timeout,
+            estimate: durations.get(&item.id),
+        });
+    }
+    for &f in &rerun.probes {
+        modules[f]
+            .get_or_insert_with(|| planned_module(f, true))
+            .run_unlisted = true;
+    }
+    (
+        Plan {
+            modules: modules.into_iter().flatten().collect(),
+        },
+        skipped,
+    )
+}
