@@ -1,8 +1,8 @@
 """dbtest: a test and benchmark runner for Python.
 
 The public test API is importable from here (``from dbtest import TestSuite,
-test``). Names are loaded on first use so that importing ``dbtest`` (which every
-worker does) stays cheap.
+test, expect``). Names are loaded on first use so that importing ``dbtest``
+(which every worker does) stays cheap.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "TestSuite": "dbtest.suite",
     "test": "dbtest.suite",
+    "expect": "dbtest.expectations",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,12 +1,14 @@
-"""Importing test modules under the name the coordinator resolved for them."""
+"""Importing test modules under the name the coordinator resolved for them,
+with their asserts rewritten (see `rewrite`)."""
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from types import ModuleType
 from typing import Any
+
+from .rewrite import claim, same_file
 
 
 class ImportMismatch(ImportError):
@@ -15,29 +17,23 @@ class ImportMismatch(ImportError):
 
 def load_module(ref: dict[str, Any]) -> ModuleType:
     """Imports ``ref["name"]`` with ``ref["import_root"]`` first on ``sys.path``
-    (pytest's default ``prepend`` rule), or returns it if already imported."""
+    (pytest's default ``prepend`` rule), or returns it if already imported.
+
+    Only this module has its asserts rewritten; what it imports loads as usual."""
     name = ref["name"]
     module = sys.modules.get(name)
     if module is None:
         root = ref["import_root"]
         if root not in sys.path:
             sys.path.insert(0, root)
+        claim(name, ref["path"])
         importlib.invalidate_caches()
         module = importlib.import_module(name)
     file = getattr(module, "__file__", None)
     expected = ref["path"]
-    if file is not None and not _same_file(file, expected):
+    if file is not None and not same_file(file, expected):
         raise ImportMismatch(
             f"import file mismatch: module {name!r} was imported from {file}, "
             f"which is not the test file {expected}; rename one of them or add __init__.py files"
         )
     return module
-
-
-def _same_file(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False

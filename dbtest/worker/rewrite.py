@@ -1,0 +1,174 @@
+"""Assertion rewriting at import, for test modules only.
+
+The worker :func:`claim`\\ s the module the coordinator asked for before
+importing it. A finder at the front of ``sys.meta_path`` lets the usual finders
+locate claimed modules and, when one is a plain source file (the test file
+itself), swaps its loader for :class:`RewritingLoader`. Modules the test module
+imports (helpers, conftest-like files, libraries) are never claimed, so they load
+as usual. Under ``python -O`` nothing is claimed: asserts stay stripped.
+
+The rewritten bytecode is cached beside the standard one, under a tag of its
+own: ``__pycache__/<module>.<cache_tag>-dbtest-<FORMAT_VERSION>.pyc`` (or under
+``sys.pycache_prefix``). Its layout::
+
+    magic (4)  Python's bytecode magic number
+    tag (4)    b"DBT" and FORMAT_VERSION
+    hash (8)   importlib.util.source_hash of the source
+    check (8)  importlib.util.source_hash of the payload
+    payload    marshal.dumps(code)
+
+The source hash decides freshness, so an edit is noticed even within the
+resolution of file timestamps; the payload hash catches a corrupt file. Either
+mismatch means a cache miss. Files are written to a temporary name and renamed,
+so readers never see a partial one; an unwritable directory or
+``PYTHONDONTWRITEBYTECODE`` only means no file is written. A cache hit costs a
+read and two hashes and never imports ``ast``.
+"""
+
+from __future__ import annotations
+
+import _imp
+import marshal
+import os
+import sys
+from importlib.machinery import ModuleSpec, SourceFileLoader
+from importlib.util import MAGIC_NUMBER, cache_from_source, source_hash
+from types import CodeType
+from typing import Any
+
+# Bump whenever rewrite_ast or the node format of `assertion` changes: old
+# caches then stop matching by name and header.
+FORMAT_VERSION = 1
+TAG = f"dbtest-{FORMAT_VERSION}"
+_HEADER = MAGIC_NUMBER + b"DBT" + bytes([FORMAT_VERSION])
+_PAYLOAD = len(_HEADER) + 16
+
+
+def same_file(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def cache_path(source_path: str) -> str | None:
+    """Where the rewritten bytecode of ``source_path`` is cached (None: nowhere)."""
+    try:
+        standard = cache_from_source(source_path)
+    except NotImplementedError:  # no sys.implementation.cache_tag
+        return None
+    base, extension = os.path.splitext(standard)
+    return f"{base}-{TAG}{extension}"
+
+
+def read_cache(path: str, source: bytes) -> CodeType | None:
+    """The code cached at ``path`` for exactly this ``source``, else None."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError:
+        return None
+    if data[: len(_HEADER)] != _HEADER or data[len(_HEADER) : len(_HEADER) + 8] != source_hash(source):
+        return None
+    payload = data[_PAYLOAD:]
+    if data[len(_HEADER) + 8 : _PAYLOAD] != source_hash(payload):
+        return None
+    try:
+        code = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
+
+
+def write_cache(path: str, source: bytes, code: CodeType) -> bool:
+    """Stores ``code`` for ``source`` at ``path``, atomically; False if it could not."""
+    payload = marshal.dumps(code)
+    data = b"".join((_HEADER, source_hash(source), source_hash(payload), payload))
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        # O_EXCL: never write through a file or link someone else left there.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError:
+        return False
+    try:
+        with open(fd, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        return False
+    return True
+
+
+def code_for(source: bytes, source_path: str) -> CodeType:
+    """The rewritten code of a test module, from the cache if it is fresh."""
+    path = cache_path(source_path)
+    if path is not None:
+        code = read_cache(path, source)
+        if code is not None:
+            # As importlib does for pycs: the project may have moved since.
+            _imp._fix_co_filename(code, source_path)
+            return code
+    from .rewrite_ast import compile_module
+
+    code = compile_module(source, source_path)
+    if path is not None and not sys.dont_write_bytecode:
+        write_cache(path, source, code)
+    return code
+
+
+class RewritingLoader(SourceFileLoader):
+    """A source loader whose code has its asserts rewritten. Everything else
+    (``get_source``, resources, ``is_package``) is the standard loader's."""
+
+    def get_code(self, fullname: str) -> CodeType:
+        source_path = self.get_filename(fullname)
+        return code_for(self.get_data(source_path), source_path)
+
+
+class RewriteFinder:
+    """Gives claimed modules a :class:`RewritingLoader`; passes on everything else."""
+
+    def __init__(self) -> None:
+        # name -> file; kept for the worker's life so that a re-import (after an
+        # import error, or importlib.reload) is rewritten again.
+        self.claimed: dict[str, str] = {}
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        wanted = self.claimed.get(fullname)
+        if wanted is None:
+            return None
+        spec = None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        # Only a plain source file, and only the file that was asked for:
+        # anything else (a namesake elsewhere, an extension, a custom loader)
+        # loads untouched.
+        if spec is None or type(spec.loader) is not SourceFileLoader or not spec.origin:
+            return spec
+        if same_file(spec.origin, wanted):
+            spec.loader = RewritingLoader(fullname, spec.origin)
+        return spec
+
+
+_finder = RewriteFinder()
+
+
+def claim(name: str, path: str) -> None:
+    """Has module ``name`` rewritten when it is imported from ``path``."""
+    if sys.flags.optimize:
+        return
+    _finder.claimed[name] = path
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)

@@ -1,0 +1,106 @@
+"""End-to-end: failing asserts and expectations, as the installed `dbtest` shows them."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import FIXTURES, Run, run_dbtest
+
+# Bytecode writing on, whatever the environment says: the cache is under test.
+WRITE_BYTECODE = {"PYTHONDONTWRITEBYTECODE": ""}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A copy, so that caches land in a temporary directory, not the repository.
+    target = tmp_path_factory.mktemp("assertions") / "project"
+    shutil.copytree(FIXTURES / "assertions", target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def first_run(project: Path) -> Run:
+    return run_dbtest("-j", "2", ".", cwd=project, env=WRITE_BYTECODE)
+
+
+def summary(run: Run, test: str) -> str:
+    """The short-summary line of ``test``."""
+    for line in run.stdout.splitlines():
+        if line.startswith("FAILED ") and f"::{test} " in line:
+            return line
+    raise AssertionError(f"no summary line for {test}:\n{run.stdout}")
+
+
+def test_counts(first_run: Run) -> None:
+    assert first_run.code == 1, first_run
+    assert first_run.last_line.startswith("1 passed, 6 failed in "), first_run
+
+
+def test_plain_assert_shows_both_values(first_run: Run) -> None:
+    line = summary(first_run, "test_plain_equality_shows_both_values")
+    assert line.endswith(" - AssertionError: assert 42 == 41"), first_run
+    # The traceback still shows the source line as written.
+    assert "    assert answer == expected\n" in first_run.stdout
+
+
+def test_dict_comparison_shows_a_diff(first_run: Run) -> None:
+    out = first_run.stdout
+    assert "'retries': 5 != 3" in out, first_run
+    assert "  Full diff (- right, + left):" in out
+    assert "  - {'host': 'localhost', 'port': 5432, 'retries': 3}" in out
+    assert "  + {'host': 'localhost', 'port': 5432, 'retries': 5}" in out
+    assert " +  where {'host': 'localhost', 'port': 5432, 'retries': 5} = make_config(retries=5)" in out
+
+
+def test_expect_failure_shows_both_values_and_a_diff(first_run: Run) -> None:
+    line = summary(first_run, "test_expect_to_equal_shows_both_values")
+    assert line.endswith(" - AssertionError: expected [1, 2, 3] to equal [1, 2, 4]"), first_run
+    assert "  At index 2: 3 != 4" in first_run.stdout
+
+
+def test_custom_message_comes_with_the_explanation(first_run: Run) -> None:
+    line = summary(first_run, "test_call_result_is_explained")
+    assert line.endswith(" - AssertionError: config too small"), first_run
+    assert "assert 3 > 10\n +  where 3 = len(" in first_run.stdout
+
+
+def test_only_test_modules_are_rewritten(first_run: Run) -> None:
+    assert summary(first_run, "test_helper_asserts_are_left_alone").endswith(" - AssertionError"), first_run
+    assert summary(first_run, "test_not_rewritten").endswith(" - AssertionError"), first_run
+
+
+def test_rewritten_bytecode_is_cached_and_reused(project: Path, first_run: Run) -> None:
+    tag = sys.implementation.cache_tag
+    cached = sorted(p.name for p in (project / "__pycache__").glob(f"*.{tag}-dbtest-*.pyc"))
+    assert cached == [f"test_opt_out.{tag}-dbtest-1.pyc", f"test_values.{tag}-dbtest-1.pyc"]
+    second = run_dbtest("-j", "2", ".", cwd=project, env=WRITE_BYTECODE)
+    assert _failures(second) == _failures(first_run), second
+    assert " +  where 3 = len(" in second.stdout
+
+
+def test_edited_source_is_rewritten_again(project: Path, first_run: Run) -> None:
+    source = project / "test_values.py"
+    original = source.read_text()
+    source.write_text(original.replace("expected = 41", "expected = 40"))
+    try:
+        run = run_dbtest(".", cwd=project, env=WRITE_BYTECODE)
+    finally:
+        source.write_text(original)
+    assert summary(run, "test_plain_equality_shows_both_values").endswith("AssertionError: assert 42 == 40"), run
+
+
+def test_works_without_writing_bytecode(tmp_path: Path) -> None:
+    target = tmp_path / "project"
+    shutil.copytree(FIXTURES / "assertions", target)
+    run = run_dbtest(".", cwd=target, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    assert "assert 42 == 41" in run.stdout, run
+    assert not list(target.glob("__pycache__/*dbtest*")), "nothing cached"
+
+
+def _failures(run: Run) -> list[str]:
+    """The summary lines of the failures (workers may report them in any order)."""
+    return sorted(line for line in run.stdout.splitlines() if line.startswith("FAILED "))
