@@ -7,7 +7,11 @@ test, expect``). Names are loaded on first use so that importing ``dbtest``
 
 from __future__ import annotations
 
-from typing import Any
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __version__ = "0.1.0"
 

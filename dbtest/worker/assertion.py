@@ -27,7 +27,11 @@ A value that was never computed (short-circuited away) is :data:`UNSET`.
 from __future__ import annotations
 
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
-from typing import Any
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Unset:
@@ -47,7 +51,8 @@ Failure = AssertionError
 
 _NAMED = (FunctionType, BuiltinFunctionType, MethodType, ModuleType, type)
 
-Where = tuple[str, list[Any]]
+# (label, sub-explanations): a type alias for readers; `Any` exists only for type checkers.
+Where = tuple[str, list]
 
 
 def message(tree: tuple[Any, ...], msg: object = UNSET) -> str:

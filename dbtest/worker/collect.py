@@ -8,12 +8,15 @@ resolve the names the coordinator sends.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+from types import FunctionType, ModuleType
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 FUNCTION = "function"
 PLAIN_CLASS = "plain_class"
@@ -21,15 +24,24 @@ TESTCASE = "testcase"
 SUITE = "suite"
 
 
-@dataclass
 class Target:
     """A resolved test: what to call and how."""
 
-    name: str
-    style: str
-    function: Callable[..., Any] | None = None
-    cls: type | None = None
-    method: str | None = None
+    __slots__ = ("name", "style", "function", "cls", "method")
+
+    def __init__(
+        self,
+        name: str,
+        style: str,
+        function: Callable[..., Any] | None = None,
+        cls: type | None = None,
+        method: str | None = None,
+    ) -> None:
+        self.name = name
+        self.style = style
+        self.function = function
+        self.cls = cls
+        self.method = method
 
     @property
     def group(self) -> str | None:
@@ -97,7 +109,7 @@ def module_tests(module: ModuleType) -> list[tuple[str, list[str]]]:
     for name, obj in list(vars(module).items()):
         if isinstance(obj, type):
             _collect_class(obj, name, module_tags, found)
-        elif name.startswith("test") and inspect.isfunction(obj) and not _is_test_flagged_off(obj):
+        elif name.startswith("test") and isinstance(obj, FunctionType) and not _is_test_flagged_off(obj):
             found.append((name, _merge(_marks(obj), module_tags)))
     return found
 

@@ -9,7 +9,11 @@ that never fails never loads them.
 
 from __future__ import annotations
 
-from typing import Any
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 # Longest repr of one value in a one-line summary.
 MAX_REPR = 240

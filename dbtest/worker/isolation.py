@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _environ_data() -> dict[Any, Any]:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import importlib
 import sys
 from types import ModuleType
-from typing import Any
 
 from .rewrite import claim, same_file
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ImportMismatch(ImportError):
@@ -27,7 +31,6 @@ def load_module(ref: dict[str, Any]) -> ModuleType:
         if root not in sys.path:
             sys.path.insert(0, root)
         claim(name, ref["path"])
-        importlib.invalidate_caches()
         module = importlib.import_module(name)
     file = getattr(module, "__file__", None)
     expected = ref["path"]

@@ -10,9 +10,14 @@ import fcntl
 import os
 import sys
 from collections import deque
-from typing import Any
 
 from . import protocol
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 # Protocol fds move above anything a test is likely to open or close.
 _HIGH_FD = 200

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 from types import FrameType, TracebackType
-from typing import Any, NamedTuple
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 PASSED = "passed"
 FAILED = "failed"
@@ -24,12 +30,11 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _IMPORTLIB_DIR = os.path.join(os.path.dirname(os.__file__), "importlib", "")
 
 
-class Outcome(NamedTuple):
-    outcome: str
-    phase: str
-    error_kind: str | None = None
-    message: str | None = None
-    traceback: str | None = None
+# A namedtuple rather than typing.NamedTuple: typing is not loaded in workers.
+Outcome = collections.namedtuple(
+    "Outcome", ["outcome", "phase", "error_kind", "message", "traceback"], defaults=(None, None, None)
+)
+Outcome.__doc__ = "What became of a test: outcome, phase, error kind, one-line message, traceback."
 
 
 PASS = Outcome(PASSED, CALL)

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Any
 
 import msgpack
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_LEN = 32 * 1024 * 1024

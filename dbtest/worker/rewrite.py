@@ -34,7 +34,12 @@ import sys
 from importlib.machinery import ModuleSpec, SourceFileLoader
 from importlib.util import MAGIC_NUMBER, cache_from_source, source_hash
 from types import CodeType
-from typing import Any
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 # Bump whenever rewrite_ast or the node format of `assertion` changes: old
 # caches then stop matching by name and header.
