@@ -1,0 +1,95 @@
+"""End-to-end: per-test capture (fd level, subprocesses included), live output
+with -s, and what a worker restores between tests."""
+
+from __future__ import annotations
+
+from .conftest import run_dbtest
+
+CAPTURE = {
+    "test_out.py": """
+import os, subprocess, sys
+
+def test_a_prints_and_fails():
+    print("marker-A stdout")
+    sys.stderr.write("marker-A stderr\\n")
+    subprocess.run([sys.executable, "-c", "print('marker-A child')"], check=True)
+    os.write(1, b"marker-A raw fd\\n")
+    assert False
+
+def test_b_prints_and_passes():
+    print("marker-B")
+
+def test_c_prints_and_fails():
+    print("marker-C")
+    assert False
+""",
+}
+
+
+def test_output_is_shown_with_its_own_failure_only(project):
+    root = project(CAPTURE)
+    run = run_dbtest("-j", "1", "--no-cache", str(root))
+    assert run.code == 1, run
+    section_a = run.stdout.split("test_a_prints_and_fails", 1)[1].split("test_c_prints_and_fails", 1)[0]
+    for marker in ("marker-A stdout", "marker-A stderr", "marker-A child", "marker-A raw fd"):
+        assert marker in section_a, (marker, run)
+    assert "marker-C" not in section_a
+    assert "marker-B" not in run.stdout, "a passing test's output is not shown"
+
+
+def test_dash_s_streams_output_prefixed_by_worker(project):
+    root = project(CAPTURE)
+    run = run_dbtest("-s", "-j", "2", "--no-cache", str(root))
+    assert run.code == 1, run
+    lines = run.stdout.splitlines()
+    for marker in ("marker-A stdout", "marker-A child", "marker-B", "marker-C"):
+        assert any(line.startswith("[w") and line.endswith(marker) for line in lines), (marker, run)
+
+
+def test_state_a_test_changes_is_restored_for_the_next(project):
+    root = project(
+        {
+            "test_iso.py": """
+import os, sys, types
+
+START = os.getcwd()
+
+def test_1_changes_everything():
+    os.chdir("/")
+    sys.path.insert(0, "/nonexistent")
+    os.environ["DBTEST_LEAK"] = "1"
+    os.environ.pop("HOME", None)
+    sys.modules["made_up_module"] = types.ModuleType("made_up_module")
+
+def test_2_sees_a_clean_slate():
+    assert os.getcwd() == START
+    assert "/nonexistent" not in sys.path
+    assert "DBTEST_LEAK" not in os.environ
+    assert "HOME" in os.environ
+    assert "made_up_module" not in sys.modules
+""",
+        }
+    )
+    run = run_dbtest("-j", "1", "--no-cache", str(root), cwd=root)
+    assert run.last_line.startswith("2 passed, 0 failed"), run
+
+
+def test_module_fixture_state_is_kept(project):
+    root = project(
+        {
+            "test_fix.py": """
+import os
+
+def setup_module():
+    os.environ["FROM_SETUP_MODULE"] = "yes"
+
+def test_1():
+    assert os.environ["FROM_SETUP_MODULE"] == "yes"
+
+def test_2():
+    assert os.environ["FROM_SETUP_MODULE"] == "yes"
+""",
+        }
+    )
+    run = run_dbtest("-j", "1", "--no-cache", str(root))
+    assert run.last_line.startswith("2 passed, 0 failed"), run
