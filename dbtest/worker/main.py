@@ -59,6 +59,9 @@ def main() -> int:
     dump_file = _enable_thread_dumps(config["traceback_file"])
     from .capture import FdCapture, NoCapture
     from .execute import Runner
+    from .rewrite import set_cache_dir
+
+    set_cache_dir(config["cache_dir"])
 
     capture = FdCapture(config["output_limit"]) if config["capture"] else NoCapture()
     runner = Runner(channel, capture, config["capture_passed"])

@@ -30,7 +30,16 @@ DISCOVERED = ("name", "tags")
 SUBTEST_FAILURE = ("description", "outcome", "message", "traceback")
 MESSAGES: dict[str, tuple[str, ...]] = {
     # coordinator -> worker
-    "config": ("protocol", "worker", "rootdir", "capture", "capture_passed", "output_limit", "traceback_file"),
+    "config": (
+        "protocol",
+        "worker",
+        "rootdir",
+        "capture",
+        "capture_passed",
+        "output_limit",
+        "traceback_file",
+        "cache_dir",
+    ),
     "run": ("batch", "module", "tests", "run_unlisted"),
     "extend": ("batch", "unlisted", "order"),
     "shutdown": (),

@@ -7,9 +7,14 @@ itself), swaps its loader for :class:`RewritingLoader`. Modules the test module
 imports (helpers, conftest-like files, libraries) are never claimed, so they load
 as usual. Under ``python -O`` nothing is claimed: asserts stay stripped.
 
-The rewritten bytecode is cached beside the standard one, under a tag of its
-own: ``__pycache__/<module>.<cache_tag>-dbtest-<FORMAT_VERSION>.pyc`` (or under
-``sys.pycache_prefix``). Its layout::
+The rewritten bytecode is cached in dbtest's cache directory when the run has
+one (``.dbtest/pyc/<file>-<hash of its path>.<cache_tag>-dbtest-<FORMAT_VERSION>.pyc``,
+see :func:`set_cache_dir`), written whatever ``PYTHONDONTWRITEBYTECODE`` says:
+that variable keeps ``.pyc`` files out of source trees, and this directory is
+dbtest's own, like ``.pytest_cache``. Without a cache directory (``--no-cache``)
+it goes beside the standard bytecode, under a tag of its own:
+``__pycache__/<module>.<cache_tag>-dbtest-<FORMAT_VERSION>.pyc`` (or under
+``sys.pycache_prefix``), and only when bytecode may be written. Its layout::
 
     magic (4)  Python's bytecode magic number
     tag (4)    b"DBT" and FORMAT_VERSION
@@ -58,14 +63,35 @@ def same_file(a: str, b: str) -> bool:
         return False
 
 
+_cache_dir: str | None = None
+
+
+def set_cache_dir(directory: str | None) -> None:
+    """Keeps rewritten bytecode under ``directory/pyc`` (None: in ``__pycache__``)."""
+    global _cache_dir
+    _cache_dir = os.path.join(directory, "pyc") if directory else None
+
+
 def cache_path(source_path: str) -> str | None:
     """Where the rewritten bytecode of ``source_path`` is cached (None: nowhere)."""
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return None
+    if _cache_dir is not None:
+        absolute = os.path.abspath(source_path)
+        digest = source_hash(absolute.encode("utf-8", "surrogateescape")).hex()
+        stem = os.path.splitext(os.path.basename(absolute))[0]
+        return os.path.join(_cache_dir, f"{stem}-{digest}.{tag}-{TAG}.pyc")
     try:
         standard = cache_from_source(source_path)
     except NotImplementedError:  # no sys.implementation.cache_tag
         return None
     base, extension = os.path.splitext(standard)
     return f"{base}-{TAG}{extension}"
+
+
+def may_write_cache() -> bool:
+    return _cache_dir is not None or not sys.dont_write_bytecode
 
 
 def read_cache(path: str, source: bytes) -> CodeType | None:
@@ -123,7 +149,7 @@ def code_for(source: bytes, source_path: str) -> CodeType:
     from .rewrite_ast import compile_module
 
     code = compile_module(source, source_path)
-    if path is not None and not sys.dont_write_bytecode:
+    if path is not None and may_write_cache():
         write_cache(path, source, code)
     return code
 

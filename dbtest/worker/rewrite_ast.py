@@ -121,11 +121,39 @@ class _ModuleRewriter:
         try:
             statements = _AssertRewriter(self.names).rewrite(node)
             for statement in statements:
-                ast.fix_missing_locations(statement)
+                _fill_locations(statement)
         except RecursionError:  # an absurdly deep expression: keep the plain assert
             return [node]
         self.rewritten += 1
         return statements
+
+
+def _fill_locations(root: ast.AST) -> None:
+    """``ast.fix_missing_locations`` for one statement, without its recursion and
+    generators: rewriting is dominated by this walk when bytecode is not cached
+    (``PYTHONDONTWRITEBYTECODE``), so it is an explicit stack over ``_fields``.
+    A node without a position takes its nearest positioned ancestor's."""
+    stack: list[tuple[ast.AST, int, int, int, int]] = [(root, 1, 0, 1, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, lineno, col, end_lineno, end_col = pop()
+        if "lineno" in node._attributes:
+            here = getattr(node, "lineno", None)
+            if here is None:
+                node.lineno, node.col_offset = lineno, col
+                node.end_lineno, node.end_col_offset = end_lineno, end_col
+            else:
+                lineno, col = here, node.col_offset
+                end_lineno = getattr(node, "end_lineno", None) or lineno
+                end_col = getattr(node, "end_col_offset", None) or col
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, ast.AST):
+                push((value, lineno, col, end_lineno, end_col))
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        push((item, lineno, col, end_lineno, end_col))
 
 
 def _import_runtime(tree: ast.Module) -> None:

@@ -75,11 +75,31 @@ def test_only_test_modules_are_rewritten(first_run: Run) -> None:
 
 def test_rewritten_bytecode_is_cached_and_reused(project: Path, first_run: Run) -> None:
     tag = sys.implementation.cache_tag
-    cached = sorted(p.name for p in (project / "__pycache__").glob(f"*.{tag}-dbtest-*.pyc"))
-    assert cached == [f"test_opt_out.{tag}-dbtest-1.pyc", f"test_values.{tag}-dbtest-1.pyc"]
+    # In dbtest's cache directory, as `<file>-<path hash>.<tag>-dbtest-<version>.pyc`.
+    cached = sorted(p.name.split("-", 1)[0] for p in (project / ".dbtest" / "pyc").glob(f"*.{tag}-dbtest-1.pyc"))
+    assert cached == ["test_opt_out", "test_values"]
+    assert not list(project.glob("__pycache__/*dbtest*")), "source trees stay clean when dbtest has a cache"
     second = run_dbtest("-j", "2", ".", cwd=project, env=WRITE_BYTECODE)
     assert _failures(second) == _failures(first_run), second
     assert " +  where 3 = len(" in second.stdout
+
+
+def test_cache_is_written_even_when_python_may_not_write_bytecode(tmp_path: Path) -> None:
+    target = tmp_path / "project"
+    shutil.copytree(FIXTURES / "assertions", target)
+    run = run_dbtest(".", cwd=target, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    assert "assert 42 == 41" in run.stdout, run
+    assert list((target / ".dbtest" / "pyc").glob("test_values-*.pyc"))
+    assert not list(target.glob("__pycache__/*dbtest*"))
+
+
+def test_no_cache_keeps_bytecode_beside_the_sources(tmp_path: Path) -> None:
+    target = tmp_path / "project"
+    shutil.copytree(FIXTURES / "assertions", target)
+    run_dbtest("--no-cache", ".", cwd=target, env=WRITE_BYTECODE)
+    tag = sys.implementation.cache_tag
+    assert (target / "__pycache__" / f"test_values.{tag}-dbtest-1.pyc").exists()
+    assert not (target / ".dbtest").exists()
 
 
 def test_edited_source_is_rewritten_again(project: Path, first_run: Run) -> None:
@@ -96,7 +116,7 @@ def test_edited_source_is_rewritten_again(project: Path, first_run: Run) -> None
 def test_works_without_writing_bytecode(tmp_path: Path) -> None:
     target = tmp_path / "project"
     shutil.copytree(FIXTURES / "assertions", target)
-    run = run_dbtest(".", cwd=target, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    run = run_dbtest("--no-cache", ".", cwd=target, env={"PYTHONDONTWRITEBYTECODE": "1"})
     assert "assert 42 == 41" in run.stdout, run
     assert not list(target.glob("__pycache__/*dbtest*")), "nothing cached"
 

@@ -91,6 +91,7 @@ pub(crate) fn execute(
         },
         rootdir: settings.rootdir.clone(),
         run_dir: run_dir.path().to_path_buf(),
+        cache_dir: settings.cache_dir.clone(),
         capture: settings.capture,
         capture_passed: false,
         output_limit: OUTPUT_LIMIT,

@@ -93,8 +93,18 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
         test_patterns: settings.test_patterns.clone(),
         bench_patterns: settings.bench_patterns.clone(),
     };
+    let started = std::time::Instant::now();
     let files = discover(&targets.roots, &options)?;
+    let discovered = started.elapsed();
     let collections: Vec<FileCollection> = dbtest_collect::collect_all(&files);
+    if std::env::var_os("DBTEST_TIMINGS").is_some() {
+        eprintln!(
+            "dbtest timings: discovery {:.2} ms ({} files), static collection {:.2} ms",
+            discovered.as_secs_f64() * 1e3,
+            files.len(),
+            (started.elapsed() - discovered).as_secs_f64() * 1e3
+        );
+    }
     let mut items = Vec::new();
     let mut errors = Vec::new();
     let mut dynamic = Vec::with_capacity(files.len());

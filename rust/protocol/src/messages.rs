@@ -47,6 +47,9 @@ pub struct WorkerConfig {
     pub output_limit: u32,
     /// File the worker's `faulthandler` writes thread dumps to (on SIGUSR1 and on fatal signals).
     pub traceback_file: String,
+    /// dbtest's cache directory, where rewritten test modules' bytecode is kept
+    /// (`None` under `--no-cache`: beside the sources, if bytecode may be written).
+    pub cache_dir: Option<String>,
 }
 
 /// Where a module comes from and under which name to import it.

@@ -35,6 +35,7 @@ fn samples() -> Vec<(&'static str, Value)> {
                 capture_passed: false,
                 output_limit: 1_048_576,
                 traceback_file: "/tmp/dbtest-run/worker-2.tb".into(),
+                cache_dir: Some("/home/user/project/.dbtest".into()),
             })),
         ),
         (

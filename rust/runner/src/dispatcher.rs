@@ -29,6 +29,8 @@ pub struct RunnerOptions {
     pub rootdir: PathBuf,
     /// Where per-worker thread-dump files go (a private temp dir of the run).
     pub run_dir: PathBuf,
+    /// dbtest's cache directory (workers keep rewritten bytecode there).
+    pub cache_dir: Option<PathBuf>,
     pub capture: bool,
     pub capture_passed: bool,
     pub output_limit: u32,
@@ -394,6 +396,11 @@ impl Dispatcher<'_> {
             capture_passed: self.options.capture_passed,
             output_limit: self.options.output_limit,
             traceback_file: traceback_file.to_string_lossy().into_owned(),
+            cache_dir: self
+                .options
+                .cache_dir
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned()),
         });
         if let Err(err) = process.send(&config) {
             self.outcome.fatal = Some(format!("cannot configure a worker: {err}"));

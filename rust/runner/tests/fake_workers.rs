@@ -73,6 +73,7 @@ fn run_fake(
         },
         rootdir: repo(),
         run_dir: run_dir.path().to_path_buf(),
+        cache_dir: None,
         capture: true,
         capture_passed: false,
         output_limit: 1 << 20,
