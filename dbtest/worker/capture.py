@@ -60,11 +60,16 @@ class FdCapture:
 
     def take(self) -> tuple[str, str]:
         """Output written since the last call: (stdout, stderr)."""
-        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        out, err = sys.stdout, sys.stderr
+        streams = (out, err)
+        # Tests may have replaced sys.stdout/err; the originals still buffer output.
+        if out is not sys.__stdout__ or err is not sys.__stderr__:
+            streams = (out, err, sys.__stdout__, sys.__stderr__)
+        for stream in streams:
             try:
                 if stream is not None:
                     stream.flush()
-            except Exception:  # a test may have closed or replaced the stream
+            except Exception:  # a test may have closed the stream
                 pass
         return self._take(self._out), self._take(self._err)
 

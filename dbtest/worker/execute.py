@@ -84,6 +84,7 @@ class Runner:
         self.module_ready = False
         self.module_setup_failure: Outcome | None = None
         self.klass: ClassState | None = None
+        self.function_hooks: tuple[Callable[..., Any] | None, Callable[..., Any] | None] = (None, None)
         self.isolation = Isolation()
         self.children = ChildWatch()
         # Subtest results of the TestCase test that just ran (see _run_testcase).
@@ -151,6 +152,9 @@ class Runner:
         subtests_passed, subtests = self.subtests_passed, self.subtest_failures
         if subtests_passed or subtests:
             self.subtests_passed, self.subtest_failures = 0, []
+        elif outcome is PASS and not (stdout or stderr or warnings):
+            self.channel.send_frame(protocol.passed_frame(batch, position, duration))
+            return
         self.channel.send(
             protocol.result(
                 batch,
@@ -209,6 +213,11 @@ class Runner:
         self.module_name = name
         self.module_ready = False
         self.module_setup_failure = None
+        # pytest's per-function xunit hooks, looked up once per module.
+        self.function_hooks = (
+            _first_attr(module, "setup_function"),
+            _first_attr(module, "teardown_function"),
+        )
 
     def _ensure_module_setup(self) -> Outcome | None:
         if not self.module_ready:
@@ -351,8 +360,16 @@ class Runner:
     def _run_function(self, target: Target) -> Outcome:
         function = target.function
         assert function is not None
-        setup = _first_attr(self.module, "setup_function")
-        teardown = _first_attr(self.module, "teardown_function")
+        setup, teardown = self.function_hooks
+        if setup is None and teardown is None:
+            # The common case, kept free of closures: call, and await if needed.
+            try:
+                result = function()
+                if result is not None:
+                    _await(result)
+            except BaseException as exc:  # noqa: BLE001
+                return from_exception(exc, CALL)
+            return PASS
         return _three_phases(
             (lambda: setup(function)) if setup else None,
             lambda: _await(function()),

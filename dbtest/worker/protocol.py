@@ -171,6 +171,48 @@ def result(
     }
 
 
+# The frame of a passing test with nothing to report, from constant parts: the
+# same bytes `encode(result(...))` gives (tests check it), in a fraction of the
+# time. Most results are exactly this.
+def _pack_items(items: list[tuple[str, Any]]) -> bytes:
+    return b"".join(_packer.pack(key) + _packer.pack(value) for key, value in items)
+
+
+_RESULT_HEAD = bytes([0x80 | (len(MESSAGES["result"]) + 1)]) + _pack_items([("type", "result")]) + _packer.pack("batch")
+_RESULT_POSITION = _packer.pack("position")
+_PASSED_MIDDLE = _pack_items([("outcome", "passed"), ("phase", "call"), ("error_kind", None)]) + _packer.pack(
+    "duration"
+)
+_PASSED_TAIL = _pack_items(
+    [
+        ("message", None),
+        ("traceback", None),
+        ("stdout", None),
+        ("stderr", None),
+        ("subtests_passed", 0),
+        ("subtests", []),
+        ("warnings", []),
+    ]
+)
+_FLOAT64 = struct.Struct(">Bd")
+
+
+def passed_frame(batch: int, position: int, duration: float) -> bytes:
+    """``encode(result(batch, position, "passed", "call", None, duration, None...))``."""
+    body = b"".join(
+        (
+            _RESULT_HEAD,
+            _packer.pack(batch),
+            _RESULT_POSITION,
+            _packer.pack(position),
+            _PASSED_MIDDLE,
+            _FLOAT64.pack(0xCB, duration),
+            _PASSED_TAIL,
+        )
+    )
+    return _HEADER.pack(len(body)) + body
+
+
 def subtest_failure(description: str, outcome: str, message: str | None, traceback: str | None) -> dict[str, Any]:
     return {"description": description, "outcome": outcome, "message": message, "traceback": traceback}
 
@@ -239,7 +281,10 @@ class Channel:
         return decode_body(body)
 
     def send(self, message: dict[str, Any]) -> None:
-        frame = memoryview(encode(message))
+        self.send_frame(encode(message))
+
+    def send_frame(self, data: bytes) -> None:
+        frame = memoryview(data)
         while frame:
             written = os.write(self.write_fd, frame)
             frame = frame[written:]

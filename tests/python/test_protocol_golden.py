@@ -62,3 +62,12 @@ def test_oversized_frame_is_rejected_before_reading_it(tmp_path):
         channel.receive()
     os.close(read_fd)
     os.close(write_fd)
+
+
+@pytest.mark.parametrize(("batch", "position"), [(0, 0), (1, 127), (300, 128), (70_000, 65_536), (2**32 - 1, 2**31)])
+@pytest.mark.parametrize("duration", [0.0, 1e-7, 0.25, 123456.789])
+def test_the_passed_fast_path_encodes_exactly_like_the_general_path(batch, position, duration):
+    general = protocol.encode(
+        protocol.result(batch, position, "passed", "call", None, duration, None, None, None, None)
+    )
+    assert protocol.passed_frame(batch, position, duration) == general

@@ -88,6 +88,21 @@ impl<R: Read> FrameReader<R> {
     }
 }
 
+impl<R: Read> FrameReader<std::io::BufReader<R>> {
+    /// Whether a whole frame is already buffered, so reading it needs no system
+    /// call: readers use it to hand over everything that arrived together.
+    pub fn frame_buffered(&self) -> bool {
+        let buffered = self.inner.buffer();
+        match buffered.get(..4) {
+            Some(header) => {
+                let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+                buffered.len() - 4 >= len as usize
+            }
+            None => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +137,20 @@ mod tests {
         assert!(matches!(reader.next_body(), Err(ProtocolError::Truncated)));
         let mut reader = FrameReader::new(&[0u8, 0, 0, 9, 1, 2][..]);
         assert!(matches!(reader.next_body(), Err(ProtocolError::Truncated)));
+    }
+
+    #[test]
+    fn knows_when_a_whole_frame_is_buffered() {
+        let msg = FromWorker::BatchDone(BatchDone { batch: 1 });
+        let mut bytes = encode_frame(&msg).unwrap();
+        bytes.extend(encode_frame(&msg).unwrap());
+        bytes.extend(&encode_frame(&msg).unwrap()[..3]);
+        let mut reader = FrameReader::new(std::io::BufReader::new(&bytes[..]));
+        assert!(!reader.frame_buffered(), "nothing read yet");
+        reader.next_body().unwrap();
+        assert!(reader.frame_buffered());
+        reader.next_body().unwrap();
+        assert!(!reader.frame_buffered(), "only a partial frame is left");
     }
 
     #[test]

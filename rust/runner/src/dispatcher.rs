@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 /// Estimate for tests never timed before (only ratios between estimates matter).
 const DEFAULT_ESTIMATE: f64 = 0.01;
 const TICK: Duration = Duration::from_millis(100);
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {
@@ -176,7 +177,7 @@ impl PendingReap {
 }
 
 pub fn run(
-    plan: Plan,
+    mut plan: Plan,
     options: &RunnerOptions,
     observer: &mut dyn RunObserver,
     select_unlisted: UnlistedFilter,
@@ -193,18 +194,6 @@ pub fn run(
     } else {
         known.iter().sum::<f64>() / known.len() as f64
     };
-    for (m, module) in plan.modules.iter().enumerate() {
-        for test in &module.tests {
-            table.push(TestEntry {
-                id: test.id.clone(),
-                name: test.name.clone(),
-                module: m,
-                group: test.group.clone(),
-                timeout: test.timeout,
-                estimate: test.estimate.unwrap_or(fallback).max(1e-6),
-            });
-        }
-    }
     let flags: Vec<ModuleFlags> = plan
         .modules
         .iter()
@@ -218,6 +207,19 @@ pub fn run(
         .iter()
         .filter(|m| m.run_unlisted && m.tests.is_empty())
         .count();
+    // The plan's tests move into the table: one copy of each id for the run.
+    for (m, module) in plan.modules.iter_mut().enumerate() {
+        for test in module.tests.drain(..) {
+            table.push(TestEntry {
+                id: test.id,
+                name: test.name,
+                module: m,
+                group: test.group,
+                timeout: test.timeout,
+                estimate: test.estimate.unwrap_or(fallback).max(1e-6),
+            });
+        }
+    }
     let work_units = table.len() + probes;
     let workers = options.jobs.max(1).min(work_units.max(1));
     let scheduler = Scheduler::new(
@@ -296,8 +298,13 @@ impl Dispatcher<'_> {
             }
         }
         let mut last_tick = Instant::now();
+        let mut last_interrupt_check = Instant::now();
         loop {
-            if interrupted() {
+            // Asking Python about signals takes the GIL: a few times a second is enough.
+            if last_interrupt_check.elapsed() >= INTERRUPT_POLL && {
+                last_interrupt_check = Instant::now();
+                interrupted()
+            } {
                 self.outcome.interrupted = true;
                 self.stop_dispatching("interrupted".into());
                 self.end_all(ReapMode::Kill);
@@ -494,10 +501,27 @@ impl Dispatcher<'_> {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Message {
-                process,
-                message: FromWorker::Fixture(report),
-            } => {
+            Event::Messages { process, messages } => {
+                for message in messages {
+                    self.on_message(process, message);
+                }
+            }
+            Event::Closed { process, error } => {
+                if let Some(slot) = self.slot_of(process) {
+                    self.on_worker_lost(slot, error);
+                }
+            }
+            Event::Output { process, line } => {
+                let slot = self.slot_of(process).map_or(0, |s| s as u32 + 1);
+                self.observer.worker_output(slot, &line);
+            }
+            Event::Reaped(reaped) => self.on_reaped(reaped),
+        }
+    }
+
+    fn on_message(&mut self, process: u64, message: FromWorker) {
+        match message {
+            FromWorker::Fixture(report) => {
                 // Module teardowns run at shutdown, when the worker is already being reaped.
                 let worker = match self.slot_of(process) {
                     Some(slot) => slot as u32 + 1,
@@ -505,7 +529,7 @@ impl Dispatcher<'_> {
                 };
                 self.on_fixture(worker, report);
             }
-            Event::Message { process, message } => {
+            message => {
                 let Some(slot) = self.slot_of(process) else {
                     return;
                 };
@@ -531,16 +555,6 @@ impl Dispatcher<'_> {
                     FromWorker::BatchDone(done) => self.on_batch_done(slot, done.batch),
                 }
             }
-            Event::Closed { process, error } => {
-                if let Some(slot) = self.slot_of(process) {
-                    self.on_worker_lost(slot, error);
-                }
-            }
-            Event::Output { process, line } => {
-                let slot = self.slot_of(process).map_or(0, |s| s as u32 + 1);
-                self.observer.worker_output(slot, &line);
-            }
-            Event::Reaped(reaped) => self.on_reaped(reaped),
         }
     }
 
@@ -1043,7 +1057,7 @@ impl Dispatcher<'_> {
         while !self.pending.is_empty() && Instant::now() < deadline {
             match self.events_rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(Event::Reaped(reaped)) => self.on_reaped(reaped),
-                Ok(event @ Event::Message { .. }) => self.handle(event),
+                Ok(event @ Event::Messages { .. }) => self.handle(event),
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }

@@ -42,9 +42,10 @@ impl SpawnSpec {
 /// Something that happened to a worker process.
 #[derive(Debug)]
 pub(crate) enum Event {
-    Message {
+    /// Messages that arrived together, in order.
+    Messages {
         process: u64,
-        message: FromWorker,
+        messages: Vec<FromWorker>,
     },
     /// The result pipe ended: cleanly (`None`) or with a protocol error.
     Closed {
@@ -175,20 +176,31 @@ impl WorkerProcess {
         spawn_thread(format!("dbtest-w{slot}-results"), move || {
             let _alive = reader_alive;
             let mut reader = FrameReader::new(BufReader::with_capacity(64 * 1024, results_read));
+            let mut messages = Vec::new();
+            let flush = |messages: &mut Vec<FromWorker>| {
+                messages.is_empty()
+                    || reader_events
+                        .send(Event::Messages {
+                            process: id,
+                            messages: std::mem::take(messages),
+                        })
+                        .is_ok()
+            };
             loop {
                 match reader.next_message::<FromWorker>() {
                     Ok(Some(message)) => {
-                        if reader_events
-                            .send(Event::Message {
-                                process: id,
-                                message,
-                            })
-                            .is_err()
+                        messages.push(message);
+                        // One event (one wake-up of the dispatcher) for all that
+                        // arrived together.
+                        if (reader.frame_buffered() && messages.len() < 1024)
+                            || flush(&mut messages)
                         {
-                            return;
+                            continue;
                         }
+                        return;
                     }
                     Ok(None) => {
+                        flush(&mut messages);
                         let _ = reader_events.send(Event::Closed {
                             process: id,
                             error: None,
@@ -196,6 +208,7 @@ impl WorkerProcess {
                         return;
                     }
                     Err(err) => {
+                        flush(&mut messages);
                         let _ = reader_events.send(Event::Closed {
                             process: id,
                             error: Some(err.to_string()),
