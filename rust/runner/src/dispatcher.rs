@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 const DEFAULT_ESTIMATE: f64 = 0.01;
 const TICK: Duration = Duration::from_millis(100);
 const INTERRUPT_POLL: Duration = Duration::from_millis(50);
+/// Estimated seconds below which a running batch gets a second one queued.
+const PREFETCH_BELOW: f64 = 0.02;
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {
@@ -103,6 +105,8 @@ struct InFlight {
     /// How many of `order` have reported.
     next: usize,
     imported: bool,
+    /// Estimated seconds the batch takes.
+    estimate: f64,
 }
 
 impl InFlight {
@@ -253,6 +257,7 @@ pub fn run(
         failures: 0,
         any_greeted: false,
         fallback_estimate: fallback,
+        trace: Trace::new(),
     };
     if work_units == 0 {
         return dispatcher.outcome;
@@ -287,6 +292,28 @@ struct Dispatcher<'a> {
     failures: usize,
     any_greeted: bool,
     fallback_estimate: f64,
+    trace: Trace,
+}
+
+/// `DBTEST_TIMINGS=1`: milestones of the run on stderr, for profiling.
+struct Trace {
+    start: Instant,
+    enabled: bool,
+}
+
+impl Trace {
+    fn new() -> Trace {
+        Trace {
+            start: Instant::now(),
+            enabled: std::env::var_os("DBTEST_TIMINGS").is_some(),
+        }
+    }
+
+    fn mark(&self, what: &str) {
+        if self.enabled {
+            eprintln!("dbtest timings: {what} at {:.1} ms", self.start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
 }
 
 impl Dispatcher<'_> {
@@ -297,6 +324,7 @@ impl Dispatcher<'_> {
                 return;
             }
         }
+        self.trace.mark("workers spawned");
         let mut last_tick = Instant::now();
         let mut last_interrupt_check = Instant::now();
         loop {
@@ -430,13 +458,21 @@ impl Dispatcher<'_> {
             .position(|s| s.as_ref().is_some_and(|l| l.process.id == process))
     }
 
-    fn prefetch_depth(&self) -> usize {
-        if self.options.max_failures.is_some()
-            || self.scheduler.remaining_tests() < self.slots.len() * 8
+    /// Batches to keep queued on a worker. A second one only pays when the
+    /// running batch is short enough for the round trip to the coordinator to
+    /// idle the worker noticeably; otherwise it would only commit work early.
+    fn prefetch_depth(&self, live: &Live) -> usize {
+        let short_head = live
+            .inflight
+            .front()
+            .is_some_and(|head| head.estimate < PREFETCH_BELOW);
+        if self.options.max_failures.is_none()
+            && short_head
+            && self.scheduler.remaining_tests() >= self.slots.len() * 8
         {
-            1
-        } else {
             2
+        } else {
+            1
         }
     }
 
@@ -444,12 +480,11 @@ impl Dispatcher<'_> {
         if self.outcome.stopped.is_some() {
             return;
         }
-        let depth = self.prefetch_depth();
         loop {
             let Some(live) = self.slots[slot].as_ref() else {
                 return;
             };
-            if live.inflight.len() >= depth || live.retiring {
+            if live.inflight.len() >= self.prefetch_depth(live) || live.retiring {
                 return;
             }
             let budget = match self.options.max_tests_per_worker {
@@ -488,7 +523,9 @@ impl Dispatcher<'_> {
             }
             live.affinity = Some(batch.module);
             live.tests_sent += batch.tests.len();
+            let estimate = batch.tests.iter().map(|&t| self.table[t].estimate).sum();
             live.inflight.push_back(InFlight {
+                estimate,
                 batch: id,
                 module: batch.module,
                 order: (0..batch.tests.len()).collect(),
@@ -544,7 +581,9 @@ impl Dispatcher<'_> {
                                 hello.protocol
                             ));
                         }
-                        self.any_greeted = true;
+                        if !std::mem::replace(&mut self.any_greeted, true) {
+                            self.trace.mark("first hello");
+                        }
                         if let Some(live) = self.slots[slot].as_mut() {
                             live.greeted = true;
                         }
@@ -1049,6 +1088,7 @@ impl Dispatcher<'_> {
     }
 
     fn finish(mut self) -> RunOutcome {
+        self.trace.mark("last result");
         if !self.outcome.interrupted && self.outcome.fatal.is_none() {
             self.end_all(ReapMode::Shutdown);
         }
@@ -1065,6 +1105,7 @@ impl Dispatcher<'_> {
         for handle in self.reapers.drain(..) {
             let _ = handle.join();
         }
+        self.trace.mark("workers ended");
         self.outcome.not_run = self.done.iter().filter(|d| !**d).count();
         self.outcome
     }
