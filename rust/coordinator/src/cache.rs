@@ -50,9 +50,8 @@ impl Cache {
     pub fn record(&self, mut durations: Durations, results: &[TestResult]) -> std::io::Result<()> {
         durations.record(results);
         ensure_cache_dir(&self.dir)?;
-        dbtest_durations::write_atomically(
-            &self.dir.join(DURATIONS_FILE),
-            durations.to_json().as_bytes(),
-        )
+        durations
+            .write(&self.dir.join(DURATIONS_FILE))
+            .map_err(std::io::Error::other)
     }
 }

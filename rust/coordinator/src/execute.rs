@@ -21,7 +21,7 @@ const OUTPUT_LIMIT: u32 = 1024 * 1024;
 
 pub(crate) fn execute(
     settings: &Settings,
-    collected: &Collected,
+    collected: Collected,
     selection: &Selection,
     durations: Durations,
     interrupted: &dyn Fn() -> bool,
@@ -39,9 +39,15 @@ pub(crate) fn execute(
     let cache_dir = settings.cache_dir.as_deref();
     let cache = cache_dir.map(|d| Cache::new(d.to_path_buf()));
     let previous_failures = cache_dir.map(state::last_failed).unwrap_or_default();
-    let rerun = apply_last_failed(settings, collected, selection, &previous_failures);
-    let (plan, mut early) = build_plan(collected, &rerun, selection.exact, &durations);
-    early.splice(0..0, collection_error_results(collected));
+    let rerun = apply_last_failed(settings, &collected, selection, &previous_failures);
+    let (plan, mut early) = build_plan(&collected, &rerun, selection.exact, &durations);
+    early.splice(0..0, collection_error_results(&collected));
+    // From here on the plan says what runs. The static list is kept only as the
+    // set of known ids (hashed), and the durations are read again at the end:
+    // memory per test stays close to the result record.
+    let known: HashSet<u64> = collected.items.iter().map(|i| id_hash(&i.id)).collect();
+    drop(collected);
+    drop(durations);
 
     // With a report document on stdout, the console goes to stderr.
     let (console_out, terminal): (Box<dyn Write>, bool) = match stdout_report {
@@ -106,11 +112,9 @@ pub(crate) fn execute(
     // Tests found at import are admitted if selected and not already known
     // statically (those are planned, skipped or deselected on purpose).
     let criteria = &selection.criteria;
-    let known: std::cell::OnceCell<HashSet<&str>> = std::cell::OnceCell::new();
     let only = rerun.only.as_ref();
     let admit = |id: &str, tags: &[String]| {
-        let known = known.get_or_init(|| collected.items.iter().map(|i| i.id.as_str()).collect());
-        !known.contains(id)
+        !known.contains(&id_hash(id))
             && criteria.matches(id, Kind::of_test(id, tags), tags)
             && only.is_none_or(|failed| failed.contains(id))
             // Tests only an import reveals belong to one shard, by their id.
@@ -144,8 +148,9 @@ pub(crate) fn execute(
         drop(reporter);
         return Err(CoordinatorError::Internal(fatal.clone()));
     }
-    let mut results = early;
-    results.extend(outcome.results);
+    // Appending the few early results avoids copying the many others.
+    let mut results = outcome.results;
+    results.append(&mut early);
     reporter.finish(&RunSummary {
         results: &results,
         elapsed: started.elapsed(),
@@ -161,7 +166,7 @@ pub(crate) fn execute(
         // partition with the same file (`dbtest merge --durations` makes the next one).
         let durations_written = match selection.shard {
             Some(_) => Ok(()),
-            None => cache.record(durations, &results),
+            None => cache.record(cache.durations(), &results),
         };
         let written = durations_written
             .and_then(|()| state::record_last_failed(dir, previous_failures, &results))
@@ -173,27 +178,30 @@ pub(crate) fn execute(
             );
         }
     }
-    let report = build_report(
-        RunFacts {
-            started_at,
-            elapsed: started.elapsed(),
-            workers: outcome.workers,
-            shard: selection.shard,
-            interrupted: outcome.interrupted,
-            not_run: outcome.not_run,
-            stopped: outcome.stopped.clone(),
-        },
-        settings,
-        &retried,
-        &results,
-    );
-    for problem in report_files.write(&report) {
-        eprintln!("dbtest: error: {problem}");
-    }
-    if let Some(kind) = stdout_report {
-        match kind.render(&report) {
-            Ok(text) => print!("{text}"),
-            Err(err) => eprintln!("dbtest: error: {err}"),
+    // The report document copies every result: only build it when asked for.
+    if !report_files.is_empty() || stdout_report.is_some() {
+        let report = build_report(
+            RunFacts {
+                started_at,
+                elapsed: started.elapsed(),
+                workers: outcome.workers,
+                shard: selection.shard,
+                interrupted: outcome.interrupted,
+                not_run: outcome.not_run,
+                stopped: outcome.stopped.clone(),
+            },
+            settings,
+            &retried,
+            &results,
+        );
+        for problem in report_files.write(&report) {
+            eprintln!("dbtest: error: {problem}");
+        }
+        if let Some(kind) = stdout_report {
+            match kind.render(&report) {
+                Ok(text) => print!("{text}"),
+                Err(err) => eprintln!("dbtest: error: {err}"),
+            }
         }
     }
     let counts = dbtest_report::Counts::of(&results);
@@ -274,6 +282,15 @@ impl<O: RunObserver> RunObserver for Observers<'_, O> {
     fn warning(&mut self, message: &str) {
         self.console.warning(message);
     }
+}
+
+/// A 64-bit hash of a test id (collisions are astronomically unlikely and
+/// would only hide a test found at import behind a statically known one).
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn cache_dir_text(settings: &Settings) -> String {

@@ -67,7 +67,7 @@ fn run_inner(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> Result<i32, Coordi
         Command::List => list::list(&settings, &collected, &selection),
         Command::Run | Command::Merge => execute::execute(
             &settings,
-            &collected,
+            collected,
             &selection,
             durations,
             interrupted,

@@ -128,7 +128,6 @@ pub(crate) fn build_plan(
         let module = modules[item.file].get_or_insert_with(|| planned_module(item.file, !exact));
         module.first |= rerun.first.contains(&item.id);
         module.tests.push(PlannedTest {
-            id: item.id.clone(),
             name: item.name.clone(),
             group: item.shared_class().map(str::to_string),
             timeout: item.timeout,

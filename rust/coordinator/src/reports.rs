@@ -78,6 +78,10 @@ impl ReportFiles {
         Ok(ReportFiles { files })
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     /// Writes every report; returns one message per report that failed.
     pub fn write(self, report: &RunReport) -> Vec<String> {
         let mut problems = Vec::new();

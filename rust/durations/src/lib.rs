@@ -21,6 +21,7 @@
 use dbtest_model::{Outcome, TestResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The only format version this crate reads and writes.
@@ -156,14 +157,24 @@ impl Durations {
 
     /// The document as written to disk: sorted, pretty-printed, newline-terminated.
     pub fn to_json(&self) -> String {
-        let document = Durations {
-            version: FORMAT_VERSION,
-            durations: self.durations.clone(),
-        };
         // Serializing a map of strings to finite floats cannot fail.
-        let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&self.view()).unwrap_or_default();
         text.push('\n');
         text
+    }
+
+    /// The document to serialize, borrowing the map (a large suite's map is
+    /// megabytes: never copy it just to write it).
+    fn view(&self) -> impl Serialize + '_ {
+        #[derive(Serialize)]
+        struct View<'a> {
+            version: u32,
+            durations: &'a BTreeMap<String, f64>,
+        }
+        View {
+            version: FORMAT_VERSION,
+            durations: &self.durations,
+        }
     }
 
     /// Reads a durations file.
@@ -186,8 +197,13 @@ impl Durations {
 
     /// Writes the file atomically: readers (another shard, a concurrent run)
     /// see the old file or the new one, never half of one.
+    /// Writes the file atomically, streaming it rather than building it in memory.
     pub fn write(&self, path: &Path) -> Result<(), DurationsError> {
-        write_atomically(path, self.to_json().as_bytes()).map_err(|source| DurationsError::Write {
+        write_atomically_with(path, |out| {
+            serde_json::to_writer_pretty(&mut *out, &self.view()).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")
+        })
+        .map_err(|source| DurationsError::Write {
             path: path.to_path_buf(),
             source,
         })
@@ -198,12 +214,26 @@ impl Durations {
 /// `path`. The temporary name carries the process id so that concurrent runs
 /// sharing a cache directory do not write into each other's file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, |out| out.write_all(bytes))
+}
+
+/// Writes `path` through a temporary file in the same directory and a rename,
+/// so readers never see a partial file.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other("not a file path"))?
         .to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    if let Err(err) = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)) {
+    let written = std::fs::File::create(&tmp).and_then(|file| {
+        let mut out = std::io::BufWriter::new(file);
+        write(&mut out)?;
+        out.flush()
+    });
+    if let Err(err) = written.and_then(|()| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
         return Err(err);
     }

@@ -215,7 +215,6 @@ pub fn run(
     for (m, module) in plan.modules.iter_mut().enumerate() {
         for test in module.tests.drain(..) {
             table.push(TestEntry {
-                id: test.id,
                 name: test.name,
                 module: m,
                 group: test.group,
@@ -233,6 +232,7 @@ pub fn run(
         options.longest_first && !known.is_empty(),
     );
     let (events_tx, events_rx) = crossbeam_channel::unbounded();
+    let table_len = table.len();
     let mut dispatcher = Dispatcher {
         options,
         observer,
@@ -249,6 +249,8 @@ pub fn run(
         next_batch: 1,
         outcome: RunOutcome {
             workers,
+            // Reserved once: growing by doubling would briefly hold two copies.
+            results: Vec::with_capacity(table_len),
             ..RunOutcome::default()
         },
         pending: HashMap::new(),
@@ -311,7 +313,10 @@ impl Trace {
 
     fn mark(&self, what: &str) {
         if self.enabled {
-            eprintln!("dbtest timings: {what} at {:.1} ms", self.start.elapsed().as_secs_f64() * 1e3);
+            eprintln!(
+                "dbtest timings: {what} at {:.1} ms",
+                self.start.elapsed().as_secs_f64() * 1e3
+            );
         }
     }
 }
@@ -661,7 +666,6 @@ impl Dispatcher<'_> {
                 .rsplit_once("::")
                 .map(|(class, _)| class.to_string());
             self.table.push(TestEntry {
-                id,
                 name: found.name.clone(),
                 module,
                 group,
@@ -697,7 +701,7 @@ impl Dispatcher<'_> {
         } else if let Some(index) = flight.order.iter().position(|&p| p == position) {
             flight.next = flight.next.max(index + 1);
         }
-        let mut result = TestResult::new(self.table[test].id.clone(), report.outcome, report.phase);
+        let mut result = TestResult::new(self.id_of(test), report.outcome, report.phase);
         result.error_kind = report.error_kind;
         result.duration = report.duration;
         result.worker = slot as u32 + 1;
@@ -857,13 +861,19 @@ impl Dispatcher<'_> {
         traceback: Option<String>,
         duration: f64,
     ) -> TestResult {
-        let mut result = TestResult::new(self.table[test].id.clone(), Outcome::Error, phase);
+        let mut result = TestResult::new(self.id_of(test), Outcome::Error, phase);
         result.error_kind = Some(kind);
         result.duration = duration;
         result.worker = worker;
         result.message = Some(message);
         result.traceback = traceback;
         result
+    }
+
+    /// `<module rel>::<name>`: built when needed rather than stored per test.
+    fn id_of(&self, test: usize) -> String {
+        let entry = &self.table[test];
+        format!("{}::{}", self.modules[entry.module].rel, entry.name)
     }
 
     /// The test a worker is busy with and its time limit, if it has one.
@@ -881,7 +891,7 @@ impl Dispatcher<'_> {
                 let test = live.inflight.front()?.current()?;
                 Some(Running {
                     slot: live.process.slot,
-                    id: self.table[test].id.clone(),
+                    id: self.id_of(test),
                     elapsed: live.last_activity.elapsed(),
                 })
             })

@@ -20,9 +20,9 @@ pub struct PlannedModule {
     pub first: bool,
 }
 
+/// A test to run. Its id is `<module rel>::<name>`.
 #[derive(Debug, Clone)]
 pub struct PlannedTest {
-    pub id: String,
     /// Name within the module: `func` or `Class::method`.
     pub name: String,
     /// Tests with the same group (a `TestCase` or `TestSuite` class) run together

@@ -22,7 +22,7 @@ const MAX_BATCH_TESTS: usize = 1000;
 /// One test as the scheduler and dispatcher see it.
 #[derive(Debug, Clone)]
 pub(crate) struct TestEntry {
-    pub id: String,
+    /// Name within its module; the id is `<module rel>::<name>`.
     pub name: String,
     pub module: usize,
     pub group: Option<String>,
@@ -285,7 +285,6 @@ mod tests {
 
     fn entry(module: usize, group: Option<&str>, estimate: f64) -> TestEntry {
         TestEntry {
-            id: String::new(),
             name: String::new(),
             module,
             group: group.map(str::to_string),

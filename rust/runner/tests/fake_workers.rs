@@ -35,7 +35,6 @@ fn plan(tests: usize, timeout: Option<f64>) -> Plan {
             },
             tests: (0..tests)
                 .map(|i| PlannedTest {
-                    id: format!("test_fake.py::test_{i}"),
                     name: format!("test_{i}"),
                     group: None,
                     timeout,
