@@ -4,6 +4,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+// The same allocator as the Python extension, so timings agree.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigint(_: libc::c_int) {
