@@ -28,7 +28,10 @@ def load_module(ref: dict[str, Any]) -> ModuleType:
     module = sys.modules.get(name)
     if module is None:
         root = ref["import_root"]
-        if root not in sys.path:
+        # First on sys.path, as pytest's `prepend` does, even when a .pth file (an
+        # editable install, say) already put it further down: a `tests` package
+        # of another project must not win.
+        if not sys.path or sys.path[0] != root:
             sys.path.insert(0, root)
         claim(name, ref["path"])
         module = importlib.import_module(name)

@@ -304,6 +304,7 @@ impl Builder<'_> {
             skip: marks.skip,
             timeout: marks.timeout,
             class_setup,
+            coupled_classes: false,
         });
     }
 
@@ -327,10 +328,26 @@ impl Builder<'_> {
 
     fn classes(&mut self, summary: &ModuleSummary, module_marks: &Marks) {
         let mut known: HashMap<String, ClassInfo> = HashMap::new();
+        let first_class_item = self.items.len();
+        let mut test_classes: Vec<&str> = Vec::new();
+        let mut coupled = false;
         for class in &summary.classes {
             let info = self.class_info(class, &known);
+            let before = self.items.len();
             self.class_items(class, &info, &[], module_marks);
+            if self.items.len() > before {
+                coupled |= class
+                    .bases
+                    .iter()
+                    .any(|b| test_classes.contains(&b.as_str()));
+                test_classes.push(&class.name);
+            }
             known.insert(class.name.clone(), info);
+        }
+        if coupled {
+            for item in &mut self.items[first_class_item..] {
+                item.coupled_classes = true;
+            }
         }
     }
 
@@ -399,6 +416,13 @@ impl Builder<'_> {
         if kind == ClassKind::TestCase {
             // unittest's loader orders test methods by name.
             methods.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+            // A TestCase without test* methods but with `runTest` is that one test
+            // (unittest's loader and pytest agree).
+            if methods.is_empty() && !info.unknown_base {
+                if let Some(run_test) = info.methods.iter().find(|m| m.name == "runTest") {
+                    methods.push((run_test, marks_of(&run_test.decorators, &self.resolver)));
+                }
+            }
         }
         // A base from another module may define class-level set-up we cannot see.
         let class_setup = info.unknown_base

@@ -189,6 +189,39 @@ class Unknown(External, unittest.TestCase):
 }
 
 #[test]
+fn a_testcase_with_only_run_test_is_one_test() {
+    let c = collect(
+        "test_r.py",
+        "import unittest\nclass Only(unittest.TestCase):\n    def runTest(self): pass\nclass Both(unittest.TestCase):\n    def runTest(self): pass\n    def test_a(self): pass\n",
+    );
+    assert_eq!(
+        ids(&c),
+        ["test_r.py::Only::runTest", "test_r.py::Both::test_a"]
+    );
+}
+
+#[test]
+fn classes_inheriting_from_test_classes_couple_the_module() {
+    let coupled = collect(
+        "test_c.py",
+        "import unittest\ndef test_f(): pass\nclass TestA(unittest.TestCase):\n    def test_a(self): pass\nclass TestB(TestA):\n    def test_b(self): pass\n",
+    );
+    let groups: Vec<Option<&str>> = coupled.items.iter().map(|i| i.shared_class()).collect();
+    assert_eq!(groups[0], None, "module-level functions stay free");
+    assert!(groups[1..]
+        .iter()
+        .all(|g| *g == Some(dbtest_model::COUPLED_CLASSES_GROUP)));
+    let mixin = collect(
+        "test_m.py",
+        "import unittest\nclass Mixin:\n    def test_x(self): pass\nclass TestA(Mixin, unittest.TestCase):\n    pass\nclass TestB(unittest.TestCase):\n    def test_b(self): pass\n",
+    );
+    assert!(
+        mixin.items.iter().all(|i| i.shared_class().is_none()),
+        "a mixin is not a test class"
+    );
+}
+
+#[test]
 fn module_test_flag_false_collects_nothing() {
     assert!(
         collect("test_a.py", "__test__ = False\ndef test_x(): pass\n")

@@ -97,13 +97,25 @@ pub struct TestItem {
     /// `setup_class`, `setup_suite`...), so the class's tests share one worker.
     /// Without it they are independent and can spread across workers.
     pub class_setup: bool,
+    /// A test class of this module inherits from another one, a sign that the
+    /// classes share state and rely on file order: all class tests of the module
+    /// run as one block, in order, on one worker.
+    pub coupled_classes: bool,
 }
 
+/// The scheduling group of the class tests of a module whose classes are coupled.
+pub const COUPLED_CLASSES_GROUP: &str = "<classes of the module>";
+
 impl TestItem {
-    /// The class this test must share a worker (and a shard) with, if any: its
+    /// What this test must share a worker (and a shard) with, if anything: every
+    /// class test of its module when the module's classes are coupled, else its
     /// class when that class has class-level set-up.
     pub fn shared_class(&self) -> Option<&str> {
-        if self.style.keeps_class_together() && self.class_setup {
+        if !self.style.keeps_class_together() {
+            None
+        } else if self.coupled_classes {
+            Some(COUPLED_CLASSES_GROUP)
+        } else if self.class_setup {
             self.class.as_deref()
         } else {
             None

@@ -96,9 +96,24 @@ fn units_of(tests: &[usize], table: &[TestEntry]) -> Vec<Unit> {
     units
 }
 
+/// Orders a module's single-test units (module-level functions) longest first,
+/// leaving every class unit where the file put it: suites often carry state from
+/// one class to the next, while functions are usually independent.
+fn longest_functions_first(units: &mut [Unit], table: &[TestEntry]) {
+    let is_function = |unit: &Unit| table[unit.tests[0]].group.is_none();
+    let slots: Vec<usize> = (0..units.len())
+        .filter(|&i| is_function(&units[i]))
+        .collect();
+    let mut functions: Vec<Unit> = slots.iter().map(|&i| units[i].clone()).collect();
+    functions.sort_by(|a, b| b.estimate.total_cmp(&a.estimate));
+    for (slot, unit) in slots.into_iter().zip(functions) {
+        units[slot] = unit;
+    }
+}
+
 impl Scheduler {
-    /// One [`ModuleFlags`] per module. With `longest_first`, units inside a
-    /// module are ordered by estimate.
+    /// One [`ModuleFlags`] per module. With `longest_first`, the module-level
+    /// functions of a module are ordered by estimate (see [`longest_functions_first`]).
     pub fn new(
         table: &[TestEntry],
         modules: &[ModuleFlags],
@@ -127,7 +142,7 @@ impl Scheduler {
         for (module, tests) in by_module.iter().enumerate() {
             let mut units = units_of(tests, table);
             if longest_first {
-                units.sort_by(|a, b| b.estimate.total_cmp(&a.estimate));
+                longest_functions_first(&mut units, table);
             }
             let queue = &mut queues[module];
             for unit in units {

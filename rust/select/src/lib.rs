@@ -116,6 +116,7 @@ mod tests {
             skip: None,
             timeout: None,
             class_setup: false,
+            coupled_classes: false,
         }
     }
 

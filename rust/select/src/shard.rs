@@ -969,6 +969,7 @@ mod tests {
             skip: None,
             timeout: None,
             class_setup: class.is_some(),
+            coupled_classes: false,
         }
     }
 
