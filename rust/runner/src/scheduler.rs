@@ -205,19 +205,18 @@ impl Scheduler {
         let queue = &mut self.queues[module];
         queue.started = true;
         let run_unlisted = std::mem::take(&mut queue.unlisted_pending);
-        let mut tests = Vec::new();
+        let mut units: Vec<Unit> = Vec::new();
+        let mut count = 0;
         let mut estimate = 0.0;
         let cap = MAX_BATCH_TESTS.min(limit.max(1));
-        while tests.len() < cap {
+        while count < cap {
             let next = if steal {
                 queue.units.back()
             } else {
                 queue.units.front()
             };
             let Some(unit) = next else { break };
-            if !tests.is_empty()
-                && (estimate + unit.estimate > target || tests.len() + unit.tests.len() > cap)
-            {
+            if count > 0 && (estimate + unit.estimate > target || count + unit.tests.len() > cap) {
                 break;
             }
             let unit = if steal {
@@ -227,11 +226,15 @@ impl Scheduler {
             };
             let Some(unit) = unit else { break };
             estimate += unit.estimate;
-            tests.extend(unit.tests);
+            count += unit.tests.len();
+            units.push(unit);
         }
+        // A thief takes units from the back; they still run in file order, and a
+        // unit's own tests are never reordered.
         if steal {
-            tests.reverse();
+            units.reverse();
         }
+        let tests: Vec<usize> = units.into_iter().flat_map(|u| u.tests).collect();
         queue.estimate -= estimate;
         self.remaining_estimate -= estimate;
         self.remaining_tests -= tests.len();
@@ -343,6 +346,25 @@ mod tests {
         let stolen = s.next_batch(Some(1), usize::MAX).unwrap();
         assert_eq!(stolen.module, 0);
         assert_eq!(*stolen.tests.last().unwrap(), 5, "steals from the back");
+    }
+
+    #[test]
+    fn a_thief_keeps_the_order_of_units_and_of_the_tests_inside_them() {
+        let mut table: Vec<TestEntry> = (0..4).map(|_| entry(0, None, 1.0)).collect();
+        table.extend((0..3).map(|_| entry(0, Some("C"), 0.1)));
+        table.push(entry(1, None, 1.0));
+        let mut s = Scheduler::new(&table, &flags(&[false, false]), 2, false);
+        let first = s.next_batch(None, usize::MAX).unwrap();
+        assert_eq!(first.tests, [0]);
+        assert_eq!(s.next_batch(None, usize::MAX).unwrap().module, 1);
+        let stolen = s.next_batch(Some(1), usize::MAX).unwrap();
+        let mut sorted = stolen.tests.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            stolen.tests, sorted,
+            "stolen units run in file order: {stolen:?}"
+        );
+        assert!(stolen.tests.ends_with(&[4, 5, 6]), "{stolen:?}");
     }
 
     #[test]

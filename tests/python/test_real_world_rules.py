@@ -1,0 +1,69 @@
+"""Collection and scheduling rules real suites depend on (found by running
+third-party suites: pyparsing, more-itertools, idna, simplejson, markdown...)."""
+
+from __future__ import annotations
+
+from .conftest import run_dbtest
+
+
+def test_a_testcase_with_only_run_test_is_one_test(project):
+    root = project(
+        {
+            "test_rt.py": """
+import unittest
+
+class Enable(unittest.TestCase):
+    def runTest(self):
+        pass
+
+class Plain(unittest.TestCase):
+    def runTest(self):
+        raise AssertionError("not run: the class has test methods")
+
+    def test_a(self):
+        pass
+""",
+        }
+    )
+    listed = run_dbtest("list", str(root)).stdout.split()
+    assert [t.rsplit("/", 1)[-1] for t in listed] == ["test_rt.py::Enable::runTest", "test_rt.py::Plain::test_a"]
+    assert run_dbtest("--no-cache", str(root)).last_line.startswith("2 passed, 0 failed")
+
+
+def test_the_projects_own_tests_package_wins_over_one_already_on_sys_path(project):
+    root = project(
+        {
+            "other/tests/__init__.py": "",
+            "proj/tests/__init__.py": "",
+            "proj/tests/test_own.py": "def test_own():\n    pass\n",
+            "proj/pyproject.toml": "[project]\nname = 'proj'\n",
+        }
+    )
+    env = {"PYTHONPATH": f"{root / 'other'}:{root / 'proj'}"}
+    run = run_dbtest("--no-cache", str(root / "proj"), env=env)
+    assert run.last_line.startswith("1 passed, 0 failed"), run
+
+
+def test_classes_that_inherit_from_each_other_run_in_file_order_on_one_worker(project):
+    body = """
+import os, unittest
+
+STATE = {}
+
+class Test1Base(unittest.TestCase):
+    def test_base(self):
+        pass
+
+class Test2Enable(unittest.TestCase):
+    def runTest(self):
+        STATE["enabled"] = os.getpid()
+
+class Test3Derived(Test1Base):
+    def test_sees_state(self):
+        self.assertEqual(STATE.get("enabled"), os.getpid())
+"""
+    body += "".join(f"\ndef test_free_{i}():\n    pass\n" for i in range(40))
+    root = project({"test_coupled.py": body})
+    for _ in range(3):
+        run = run_dbtest("-j", "2", str(root), cwd=root)
+        assert run.last_line.startswith("44 passed, 0 failed"), run
