@@ -78,3 +78,21 @@ def test_list_shows_ids_without_running(tmp_path):
     assert "examples/test_unittest.py::StackTests::test_push" in ids
     assert "examples/test_suite.py::CounterSuite::increments" in ids
     assert "examples/test_functions.py::TestMath::test_sorted" in ids
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path):
+    import subprocess
+
+    from .conftest import dbtest_executable
+
+    for module in range(30):
+        (tmp_path / f"test_m{module}.py").write_text("".join(f"def test_{i}():\n    pass\n" for i in range(100)))
+    for args in (["list"], ["--no-cache", "--format", "json"]):
+        proc = subprocess.run(
+            f"'{dbtest_executable()}' {' '.join(args)} '{tmp_path}' | head -c 10",
+            shell=True,
+            capture_output=True,
+            text=True,
+            executable="/bin/bash",
+        )
+        assert "Traceback" not in proc.stderr and "error" not in proc.stderr, (args, proc.stderr)

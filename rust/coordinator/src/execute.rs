@@ -59,7 +59,7 @@ pub(crate) fn execute(
         .unwrap_or_else(|| terminal && std::env::var_os("NO_COLOR").is_none());
     if let Some(note) = &rerun.note {
         if !settings.quiet {
-            println!("{note}");
+            let _ = writeln!(std::io::stdout(), "{note}");
         }
     }
     let mut reporter = ConsoleReporter::new(
@@ -76,7 +76,7 @@ pub(crate) fn execute(
     if plan.modules.is_empty() && early.is_empty() {
         let elapsed = started.elapsed().as_secs_f64();
         drop(reporter);
-        println!("no tests ran in {elapsed:.2}s");
+        let _ = writeln!(std::io::stdout(), "no tests ran in {elapsed:.2}s");
         return Ok(exit::NO_TESTS);
     }
 
@@ -199,7 +199,10 @@ pub(crate) fn execute(
         }
         if let Some(kind) = stdout_report {
             match kind.render(&report) {
-                Ok(text) => print!("{text}"),
+                // Ignored write errors: a closed pipe (`| head`) is not our failure.
+                Ok(text) => {
+                    let _ = std::io::stdout().write_all(text.as_bytes());
+                }
                 Err(err) => eprintln!("dbtest: error: {err}"),
             }
         }

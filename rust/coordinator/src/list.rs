@@ -11,26 +11,31 @@ pub(crate) fn list(
     collected: &Collected,
     selection: &Selection,
 ) -> Result<i32, CoordinatorError> {
+    if matches!(settings.format, Format::Markdown | Format::Junit) {
+        return Err(CoordinatorError::Usage(
+            "dbtest list prints --format console or json".into(),
+        ));
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let write_failed =
-        |e: std::io::Error| CoordinatorError::Internal(format!("cannot write to stdout: {e}"));
-    match settings.format {
-        Format::Console => {
-            for &i in &selection.items {
-                writeln!(out, "{}", collected.items[i].id).map_err(write_failed)?;
-            }
-        }
-        Format::Json => {
-            writeln!(out, "{}", list_json(collected, selection)).map_err(write_failed)?;
-        }
-        Format::Markdown | Format::Junit => {
-            return Err(CoordinatorError::Usage(
-                "dbtest list prints --format console or json".into(),
-            ));
+    let written = match settings.format {
+        Format::Json => writeln!(out, "{}", list_json(collected, selection)),
+        _ => selection
+            .items
+            .iter()
+            .try_for_each(|&i| writeln!(out, "{}", collected.items[i].id)),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        // `dbtest list | head`: the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(exit::OK),
+        Err(e) => {
+            return Err(CoordinatorError::Internal(format!(
+                "cannot write to stdout: {e}"
+            )))
         }
     }
-    out.flush().map_err(write_failed)?;
     drop(out);
     if settings.format == Format::Console {
         for err in &collected.errors {

@@ -79,7 +79,8 @@ pub(crate) fn merge(settings: &Settings) -> Result<i32, CoordinatorError> {
     }
     if let Some(report) = &merged {
         let t = &report.totals;
-        println!(
+        let _ = writeln!(
+            std::io::stdout(),
             "merged {} tests: {} passed, {} failed, {} errors, {} skipped",
             report.tests.len(),
             t.passed + t.flaky,
