@@ -49,9 +49,20 @@ pub fn list_document(args: &str) -> Result<String, CoordinatorError> {
     let cli = dbtest_config::parse_cli_json(args)?;
     let settings = Settings::resolve(cli)?;
     let (collected, targets) = pipeline::collect(&settings)?;
-    let durations = cache::durations(&settings);
+    let durations = durations_if_needed(&settings);
     let selection = pipeline::select(&settings, &collected, targets, &durations)?;
     Ok(list::list_json(&collected, &selection).to_string())
+}
+
+/// Recorded durations, read only when they matter: a run orders work by them,
+/// and a sharded selection may balance by them. (A large suite's file takes
+/// milliseconds to parse; `dbtest list` should not pay for it.)
+fn durations_if_needed(settings: &Settings) -> cache::Durations {
+    if settings.command == Command::Run || settings.shard.is_some() {
+        cache::durations(settings)
+    } else {
+        cache::Durations::default()
+    }
 }
 
 fn run_inner(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> Result<i32, CoordinatorError> {
@@ -61,7 +72,7 @@ fn run_inner(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> Result<i32, Coordi
         return merge::merge(&settings);
     }
     let (collected, targets) = pipeline::collect(&settings)?;
-    let durations = cache::durations(&settings);
+    let durations = durations_if_needed(&settings);
     let selection = pipeline::select(&settings, &collected, targets, &durations)?;
     match settings.command {
         Command::List => list::list(&settings, &collected, &selection),
