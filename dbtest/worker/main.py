@@ -62,6 +62,11 @@ def main() -> int:
     from .rewrite import set_cache_dir
 
     set_cache_dir(config["cache_dir"])
+    # As under `python -m pytest`, the invocation directory is importable, but
+    # last: installed packages (and dbtest itself, hence -P) are found first.
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
 
     capture = FdCapture(config["output_limit"]) if config["capture"] else NoCapture()
     runner = Runner(channel, capture, config["capture_passed"])

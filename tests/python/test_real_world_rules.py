@@ -67,3 +67,14 @@ class Test3Derived(Test1Base):
     for _ in range(3):
         run = run_dbtest("-j", "2", str(root), cwd=root)
         assert run.last_line.startswith("44 passed, 0 failed"), run
+
+
+def test_the_invocation_directory_is_importable_as_under_python_m_pytest(project):
+    root = project(
+        {
+            "mypkg/__init__.py": "VALUE = 42\n",
+            "mypkg/tests/test_value.py": "import mypkg\n\ndef test_value():\n    assert mypkg.VALUE == 42\n",
+        }
+    )
+    run = run_dbtest("--no-cache", "mypkg/tests", cwd=root)
+    assert run.last_line.startswith("1 passed, 0 failed"), run
