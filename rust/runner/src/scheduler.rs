@@ -141,7 +141,7 @@ impl Scheduler {
         };
         for (module, tests) in by_module.iter().enumerate() {
             let mut units = units_of(tests, table);
-            if longest_first {
+            if longest_first && workers > 1 {
                 longest_functions_first(&mut units, table);
             }
             let queue = &mut queues[module];
@@ -180,8 +180,15 @@ impl Scheduler {
                     .enumerate()
                     .filter(|(_, q)| !q.started && Self::has_work(q))
                     .max_by(|a, b| {
+                        // One worker gains nothing from reordering modules, and
+                        // file order is what a serial runner (pytest) does.
+                        let by_size = if self.workers > 1 {
+                            a.1.estimate.total_cmp(&b.1.estimate)
+                        } else {
+                            std::cmp::Ordering::Equal
+                        };
                         (a.1.first.cmp(&b.1.first))
-                            .then(a.1.estimate.total_cmp(&b.1.estimate))
+                            .then(by_size)
                             .then(b.0.cmp(&a.0))
                     });
                 match fresh {
