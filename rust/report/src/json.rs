@@ -102,20 +102,21 @@ pub struct Totals {
 
 impl Totals {
     pub fn of(tests: &[TestReport]) -> Totals {
-        let mut totals = Totals::default();
+        let mut counts = crate::Counts::default();
         for test in tests {
-            totals.subtests_passed += u64::from(test.subtests_passed);
-            match test.outcome {
-                Outcome::Passed if test.flaky => totals.flaky += 1,
-                Outcome::Passed => totals.passed += 1,
-                Outcome::Failed => totals.failed += 1,
-                Outcome::Error => totals.errors += 1,
-                Outcome::Skipped => totals.skipped += 1,
-                Outcome::Xfailed => totals.xfailed += 1,
-                Outcome::Xpassed => totals.xpassed += 1,
-            }
+            counts.add_outcome(test.outcome, test.flaky, test.subtests_passed);
         }
-        totals
+        let n = |v: usize| v as u64;
+        Totals {
+            passed: n(counts.passed),
+            failed: n(counts.failed),
+            errors: n(counts.errors),
+            skipped: n(counts.skipped),
+            xfailed: n(counts.xfailed),
+            xpassed: n(counts.xpassed),
+            flaky: n(counts.flaky),
+            subtests_passed: n(counts.subtests_passed),
+        }
     }
 
     /// Number of tests.

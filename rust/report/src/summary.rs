@@ -33,9 +33,15 @@ pub struct Counts {
 
 impl Counts {
     pub fn add(&mut self, result: &TestResult) {
-        self.subtests_passed += result.subtests_passed as usize;
-        match result.outcome {
-            Outcome::Passed if result.flaky => self.flaky += 1,
+        self.add_outcome(result.outcome, result.flaky, result.subtests_passed);
+    }
+
+    /// The one place that decides which count a result goes to (the console's
+    /// counts and the JSON report's totals both use it).
+    pub fn add_outcome(&mut self, outcome: Outcome, flaky: bool, subtests_passed: u32) {
+        self.subtests_passed += subtests_passed as usize;
+        match outcome {
+            Outcome::Passed if flaky => self.flaky += 1,
             Outcome::Passed => self.passed += 1,
             Outcome::Failed => self.failed += 1,
             Outcome::Error => self.errors += 1,
