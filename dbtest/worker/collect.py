@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from types import FunctionType, ModuleType
 
+from .marks import pytest_marks
+
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,7 +95,7 @@ def _class_test_names(cls: type, style: str) -> list[str]:
 
 def _marks(obj: Any) -> list[str]:
     tags: list[str] = []
-    for mark in getattr(obj, "pytestmark", None) or ():
+    for mark in pytest_marks(obj):
         name = getattr(mark, "name", None)
         if isinstance(name, str) and name not in tags:
             tags.append(name)

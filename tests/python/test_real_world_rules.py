@@ -78,3 +78,41 @@ def test_the_invocation_directory_is_importable_as_under_python_m_pytest(project
     )
     run = run_dbtest("--no-cache", "mypkg/tests", cwd=root)
     assert run.last_line.startswith("1 passed, 0 failed"), run
+
+
+def test_pytest_skip_marks_are_honoured_at_run_time(project):
+    root = project(
+        {
+            "test_marks.py": """
+import sys
+import unittest
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+@pytest.mark.skipif(sys.version_info < (99,), reason="needs Python 99")
+def test_future():
+    raise AssertionError("must not run")
+
+@pytest.mark.skipif("sys.platform != 'nowhere'", reason="string condition")
+def test_string_condition():
+    raise AssertionError("must not run")
+
+@pytest.mark.skipif(False, reason="never")
+def test_runs():
+    pass
+
+@pytest.mark.skipif("undefined_name", reason="broken")
+def test_broken_condition():
+    pass
+
+class Case(unittest.TestCase):
+    @pytest.mark.skipif(True, reason="on a TestCase method")
+    def test_skipped(self):
+        raise AssertionError("must not run")
+""",
+        }
+    )
+    run = run_dbtest("--no-cache", "-v", str(root))
+    assert run.last_line.startswith("1 passed, 0 failed, 1 error, 3 skipped"), run

@@ -1,0 +1,58 @@
+"""pytest's skip marks, honoured at run time.
+
+Suites written for pytest use ``@pytest.mark.skip`` and ``@pytest.mark.skipif``
+on functions, classes and modules (``pytestmark``), unittest-style classes
+included. The static collector already reports literal ``skip`` marks; the
+conditions of ``skipif`` need the module, so they are evaluated here, before the
+test's set-up, as pytest does. Other marks (``xfail``, ``parametrize``, fixtures)
+belong to the pytest-compatibility layer and are not interpreted yet.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from types import ModuleType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def pytest_marks(obj: Any) -> list[Any]:
+    """The marks pytest keeps on an object: a list, or a single mark
+    (``pytestmark = pytest.mark.slow`` at module level)."""
+    marks = getattr(obj, "pytestmark", None)
+    if marks is None:
+        return []
+    return list(marks) if isinstance(marks, (list, tuple)) else [marks]
+
+
+def _condition_holds(condition: Any, module: ModuleType) -> bool:
+    if isinstance(condition, str):
+        namespace = {"os": os, "sys": sys, "platform": platform, "config": None}
+        namespace.update(vars(module))
+        return bool(eval(condition, namespace))  # noqa: S307 - pytest's documented skipif semantics
+    return bool(condition)
+
+
+def skip_reason(module: ModuleType, owner: Any, function: Any) -> str | None:
+    """Why the test should be skipped, per its pytest marks, or None.
+
+    Raises what evaluating a string condition raises (the test then errors, as
+    under pytest)."""
+    for mark in (*pytest_marks(function), *pytest_marks(owner), *pytest_marks(module)):
+        name = getattr(mark, "name", None)
+        if name not in ("skip", "skipif"):
+            continue
+        args = getattr(mark, "args", ()) or ()
+        kwargs = getattr(mark, "kwargs", {}) or {}
+        if name == "skip":
+            return kwargs.get("reason") or (args[0] if args else "unconditional skip")
+        conditions = args or (kwargs.get("condition", True),)
+        for condition in conditions:
+            if _condition_holds(condition, module):
+                reason = kwargs.get("reason")
+                return reason or (f"condition: {condition}" if isinstance(condition, str) else "skipif")
+    return None
