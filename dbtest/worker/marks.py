@@ -11,7 +11,6 @@ belong to the pytest-compatibility layer and are not interpreted yet.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from types import ModuleType
 
@@ -31,6 +30,8 @@ def pytest_marks(obj: Any) -> list[Any]:
 
 def _condition_holds(condition: Any, module: ModuleType) -> bool:
     if isinstance(condition, str):
+        import platform  # costs milliseconds; string conditions are rare
+
         namespace = {"os": os, "sys": sys, "platform": platform, "config": None}
         namespace.update(vars(module))
         return bool(eval(condition, namespace))  # noqa: S307 - pytest's documented skipif semantics

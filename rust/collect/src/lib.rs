@@ -97,40 +97,63 @@ pub fn collect_file(file_index: usize, file: &TestFile, project: &Project) -> Fi
     }
 }
 
-/// Collects every file, in parallel for larger trees; results keep `files` order.
-pub fn collect_all(files: &[TestFile]) -> Vec<FileCollection> {
+/// Collects files while `discover` is still finding them, so that parsing
+/// overlaps the directory walk (which is serial). `discover` hands each file to
+/// its callback once; the files come back sorted by relative path, each with
+/// its collection, indices matching that order.
+pub fn collect_discovered<E: Send>(
+    discover: impl FnOnce(&mut dyn FnMut(TestFile)) -> Result<(), E> + Send,
+) -> Result<(Vec<TestFile>, Vec<FileCollection>), E> {
     let project = Project::new();
     let project = &project;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if files.len() < 16 || threads == 1 {
-        return files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| collect_file(i, f, project))
-            .collect();
-    }
-    let chunk = files.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .enumerate()
-            .map(|(n, part)| {
+    let (files_tx, files_rx) = crossbeam_channel::unbounded::<(usize, TestFile)>();
+    let mut collected: Vec<(TestFile, FileCollection)> = std::thread::scope(|scope| {
+        let collectors: Vec<_> = (0..threads)
+            .map(|_| {
+                let files_rx = files_rx.clone();
                 scope.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, f)| collect_file(n * chunk + i, f, project))
+                    files_rx
+                        .iter()
+                        .map(|(i, file)| {
+                            let collection = collect_file(i, &file, project);
+                            (file, collection)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles
+        drop(files_rx);
+        let mut found = 0;
+        let walked = discover(&mut |file| {
+            // The receivers live until this scope ends.
+            let _ = files_tx.send((found, file));
+            found += 1;
+        });
+        drop(files_tx);
+        let collected = collectors
             .into_iter()
             .flat_map(|h| {
                 h.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
-            .collect()
-    })
+            .collect();
+        walked.map(|()| collected)
+    })?;
+    collected.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
+    let mut files = Vec::with_capacity(collected.len());
+    let mut collections = Vec::with_capacity(collected.len());
+    for (index, (file, mut collection)) in collected.into_iter().enumerate() {
+        for item in &mut collection.items {
+            item.file = index;
+        }
+        if let Some(error) = &mut collection.error {
+            error.file = index;
+        }
+        files.push(file);
+        collections.push(collection);
+    }
+    Ok((files, collections))
 }
 
 #[cfg(test)]

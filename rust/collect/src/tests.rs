@@ -320,3 +320,58 @@ class BarChecks(Reexported):\n    pass\n";
     );
     assert!(c.items.iter().all(|i| i.style == Style::TestCase));
 }
+
+#[test]
+fn files_collected_during_discovery_come_back_sorted_with_matching_indices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    // Handed over in reverse order, as a walk may; one of them does not parse.
+    let names: Vec<String> = (0..40).rev().map(|i| format!("test_{i:02}.py")).collect();
+    for name in &names {
+        let body = if name == "test_07.py" {
+            "def test_(:\n".to_string()
+        } else {
+            format!(
+                "def test_in_{}():\n    pass\n",
+                name.trim_end_matches(".py")
+            )
+        };
+        std::fs::write(root.join(name), body).unwrap();
+    }
+    let (files, collections) = collect_discovered(|found| {
+        for name in &names {
+            found(TestFile {
+                path: root.join(name),
+                ..file(name)
+            });
+        }
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert_eq!(files.len(), 40);
+    assert!(files.windows(2).all(|w| w[0].rel < w[1].rel));
+    for (index, (file, collection)) in files.iter().zip(&collections).enumerate() {
+        if file.rel == "test_07.py" {
+            let error = collection.error.as_ref().unwrap();
+            assert_eq!((error.file, error.rel.as_str()), (index, "test_07.py"));
+            continue;
+        }
+        let item = &collection.items[0];
+        assert_eq!(item.file, index);
+        assert!(
+            item.id.starts_with(&file.rel),
+            "{} in {}",
+            item.id,
+            file.rel
+        );
+    }
+}
+
+#[test]
+fn a_failing_discovery_is_returned_as_is() {
+    let result = collect_discovered(|found| {
+        found(file("test_a.py"));
+        Err::<(), &str>("walk failed")
+    });
+    assert_eq!(result.err(), Some("walk failed"));
+}

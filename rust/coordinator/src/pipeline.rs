@@ -3,9 +3,9 @@
 
 use crate::cache::Durations;
 use crate::error::CoordinatorError;
-use dbtest_collect::{CollectError, FileCollection};
+use dbtest_collect::CollectError;
 use dbtest_config::{normalize, Settings};
-use dbtest_discovery::{discover, relative_id_path, DiscoveryOptions};
+use dbtest_discovery::{discover_each, relative_id_path, DiscoveryOptions};
 use dbtest_model::{Kind, TestFile, TestItem};
 use dbtest_select::{
     shard_items, Criteria, Expression, NodeId, ShardMode, ShardRequest, ShardSpec,
@@ -94,15 +94,13 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
         bench_patterns: settings.bench_patterns.clone(),
     };
     let started = std::time::Instant::now();
-    let files = discover(&targets.roots, &options)?;
-    let discovered = started.elapsed();
-    let collections: Vec<FileCollection> = dbtest_collect::collect_all(&files);
+    let (files, collections) =
+        dbtest_collect::collect_discovered(|found| discover_each(&targets.roots, &options, found))?;
     if std::env::var_os("DBTEST_TIMINGS").is_some() {
         eprintln!(
-            "dbtest timings: discovery {:.2} ms ({} files), static collection {:.2} ms",
-            discovered.as_secs_f64() * 1e3,
+            "dbtest timings: discovery and static collection {:.2} ms ({} files)",
+            started.elapsed().as_secs_f64() * 1e3,
             files.len(),
-            (started.elapsed() - discovered).as_secs_f64() * 1e3
         );
     }
     let mut items = Vec::new();

@@ -89,10 +89,23 @@ pub fn discover(
     paths: &[PathBuf],
     options: &DiscoveryOptions,
 ) -> Result<Vec<TestFile>, DiscoveryError> {
+    let mut found: Vec<TestFile> = Vec::new();
+    discover_each(paths, options, &mut |file| found.push(file))?;
+    found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(found)
+}
+
+/// Hands every test and benchmark file under `paths` to `found` as the walk
+/// meets it (each file once, in walk order), so that work on a file can start
+/// before the walk ends.
+pub fn discover_each(
+    paths: &[PathBuf],
+    options: &DiscoveryOptions,
+    found: &mut dyn FnMut(TestFile),
+) -> Result<(), DiscoveryError> {
     let tests = glob_set(&options.test_patterns)?;
     let benches = glob_set(&options.bench_patterns)?;
     let mut resolver = ModuleResolver::default();
-    let mut found: Vec<TestFile> = Vec::new();
     let mut seen = std::collections::HashSet::new();
 
     for root in paths {
@@ -103,7 +116,7 @@ pub fn discover(
         if root.is_file() {
             if root.extension().is_some_and(|e| e == "py") && seen.insert(root.clone()) {
                 let is_benchmark = file_name_matches(&benches, &root);
-                found.push(resolver.test_file(&root, &options.rootdir, is_benchmark));
+                found(resolver.test_file(&root, &options.rootdir, is_benchmark));
             }
             continue;
         }
@@ -134,12 +147,11 @@ pub fn discover(
                 continue;
             }
             if seen.insert(path.to_path_buf()) {
-                found.push(resolver.test_file(path, &options.rootdir, is_benchmark));
+                found(resolver.test_file(path, &options.rootdir, is_benchmark));
             }
         }
     }
-    found.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(found)
+    Ok(())
 }
 
 fn file_name_matches(set: &GlobSet, path: &Path) -> bool {
