@@ -1,3 +1,8 @@
-from dbtest.worker.main import run
+import sys
+
+if sys.argv[1:] == ["--fork-server"]:
+    from dbtest.worker.forkserver import run
+else:
+    from dbtest.worker.main import run
 
 run()

@@ -21,10 +21,12 @@ def test_skeleton_reports_four_passed_one_failed_on_two_workers(tmp_path):
     assert "test_skeleton.py::test_broken" in run.stdout
     assert "assert 1 + 1 == 3" in run.stdout, "the failure shows its traceback"
     records = [line.split() for line in log.read_text().splitlines()]
-    pids = {pid for pid, _ in records}
-    parents = {ppid for _, ppid in records}
+    pids = {pid for pid, _, _ in records}
+    parents = {ppid for _, ppid, _ in records}
+    grandparents = {grandparent for _, _, grandparent in records}
     assert len(pids) == 2, f"tests ran in {len(pids)} worker process(es): {records}"
-    assert parents == {str(run.pid)}, "workers are children of the coordinator (the dbtest process)"
+    assert len(parents) == 1 and parents.isdisjoint(pids), "both forked by one fork server"
+    assert grandparents == {str(run.pid)}, "the fork server is a child of the coordinator (the dbtest process)"
 
 
 def test_empty_directory_exits_5(tmp_path):

@@ -27,12 +27,13 @@ def _alive(pid: int) -> bool:
 
 
 def _wait_for_lines(path: Path, count: int, timeout: float = 30) -> list[int]:
+    """The numbers on the first `count` lines (pids), once they are there."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists():
-            lines = [int(x) for x in path.read_text().split()]
+            lines = path.read_text().splitlines()
             if len(lines) >= count:
-                return lines
+                return [int(x) for line in lines[:count] for x in line.split()]
         time.sleep(0.05)
     raise AssertionError(f"{path} did not get {count} lines")
 

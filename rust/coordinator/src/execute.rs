@@ -94,6 +94,7 @@ pub(crate) fn execute(
             cwd: settings.cwd.clone(),
             env: Vec::new(),
             stream_output: !settings.capture,
+            fork_server: true,
         },
         rootdir: settings.rootdir.clone(),
         run_dir: run_dir.path().to_path_buf(),

@@ -3,6 +3,7 @@
 //! [`Event`]s (one reader thread per worker feeds it), hands out batches from the
 //! [`Scheduler`], enforces timeouts and replaces workers that die.
 
+use crate::forkserver::ForkServer;
 use crate::plan::{Plan, PlannedModule};
 use crate::process::{describe_exit, Event, ReapMode, Reaped, SpawnSpec, WorkerProcess};
 use crate::scheduler::{ModuleFlags, Scheduler, TestEntry};
@@ -259,6 +260,11 @@ pub fn run(
         failures: 0,
         any_greeted: false,
         fallback_estimate: fallback,
+        fork_server: if options.spawn.fork_server && workers > 1 {
+            ForkServerState::NotStarted
+        } else {
+            ForkServerState::Unused
+        },
         trace: Trace::new(),
     };
     if work_units == 0 {
@@ -294,7 +300,17 @@ struct Dispatcher<'a> {
     failures: usize,
     any_greeted: bool,
     fallback_estimate: f64,
+    fork_server: ForkServerState,
     trace: Trace,
+}
+
+/// Workers come from a fork server when more than one is started; if the
+/// server cannot be started or stops answering, interpreters are started
+/// directly for the rest of the run.
+enum ForkServerState {
+    Unused,
+    NotStarted,
+    Running(ForkServer),
 }
 
 /// `DBTEST_TIMINGS=1`: milestones of the run on stderr, for profiling.
@@ -408,17 +424,51 @@ impl Dispatcher<'_> {
             && self.pending.is_empty()
     }
 
+    fn fork_server(&mut self) -> Option<&mut ForkServer> {
+        if let ForkServerState::NotStarted = self.fork_server {
+            self.fork_server = match ForkServer::start(&self.options.spawn) {
+                Ok(server) => ForkServerState::Running(server),
+                Err(_) => ForkServerState::Unused,
+            };
+        }
+        match &mut self.fork_server {
+            ForkServerState::Running(server) => Some(server),
+            _ => None,
+        }
+    }
+
     fn start_worker(&mut self, slot: usize) {
         let id = self.next_process;
         self.next_process += 1;
         let traceback_file = self.options.run_dir.join(format!("worker-{id}.tb"));
-        let process = match WorkerProcess::spawn(
-            &self.options.spawn,
-            id,
-            slot as u32 + 1,
-            traceback_file.clone(),
-            self.events_tx.clone(),
-        ) {
+        let (spec, events) = (&self.options.spawn, self.events_tx.clone());
+        let forked = match self.fork_server() {
+            Some(server) => WorkerProcess::spawn(
+                spec,
+                Some(server),
+                id,
+                slot as u32 + 1,
+                traceback_file.clone(),
+                events,
+            )
+            .ok(),
+            None => None,
+        };
+        if forked.is_none() {
+            self.fork_server = ForkServerState::Unused;
+        }
+        let spawned = match forked {
+            Some(process) => Ok(process),
+            None => WorkerProcess::spawn(
+                &self.options.spawn,
+                None,
+                id,
+                slot as u32 + 1,
+                traceback_file.clone(),
+                self.events_tx.clone(),
+            ),
+        };
+        let process = match spawned {
             Ok(process) => process,
             Err(err) => {
                 self.outcome.fatal = Some(format!(
@@ -1115,6 +1165,8 @@ impl Dispatcher<'_> {
         for handle in self.reapers.drain(..) {
             let _ = handle.join();
         }
+        // Every worker is gone: the server can go.
+        self.fork_server = ForkServerState::Unused;
         self.trace.mark("workers ended");
         self.outcome.not_run = self.done.iter().filter(|d| !**d).count();
         self.outcome

@@ -6,6 +6,7 @@
 //! jobs, one reads results and one drains the worker's own stdout/stderr.
 
 mod dispatcher;
+mod forkserver;
 mod plan;
 mod process;
 mod scheduler;

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::forkserver::ForkServer;
+
 /// Bytes of a worker's own stdout/stderr kept for crash reports.
 const TAIL_BYTES: usize = 16 * 1024;
 
@@ -28,6 +30,9 @@ pub struct SpawnSpec {
     pub env: Vec<(OsString, OsString)>,
     /// Forward the worker's stdout/stderr line by line (`-s`).
     pub stream_output: bool,
+    /// Start a fork server (`args` plus `--fork-server`) and fork workers from it
+    /// when more than one is needed; only the real worker runtime has one.
+    pub fork_server: bool,
 }
 
 impl SpawnSpec {
@@ -87,7 +92,7 @@ pub(crate) struct WorkerProcess {
     pub id: u64,
     pub slot: u32,
     pub pid: u32,
-    child: Child,
+    handle: Handle,
     jobs: Option<Sender<Vec<u8>>>,
     tail: Arc<Mutex<Vec<u8>>>,
     traceback_file: PathBuf,
@@ -96,8 +101,14 @@ pub(crate) struct WorkerProcess {
     output_done: Receiver<()>,
 }
 
-fn child_setup(jobs: RawFd, results: RawFd, parent: u32) -> io::Result<()> {
-    // Runs between fork and exec: only async-signal-safe calls.
+/// In a freshly forked child, before exec: its own process group, death with
+/// the parent, and `fds` moved to 3, 4, … in order. Only async-signal-safe calls.
+pub(crate) fn place_fds(fds: &[RawFd], parent: u32) -> io::Result<()> {
+    const MAX_FDS: usize = 4;
+    if fds.len() > MAX_FDS {
+        return Err(io::Error::other("too many descriptors to place"));
+    }
+    // SAFETY: plain syscalls on descriptors this process owns.
     unsafe {
         if libc::setpgid(0, 0) != 0 {
             return Err(io::Error::last_os_error());
@@ -113,24 +124,68 @@ fn child_setup(jobs: RawFd, results: RawFd, parent: u32) -> io::Result<()> {
         }
         #[cfg(not(target_os = "linux"))]
         let _ = parent;
-        // Move both ends out of the way first so neither dup2 clobbers the other.
-        let high_jobs = libc::fcntl(jobs, libc::F_DUPFD, 10);
-        let high_results = libc::fcntl(results, libc::F_DUPFD, 10);
-        if high_jobs < 0 || high_results < 0 {
-            return Err(io::Error::last_os_error());
+        // Move every descriptor out of the way first so no dup2 clobbers another.
+        let mut high = [0 as RawFd; MAX_FDS];
+        for (slot, &fd) in high.iter_mut().zip(fds) {
+            *slot = libc::fcntl(fd, libc::F_DUPFD, 10);
+            if *slot < 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
-        if libc::dup2(high_jobs, 3) < 0 || libc::dup2(high_results, 4) < 0 {
-            return Err(io::Error::last_os_error());
+        for (target, &fd) in (3..).zip(&high[..fds.len()]) {
+            if libc::dup2(fd, target) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            libc::close(fd);
         }
-        libc::close(high_jobs);
-        libc::close(high_results);
     }
     Ok(())
 }
 
+/// What the coordinator holds of a worker process: a child it started, or one
+/// the fork server forked (whose exit status the server reports).
+enum Handle {
+    Spawned(Child),
+    Forked {
+        exit: Receiver<ExitStatus>,
+        status: Option<ExitStatus>,
+    },
+}
+
+impl Handle {
+    fn try_wait(&mut self) -> Option<ExitStatus> {
+        match self {
+            Handle::Spawned(child) => child.try_wait().ok().flatten(),
+            Handle::Forked { exit, status } => {
+                if status.is_none() {
+                    *status = exit.try_recv().ok();
+                }
+                *status
+            }
+        }
+    }
+
+    /// Waits for the end of a process that has been sent SIGKILL.
+    fn wait_killed(&mut self) -> Option<ExitStatus> {
+        match self {
+            Handle::Spawned(child) => child.wait().ok(),
+            Handle::Forked { exit, status } => {
+                if status.is_none() {
+                    // The server reaps it at once; without a server there is no status.
+                    *status = exit.recv_timeout(Duration::from_secs(5)).ok();
+                }
+                *status
+            }
+        }
+    }
+}
+
 impl WorkerProcess {
+    /// Starts a worker: forked by `fork_server` when there is one, else a new
+    /// interpreter.
     pub fn spawn(
         spec: &SpawnSpec,
+        fork_server: Option<&mut ForkServer>,
         id: u64,
         slot: u32,
         traceback_file: PathBuf,
@@ -140,26 +195,38 @@ impl WorkerProcess {
         let (results_read, results_write) = io::pipe()?;
         let (output_read, output_write) = io::pipe()?;
 
-        let mut command = Command::new(&spec.python);
-        command
-            .args(&spec.args)
-            .current_dir(&spec.cwd)
-            .stdin(Stdio::null())
-            .stdout(output_write.try_clone()?)
-            .stderr(output_write)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)));
-        let (jobs_fd, results_fd) = (jobs_read.as_raw_fd(), results_write.as_raw_fd());
-        let parent = std::process::id();
-        // SAFETY: child_setup only makes async-signal-safe libc calls.
-        unsafe {
-            command.pre_exec(move || child_setup(jobs_fd, results_fd, parent));
-        }
-        let child = command.spawn()?;
+        let (pid, handle) = match fork_server {
+            Some(server) => {
+                let (pid, exit) = server.fork(
+                    jobs_read.as_raw_fd(),
+                    results_write.as_raw_fd(),
+                    output_write.as_raw_fd(),
+                )?;
+                (pid, Handle::Forked { exit, status: None })
+            }
+            None => {
+                let mut command = Command::new(&spec.python);
+                command
+                    .args(&spec.args)
+                    .current_dir(&spec.cwd)
+                    .stdin(Stdio::null())
+                    .stdout(output_write.try_clone()?)
+                    .stderr(output_write.try_clone()?)
+                    .envs(spec.env.iter().map(|(k, v)| (k, v)));
+                let fds = [jobs_read.as_raw_fd(), results_write.as_raw_fd()];
+                let parent = std::process::id();
+                // SAFETY: place_fds only makes async-signal-safe calls.
+                unsafe {
+                    command.pre_exec(move || place_fds(&fds, parent));
+                }
+                let child = command.spawn()?;
+                (child.id(), Handle::Spawned(child))
+            }
+        };
         // The parent must not hold the child's ends, or it would never see EOF.
-        drop(command);
         drop(jobs_read);
         drop(results_write);
-        let pid = child.id();
+        drop(output_write);
 
         let (jobs_tx, jobs_rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>) =
             crossbeam_channel::unbounded();
@@ -232,7 +299,7 @@ impl WorkerProcess {
             id,
             slot,
             pid,
-            child,
+            handle,
             jobs: Some(jobs_tx),
             tail,
             traceback_file,
@@ -281,12 +348,10 @@ impl WorkerProcess {
     fn wait_for_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + within;
         loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5))
-                }
-                Ok(None) | Err(_) => return None,
+            match self.handle.try_wait() {
+                Some(status) => return Some(status),
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                None => return None,
             }
         }
     }
@@ -322,7 +387,7 @@ impl WorkerProcess {
         }
         if status.is_none() {
             self.signal_group(libc::SIGKILL);
-            status = self.child.wait().ok();
+            status = self.handle.wait_killed();
         }
         // Whatever the tests left running in the worker's group goes too.
         self.signal_group(libc::SIGKILL);

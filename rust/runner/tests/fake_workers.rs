@@ -69,6 +69,7 @@ fn run_fake(
             cwd: repo(),
             env: Vec::new(),
             stream_output: false,
+            fork_server: false,
         },
         rootdir: repo(),
         run_dir: run_dir.path().to_path_buf(),

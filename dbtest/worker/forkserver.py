@@ -1,0 +1,147 @@
+"""The fork server: ``python -P -m dbtest.worker --fork-server``.
+
+Starting an interpreter and importing the worker runtime costs about 20 ms of
+CPU; forking a process that has already done so costs about one. When the
+coordinator starts more than one worker (``-j 8`` on two cores starts eight,
+and crashed, timed-out or recycled workers are replaced), it asks this process
+for them. Nothing of the project is imported here, so a forked worker is the
+same as a freshly started one.
+
+The control channel is a Unix socket on fd 3 (see `workers/PROTOCOL.md`). A
+request is the byte ``F`` carrying three descriptors (SCM_RIGHTS): the new
+worker's jobs pipe (read end), results pipe (write end) and output pipe (write
+end, its stdout and stderr). Replies are 9-byte records, ``<c I i``: ``P`` and
+the pid of the worker just forked, or ``X``, the pid of a worker that ended and
+its raw wait status. The server exits when the socket closes; its workers die
+with it (``PR_SET_PDEATHSIG``), and it dies with the coordinator.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Callable
+
+# Imported here, once, so that every forked worker already has them.
+from . import main as worker_main
+from .capture import FdCapture  # noqa: F401
+from .execute import Runner  # noqa: F401
+from .rewrite import set_cache_dir  # noqa: F401
+
+_RECORD = struct.Struct("<cIi")
+_HIGH_FD = 200
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(prctl: Callable[..., int] | None, parent: int) -> None:
+    """SIGKILL when the fork server ends, so that no worker outlives the run."""
+    if prctl is not None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(70)
+
+
+def _become_worker(
+    fds: list[int],
+    control: socket.socket,
+    wakeup: tuple[int, int],
+    prctl: Callable[..., int] | None,
+    server: int,
+) -> None:
+    """In the forked child: take the worker's place on fds 1-4 and run it."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    control.close()
+    for fd in wakeup:
+        os.close(fd)
+    os.setpgid(0, 0)
+    _die_with_parent(prctl, server)
+    del sys.argv[1:]
+    # Out of the way first, so that no dup2 below overwrites a descriptor still needed.
+    jobs, results, output = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in fds)
+    for fd in fds:
+        os.close(fd)
+    os.dup2(jobs, 3)
+    os.dup2(results, 4)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    for fd in (jobs, results, output):
+        os.close(fd)
+    worker_main.run()  # never returns: it ends with os._exit
+
+
+def _report_exits(control: socket.socket) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        control.sendall(_RECORD.pack(b"X", pid, status))
+
+
+def serve() -> int:
+    server = os.getpid()
+    control_fd = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
+    os.close(3)
+    control = socket.socket(fileno=control_fd)
+    prctl = _load_prctl()
+    wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_write)
+    while True:
+        try:
+            ready, _, _ = select.select([control, wake_read], [], [])
+        except InterruptedError:
+            continue
+        if wake_read in ready:
+            while True:
+                try:
+                    if not os.read(wake_read, 512):
+                        break
+                except BlockingIOError:
+                    break
+            _report_exits(control)
+        if control in ready:
+            try:
+                message, fds, _, _ = socket.recv_fds(control, 1, 3)
+            except ConnectionError:
+                return 0
+            if not message:
+                return 0
+            if len(fds) != 3:
+                for fd in fds:
+                    os.close(fd)
+                control.sendall(_RECORD.pack(b"P", 0, 0))
+                continue
+            pid = os.fork()
+            if pid == 0:
+                _become_worker(fds, control, (wake_read, wake_write), prctl, server)
+            for fd in fds:
+                os.close(fd)
+            control.sendall(_RECORD.pack(b"P", pid, 0))
+
+
+def run() -> None:
+    # The coordinator started this process in its own group, dying with it.
+    try:
+        code = serve()
+    except (BrokenPipeError, ConnectionError):
+        code = 0
+    os._exit(code)

@@ -1,0 +1,151 @@
+//! The fork server (`python -P -m dbtest.worker --fork-server`): one interpreter
+//! that has imported the worker runtime and forks workers on request, about a
+//! millisecond each instead of an interpreter start-up (see
+//! `dbtest/worker/forkserver.py` for its side, `workers/PROTOCOL.md` for the
+//! records). Workers it forks are its children, so it also reports how they
+//! ended; [`ForkServer::fork`] hands back a receiver for that.
+
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::process::{place_fds, SpawnSpec};
+
+/// How long a fork request may take, start-up of the server included.
+const FORK_WITHIN: Duration = Duration::from_secs(10);
+const RECORD: usize = 9;
+
+type ExitSenders = Arc<Mutex<HashMap<u32, Sender<ExitStatus>>>>;
+
+pub(crate) struct ForkServer {
+    child: Child,
+    control: UnixStream,
+    forked: Receiver<(u32, Receiver<ExitStatus>)>,
+}
+
+impl ForkServer {
+    pub fn start(spec: &SpawnSpec) -> io::Result<ForkServer> {
+        let (control, server_end) = UnixStream::pair()?;
+        let mut command = Command::new(&spec.python);
+        command
+            .args(&spec.args)
+            .arg("--fork-server")
+            .current_dir(&spec.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        let server_fd = server_end.as_raw_fd();
+        let parent = std::process::id();
+        // SAFETY: place_fds only makes async-signal-safe libc calls.
+        unsafe {
+            command.pre_exec(move || place_fds(&[server_fd], parent));
+        }
+        let child = command.spawn()?;
+        drop(server_end);
+
+        let mut reader = control.try_clone()?;
+        let exits: ExitSenders = Arc::default();
+        let (forked_tx, forked) = crossbeam_channel::unbounded();
+        std::thread::Builder::new()
+            .name("dbtest-forkserver".into())
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let mut record = [0u8; RECORD];
+                // Ends when the server does; dropping `exits` then tells every
+                // waiting reaper that no status will come.
+                while reader.read_exact(&mut record).is_ok() {
+                    let pid = u32::from_le_bytes([record[1], record[2], record[3], record[4]]);
+                    let status = i32::from_le_bytes([record[5], record[6], record[7], record[8]]);
+                    let Ok(mut exits) = exits.lock() else { return };
+                    match record[0] {
+                        b'P' => {
+                            let (exit_tx, exit_rx) = crossbeam_channel::bounded(1);
+                            if pid != 0 {
+                                exits.insert(pid, exit_tx);
+                            }
+                            if forked_tx.send((pid, exit_rx)).is_err() {
+                                return;
+                            }
+                        }
+                        b'X' => {
+                            if let Some(exit) = exits.remove(&pid) {
+                                let _ = exit.send(ExitStatus::from_raw(status));
+                            }
+                        }
+                        _ => return,
+                    }
+                }
+            })?;
+        Ok(ForkServer {
+            child,
+            control,
+            forked,
+        })
+    }
+
+    /// Forks a worker whose fds 3, 4 and 1/2 are the given pipe ends; returns its
+    /// pid and where its exit status will arrive.
+    pub fn fork(
+        &mut self,
+        jobs: RawFd,
+        results: RawFd,
+        output: RawFd,
+    ) -> io::Result<(u32, Receiver<ExitStatus>)> {
+        send_with_fds(&self.control, b"F", &[jobs, results, output])?;
+        match self.forked.recv_timeout(FORK_WITHIN) {
+            Ok((0, _)) => Err(io::Error::other("the fork server could not fork")),
+            Ok(forked) => Ok(forked),
+            Err(_) => Err(io::Error::other("the fork server did not answer")),
+        }
+    }
+}
+
+impl Drop for ForkServer {
+    fn drop(&mut self) {
+        // End of the socket: the server exits, and any worker still alive with it.
+        let _ = self.control.shutdown(std::net::Shutdown::Both);
+        let _ = self.control.flush();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `sendmsg` with the descriptors as SCM_RIGHTS ancillary data.
+fn send_with_fds(socket: &UnixStream, payload: &[u8], fds: &[RawFd]) -> io::Result<()> {
+    let fds_len = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_* compute sizes and offsets within `control`, which is
+    // allocated with CMSG_SPACE for exactly these descriptors; msghdr points at
+    // buffers that outlive the call.
+    unsafe {
+        let space = libc::CMSG_SPACE(fds_len as u32) as usize;
+        let mut control = vec![0u8; space];
+        let mut iov = libc::iovec {
+            iov_base: payload.as_ptr() as *mut libc::c_void,
+            iov_len: payload.len(),
+        };
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = space as _;
+        let header = libc::CMSG_FIRSTHDR(&message);
+        if header.is_null() {
+            return Err(io::Error::other("no room for SCM_RIGHTS"));
+        }
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(fds_len as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(header).cast(), fds.len());
+        if libc::sendmsg(socket.as_raw_fd(), &message, libc::MSG_NOSIGNAL) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
