@@ -1,3 +1,3 @@
-from dbtest.cli import main
+from dbtest.launch import main
 
 main()

@@ -19,6 +19,9 @@ from dbtest import __version__
 USAGE_ERROR = 4
 INTERRUPTED = 2
 
+# (pid, socket fd) of a fork server started by `dbtest.launch`, until a run takes it.
+_fork_server: tuple[int, int] | None = None
+
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
@@ -159,10 +162,15 @@ def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
     }
     from dbtest import _core
 
+    global _fork_server
+    fork_server = None
+    if command == "run":
+        # Handed over: from here the coordinator uses it or ends it.
+        fork_server, _fork_server = _fork_server, None
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        return _core.run(json.dumps(args))
+        return _core.run(json.dumps(args), fork_server)
     except KeyboardInterrupt:
         return INTERRUPTED
 
@@ -233,7 +241,9 @@ def merge_command(reports: tuple[str, ...], **outputs: Any) -> int:
     return _core.run(json.dumps(args))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, fork_server: tuple[int, int] | None = None) -> None:
+    global _fork_server
+    _fork_server = fork_server
     try:
         code = cli.main(args=argv, prog_name="dbtest", standalone_mode=False)
     except click.exceptions.UsageError as exc:
@@ -246,4 +256,10 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except KeyboardInterrupt:
         code = INTERRUPTED
+    finally:
+        if _fork_server is not None:
+            from dbtest.launch import end_fork_server
+
+            end_fork_server(_fork_server)
+            _fork_server = None
     sys.exit(code if isinstance(code, int) else 0)

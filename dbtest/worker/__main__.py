@@ -1,6 +1,6 @@
 import sys
 
-if sys.argv[1:] == ["--fork-server"]:
+if sys.argv[1:2] == ["--fork-server"]:
     from dbtest.worker.forkserver import run
 else:
     from dbtest.worker.main import run

@@ -1,4 +1,4 @@
-"""The fork server: ``python -P -m dbtest.worker --fork-server``.
+"""The fork server: ``python -P -m dbtest.worker --fork-server PARENT_PID``.
 
 Starting an interpreter and importing the worker runtime costs about 20 ms of
 CPU; forking a process that has already done so costs about one. When the
@@ -7,7 +7,9 @@ and crashed, timed-out or recycled workers are replaced), it asks this process
 for them. Nothing of the project is imported here, so a forked worker is the
 same as a freshly started one.
 
-The control channel is a Unix socket on fd 3 (see `workers/PROTOCOL.md`). A
+It is started by the ``dbtest`` command before the command line is parsed (see
+`dbtest/launch.py`), or by the coordinator. The control channel is a Unix
+socket on fd 3 (see `workers/PROTOCOL.md`). A
 request is the byte ``F`` carrying three descriptors (SCM_RIGHTS): the new
 worker's jobs pipe (read end), results pipe (write end) and output pipe (write
 end, its stdout and stderr). Replies are 9-byte records, ``<c I i``: ``P`` and
@@ -18,11 +20,11 @@ with it (``PR_SET_PDEATHSIG``), and it dies with the coordinator.
 
 from __future__ import annotations
 
+import _socket
 import fcntl
 import os
 import select
 import signal
-import socket
 import struct
 import sys
 from collections.abc import Callable
@@ -34,6 +36,7 @@ from .execute import Runner  # noqa: F401
 from .rewrite import set_cache_dir  # noqa: F401
 
 _RECORD = struct.Struct("<cIi")
+_FD = struct.Struct("i")
 _HIGH_FD = 200
 
 
@@ -49,7 +52,7 @@ def _load_prctl() -> Callable[..., int] | None:
 
 
 def _die_with_parent(prctl: Callable[..., int] | None, parent: int) -> None:
-    """SIGKILL when the fork server ends, so that no worker outlives the run."""
+    """SIGKILL when the parent ends, so that no process outlives the run."""
     if prctl is not None:
         prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:
@@ -58,7 +61,7 @@ def _die_with_parent(prctl: Callable[..., int] | None, parent: int) -> None:
 
 def _become_worker(
     fds: list[int],
-    control: socket.socket,
+    control: _socket.socket,
     wakeup: tuple[int, int],
     prctl: Callable[..., int] | None,
     server: int,
@@ -85,7 +88,17 @@ def _become_worker(
     worker_main.run()  # never returns: it ends with os._exit
 
 
-def _report_exits(control: socket.socket) -> None:
+def _receive_fds(control: _socket.socket) -> tuple[bytes, list[int]]:
+    message, ancillary, _, _ = control.recvmsg(1, _socket.CMSG_SPACE(3 * _FD.size))
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % _FD.size
+            fds.extend(fd for (fd,) in _FD.iter_unpack(data[:usable]))
+    return message, fds
+
+
+def _report_exits(control: _socket.socket) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -96,12 +109,13 @@ def _report_exits(control: socket.socket) -> None:
         control.sendall(_RECORD.pack(b"X", pid, status))
 
 
-def serve() -> int:
+def serve(parent: int) -> int:
     server = os.getpid()
+    prctl = _load_prctl()
+    _die_with_parent(prctl, parent)
     control_fd = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
     os.close(3)
-    control = socket.socket(fileno=control_fd)
-    prctl = _load_prctl()
+    control = _socket.socket(fileno=control_fd)
     wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_write)
@@ -120,7 +134,7 @@ def serve() -> int:
             _report_exits(control)
         if control in ready:
             try:
-                message, fds, _, _ = socket.recv_fds(control, 1, 3)
+                message, fds = _receive_fds(control)
             except ConnectionError:
                 return 0
             if not message:
@@ -139,9 +153,8 @@ def serve() -> int:
 
 
 def run() -> None:
-    # The coordinator started this process in its own group, dying with it.
     try:
-        code = serve()
+        code = serve(int(sys.argv[2]))
     except (BrokenPipeError, ConnectionError):
         code = 0
     os._exit(code)

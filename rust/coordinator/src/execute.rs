@@ -10,7 +10,7 @@ use crate::state;
 use dbtest_config::Settings;
 use dbtest_model::{Kind, TestResult};
 use dbtest_report::{ConsoleOptions, ConsoleReporter, RunSummary};
-use dbtest_runner::{RunObserver, RunnerOptions, SpawnSpec};
+use dbtest_runner::{ForkServer, RunObserver, RunnerOptions, SpawnSpec};
 use dbtest_select::bazel_test_env;
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
@@ -24,6 +24,7 @@ pub(crate) fn execute(
     collected: Collected,
     selection: &Selection,
     durations: Durations,
+    fork_server: Option<ForkServer>,
     interrupted: &dyn Fn() -> bool,
     started: Instant,
 ) -> Result<i32, CoordinatorError> {
@@ -141,7 +142,14 @@ pub(crate) fn execute(
         reported: false,
         retried: Vec::new(),
     };
-    let outcome = dbtest_runner::run(plan, &options, &mut observer, &admit, interrupted);
+    let outcome = dbtest_runner::run(
+        plan,
+        &options,
+        fork_server,
+        &mut observer,
+        &admit,
+        interrupted,
+    );
     observer.flush();
     let journal = observer.journal.take();
     let retried = std::mem::take(&mut observer.retried);

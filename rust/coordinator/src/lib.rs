@@ -13,6 +13,7 @@ mod plan;
 mod reports;
 mod state;
 
+pub use dbtest_runner::ForkServer;
 pub use error::CoordinatorError;
 
 use dbtest_config::{CliArgs, Command, Settings};
@@ -20,9 +21,10 @@ use std::io::Write;
 use std::time::Instant;
 
 /// Runs a whole `dbtest` invocation and returns its exit code. `interrupted` is
-/// polled (about ten times a second) to learn of Ctrl-C.
-pub fn run(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> i32 {
-    match run_inner(cli, interrupted) {
+/// polled (about ten times a second) to learn of Ctrl-C. `fork_server`: one the
+/// `dbtest` command started for the workers; ended here whether used or not.
+pub fn run(cli: CliArgs, fork_server: Option<ForkServer>, interrupted: &dyn Fn() -> bool) -> i32 {
+    match run_inner(cli, fork_server, interrupted) {
         Ok(code) => code,
         Err(err) => {
             let _ = std::io::stdout().flush();
@@ -33,9 +35,13 @@ pub fn run(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> i32 {
 }
 
 /// Parses the shim's JSON arguments, then [`run`]s.
-pub fn run_json(args: &str, interrupted: &dyn Fn() -> bool) -> i32 {
+pub fn run_json(
+    args: &str,
+    fork_server: Option<ForkServer>,
+    interrupted: &dyn Fn() -> bool,
+) -> i32 {
     match dbtest_config::parse_cli_json(args) {
-        Ok(cli) => run(cli, interrupted),
+        Ok(cli) => run(cli, fork_server, interrupted),
         Err(err) => {
             eprintln!("dbtest: error: {err}");
             exit::INTERNAL_ERROR
@@ -65,7 +71,11 @@ fn durations_if_needed(settings: &Settings) -> cache::Durations {
     }
 }
 
-fn run_inner(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> Result<i32, CoordinatorError> {
+fn run_inner(
+    cli: CliArgs,
+    fork_server: Option<ForkServer>,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<i32, CoordinatorError> {
     let started = Instant::now();
     let settings = Settings::resolve(cli)?;
     if settings.command == Command::Merge {
@@ -81,6 +91,7 @@ fn run_inner(cli: CliArgs, interrupted: &dyn Fn() -> bool) -> Result<i32, Coordi
             collected,
             &selection,
             durations,
+            fork_server,
             interrupted,
             started,
         ),

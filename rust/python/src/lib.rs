@@ -2,7 +2,9 @@
 //! happens in [`run`] with the GIL released; Ctrl-C is noticed by polling
 //! Python's signal handlers from the dispatcher loop.
 
+use dbtest_coordinator::ForkServer;
 use pyo3::exceptions::PyValueError;
+use std::os::fd::{FromRawFd, OwnedFd};
 
 // Parsing thousands of test files is allocation-heavy; mimalloc roughly halves
 // static collection time against the system allocator. Only Rust's own
@@ -12,12 +14,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use pyo3::prelude::*;
 
 /// Runs dbtest with the shim's JSON arguments; returns the exit code.
+/// `fork_server`: `(pid, socket fd)` of the workers' fork server the command
+/// started (see `dbtest/launch.py`); the coordinator takes both over.
 #[pyfunction]
-fn run(py: Python<'_>, args_json: &str) -> i32 {
+#[pyo3(signature = (args_json, fork_server=None))]
+fn run(py: Python<'_>, args_json: &str, fork_server: Option<(u32, i32)>) -> i32 {
     let args = args_json.to_owned();
+    let fork_server = fork_server.and_then(|(pid, fd)| {
+        // SAFETY: the shim hands over a socket it detached and never touches again.
+        let control = unsafe { OwnedFd::from_raw_fd(fd) };
+        ForkServer::adopt(pid, control).ok()
+    });
     py.detach(move || {
         let interrupted = || Python::attach(|py| py.check_signals().is_err());
-        dbtest_coordinator::run_json(&args, &interrupted)
+        dbtest_coordinator::run_json(&args, fork_server, &interrupted)
     })
 }
 

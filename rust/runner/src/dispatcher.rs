@@ -181,9 +181,12 @@ impl PendingReap {
     }
 }
 
+/// `fork_server`: one already started (by the `dbtest` command), used for every
+/// worker; without it, one is started when more than one worker is needed.
 pub fn run(
     mut plan: Plan,
     options: &RunnerOptions,
+    fork_server: Option<ForkServer>,
     observer: &mut dyn RunObserver,
     select_unlisted: UnlistedFilter,
     interrupted: &dyn Fn() -> bool,
@@ -260,10 +263,10 @@ pub fn run(
         failures: 0,
         any_greeted: false,
         fallback_estimate: fallback,
-        fork_server: if options.spawn.fork_server && workers > 1 {
-            ForkServerState::NotStarted
-        } else {
-            ForkServerState::Unused
+        fork_server: match fork_server {
+            Some(server) if options.spawn.fork_server => ForkServerState::Running(server),
+            _ if options.spawn.fork_server && workers > 1 => ForkServerState::NotStarted,
+            _ => ForkServerState::Unused,
         },
         trace: Trace::new(),
     };

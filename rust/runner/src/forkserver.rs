@@ -8,7 +8,7 @@
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -23,19 +23,26 @@ const RECORD: usize = 9;
 
 type ExitSenders = Arc<Mutex<HashMap<u32, Sender<ExitStatus>>>>;
 
-pub(crate) struct ForkServer {
-    child: Child,
+pub struct ForkServer {
+    process: ServerProcess,
     control: UnixStream,
     forked: Receiver<(u32, Receiver<ExitStatus>)>,
 }
 
+enum ServerProcess {
+    Started(Child),
+    /// Started by the `dbtest` command (a child of this process all the same).
+    Adopted(u32),
+}
+
 impl ForkServer {
-    pub fn start(spec: &SpawnSpec) -> io::Result<ForkServer> {
+    pub(crate) fn start(spec: &SpawnSpec) -> io::Result<ForkServer> {
         let (control, server_end) = UnixStream::pair()?;
         let mut command = Command::new(&spec.python);
         command
             .args(&spec.args)
             .arg("--fork-server")
+            .arg(std::process::id().to_string())
             .current_dir(&spec.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -49,7 +56,17 @@ impl ForkServer {
         }
         let child = command.spawn()?;
         drop(server_end);
+        Self::serve(ServerProcess::Started(child), control)
+    }
 
+    /// Takes over a fork server the `dbtest` command started: its pid, and our
+    /// end of its control socket.
+    pub fn adopt(pid: u32, control: OwnedFd) -> io::Result<ForkServer> {
+        Self::serve(ServerProcess::Adopted(pid), UnixStream::from(control))
+            .inspect_err(|_| end_adopted(pid))
+    }
+
+    fn serve(process: ServerProcess, control: UnixStream) -> io::Result<ForkServer> {
         let mut reader = control.try_clone()?;
         let exits: ExitSenders = Arc::default();
         let (forked_tx, forked) = crossbeam_channel::unbounded();
@@ -84,7 +101,7 @@ impl ForkServer {
                 }
             })?;
         Ok(ForkServer {
-            child,
+            process,
             control,
             forked,
         })
@@ -92,7 +109,7 @@ impl ForkServer {
 
     /// Forks a worker whose fds 3, 4 and 1/2 are the given pipe ends; returns its
     /// pid and where its exit status will arrive.
-    pub fn fork(
+    pub(crate) fn fork(
         &mut self,
         jobs: RawFd,
         results: RawFd,
@@ -112,8 +129,22 @@ impl Drop for ForkServer {
         // End of the socket: the server exits, and any worker still alive with it.
         let _ = self.control.shutdown(std::net::Shutdown::Both);
         let _ = self.control.flush();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.process {
+            ServerProcess::Started(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            ServerProcess::Adopted(pid) => end_adopted(*pid),
+        }
+    }
+}
+
+fn end_adopted(pid: u32) {
+    // SAFETY: plain syscalls on our own child, which nothing else waits for.
+    unsafe {
+        let pid = pid as libc::pid_t;
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
     }
 }
 

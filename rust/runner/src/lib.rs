@@ -1,7 +1,8 @@
 //! Runs a [`Plan`] on a pool of Python worker processes.
 //!
 //! Each worker is `python -P -m dbtest.worker` in its own process group, with
-//! jobs on fd 3 and results on fd 4 (see `workers/PROTOCOL.md`). The
+//! jobs on fd 3 and results on fd 4 (see `workers/PROTOCOL.md`), forked by a
+//! [`ForkServer`] when there is one. The
 //! [`dispatcher`](run) runs on the calling thread; per worker, one thread writes
 //! jobs, one reads results and one drains the worker's own stdout/stderr.
 
@@ -12,5 +13,6 @@ mod process;
 mod scheduler;
 
 pub use dispatcher::{run, RunObserver, RunOutcome, RunnerOptions, Running, UnlistedFilter};
+pub use forkserver::ForkServer;
 pub use plan::*;
 pub use process::SpawnSpec;

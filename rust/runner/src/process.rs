@@ -153,12 +153,24 @@ enum Handle {
 }
 
 impl Handle {
-    fn try_wait(&mut self) -> Option<ExitStatus> {
+    /// The exit status, if the process ends within `within`.
+    fn wait_for(&mut self, within: Duration) -> Option<ExitStatus> {
         match self {
-            Handle::Spawned(child) => child.try_wait().ok().flatten(),
+            Handle::Spawned(child) => {
+                let deadline = Instant::now() + within;
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(status)) => return Some(status),
+                        Ok(None) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(5))
+                        }
+                        Ok(None) | Err(_) => return None,
+                    }
+                }
+            }
             Handle::Forked { exit, status } => {
                 if status.is_none() {
-                    *status = exit.try_recv().ok();
+                    *status = exit.recv_timeout(within).ok();
                 }
                 *status
             }
@@ -346,14 +358,7 @@ impl WorkerProcess {
     }
 
     fn wait_for_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + within;
-        loop {
-            match self.handle.try_wait() {
-                Some(status) => return Some(status),
-                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-                None => return None,
-            }
-        }
+        self.handle.wait_for(within)
     }
 
     fn signal_group(&self, signal: i32) {

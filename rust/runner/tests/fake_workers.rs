@@ -89,6 +89,7 @@ fn run_fake(
     let outcome = run(
         plan(tests, timeout),
         &options,
+        None,
         &mut Quiet,
         &|_, _| false,
         &|| false,

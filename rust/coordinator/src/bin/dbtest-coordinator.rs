@@ -28,6 +28,6 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
     }
-    let code = dbtest_coordinator::run_json(&json, &|| INTERRUPTED.load(Ordering::SeqCst));
+    let code = dbtest_coordinator::run_json(&json, None, &|| INTERRUPTED.load(Ordering::SeqCst));
     std::process::exit(code);
 }

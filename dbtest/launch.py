@@ -1,0 +1,81 @@
+"""The ``dbtest`` console command: starts the workers' fork server, then hands
+the command line to the click shim (`dbtest.cli`).
+
+Importing click and parsing the command line costs some 30 ms; so does starting
+the fork server (an interpreter that imports the worker runtime, see
+`dbtest/worker/forkserver.py`), which needs nothing from the command line. Done
+in this order they overlap on any machine with two cores, and the first
+workers are forked as soon as the coordinator wants them. Commands that start
+no worker (``list``, ``merge``, ``--help``, ``--version``) skip it; a fork
+server that is not handed to the coordinator is ended before exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Words that mean no test will run (a path with one of these names is merely
+# not sped up).
+_NO_WORKERS = frozenset({"list", "merge", "--collect-only", "--help", "-h", "--version"})
+
+
+def start_fork_server(argv: list[str]) -> tuple[int, int] | None:
+    """Starts ``python -P -m dbtest.worker --fork-server`` with one end of a Unix
+    socket on its fd 3; returns its pid and the other end's fd (ours to close)."""
+    if _NO_WORKERS.intersection(argv) or not sys.platform.startswith("linux"):
+        return None
+    import _socket
+
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-P", "-m", "dbtest.worker", "--fork-server", str(os.getpid())],
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, theirs.fileno(), 3),
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            ],
+            setpgroup=0,
+        )
+    except OSError:
+        ours.close()
+        return None
+    finally:
+        theirs.close()
+    return pid, ours.detach()
+
+
+def end_fork_server(fork_server: tuple[int, int]) -> None:
+    import signal
+
+    pid, fd = fork_server
+    os.close(fd)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def main() -> None:
+    fork_server = start_fork_server(sys.argv[1:])
+    from dbtest import cli
+
+    try:
+        cli.main(fork_server=fork_server)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        if not isinstance(exc.code, (int, type(None))):
+            sys.stderr.write(f"{exc.code}\n")
+    # The run is over and reported: the interpreter's teardown (modules, the
+    # native coordinator) would only add milliseconds to every invocation.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe (`dbtest | head`): nothing left to say
+            pass
+    os._exit(code)
