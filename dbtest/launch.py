@@ -40,7 +40,7 @@ def start_fork_server(argv: list[str]) -> tuple[int, int] | None:
             ],
             setpgroup=0,
         )
-    except OSError:
+    except (OSError, TypeError, ValueError):  # no usable sys.executable: workers start the slow way
         ours.close()
         return None
     finally:
