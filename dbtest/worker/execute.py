@@ -13,7 +13,7 @@ from .children import ChildWatch
 from .collect import FUNCTION, PLAIN_CLASS, SUITE, TESTCASE, Target, module_tests, resolve
 from .isolation import Isolation
 from .loader import load_module
-from .marks import skip_reason
+from .marks import Xfail, skip_reason, xfail_mark
 from .outcomes import (
     CALL,
     ERROR,
@@ -342,6 +342,15 @@ class Runner:
         if reason is not None:
             self._report(batch, position, Outcome(SKIPPED, SETUP, None, reason), perf_counter() - start, [])
             return
+        try:
+            xfail = xfail_mark(self.module, target.cls, function)
+        except BaseException as exc:  # noqa: BLE001 - a broken xfail condition errors the test
+            self._report(batch, position, from_exception(exc, SETUP), perf_counter() - start, [])
+            return
+        if xfail is not None and not xfail.run:
+            outcome = Outcome(XFAILED, SETUP, None, f"[NOTRUN] {xfail.reason}".rstrip())
+            self._report(batch, position, outcome, perf_counter() - start, [])
+            return
         fixtures_ran = not self.module_ready
         outcome = self._ensure_module_setup()
         if outcome is None:
@@ -364,6 +373,8 @@ class Runner:
                     outcome = self._run_plain_method(target)
                 else:
                     outcome = self._run_suite_method(target, state)
+        if xfail is not None:
+            outcome = _expected_to_fail(outcome, xfail)
         self.isolation.restore()
         warnings = self.children.check()
         self._report(batch, position, outcome, perf_counter() - start, warnings)
@@ -441,6 +452,19 @@ def _class_cleanups(cls: type) -> None:
         _, exc, _ = errors[0]
         errors.clear()
         raise exc
+
+
+def _expected_to_fail(outcome: Outcome, xfail: Xfail) -> Outcome:
+    """What an ``xfail`` mark makes of an outcome, as pytest decides it."""
+    if outcome.outcome in (FAILED, ERROR):
+        if xfail.raises is not None and not (outcome.raised is not None and issubclass(outcome.raised, xfail.raises)):
+            return outcome
+        return Outcome(XFAILED, outcome.phase, None, xfail.reason or outcome.message)
+    if outcome.outcome == PASSED:
+        if xfail.strict:
+            return Outcome(FAILED, CALL, None, f"[XPASS(strict)] {xfail.reason}".rstrip())
+        return Outcome(XPASSED, CALL, None, xfail.reason)
+    return outcome
 
 
 def _three_phases(

@@ -32,9 +32,11 @@ _IMPORTLIB_DIR = os.path.join(os.path.dirname(os.__file__), "importlib", "")
 
 # A namedtuple rather than typing.NamedTuple: typing is not loaded in workers.
 Outcome = collections.namedtuple(
-    "Outcome", ["outcome", "phase", "error_kind", "message", "traceback"], defaults=(None, None, None)
+    "Outcome", ["outcome", "phase", "error_kind", "message", "traceback", "raised"], defaults=(None, None, None, None)
 )
-Outcome.__doc__ = "What became of a test: outcome, phase, error kind, one-line message, traceback."
+Outcome.__doc__ = (
+    "What became of a test: outcome, phase, error kind, one-line message, traceback, and the type of what it raised."
+)
 
 
 PASS = Outcome(PASSED, CALL)
@@ -119,5 +121,5 @@ def from_exception(exc: BaseException, phase: str) -> Outcome:
         return Outcome(pytest_kind, phase, None, _reason(exc))
     message, text = format_exception(exc)
     if pytest_kind == FAILED or (isinstance(exc, AssertionError) and phase == CALL):
-        return Outcome(FAILED, phase, None, message, text)
-    return Outcome(ERROR, phase, "exception", message, text)
+        return Outcome(FAILED, phase, None, message, text, type(exc))
+    return Outcome(ERROR, phase, "exception", message, text, type(exc))

@@ -3,6 +3,10 @@ third-party suites: pyparsing, more-itertools, idna, simplejson, markdown...).""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 from .conftest import run_dbtest
 
 
@@ -116,3 +120,73 @@ class Case(unittest.TestCase):
     )
     run = run_dbtest("--no-cache", "-v", str(root))
     assert run.last_line.startswith("1 passed, 0 failed, 1 error, 3 skipped"), run
+
+
+XFAIL_MARKS = """
+import sys
+import unittest
+
+import pytest
+
+@pytest.mark.xfail(reason="known bug")
+def test_fails_as_expected():
+    assert 1 == 2
+
+@pytest.mark.xfail(reason="fixed since")
+def test_passes_anyway():
+    pass
+
+@pytest.mark.xfail(strict=True, reason="must fail")
+def test_strict_xpass():
+    pass
+
+@pytest.mark.xfail(raises=KeyError)
+def test_raises_the_expected_error():
+    {}["missing"]
+
+@pytest.mark.xfail(raises=KeyError)
+def test_raises_another_error():
+    raise ValueError("not the expected one")
+
+@pytest.mark.xfail(sys.platform == "nowhere", reason="condition false")
+def test_condition_false_so_it_is_a_plain_failure():
+    assert False
+
+@pytest.mark.xfail("sys.version_info > (3,)", reason="string condition")
+def test_string_condition():
+    assert False
+
+@pytest.mark.xfail(run=False, reason="would hang")
+def test_not_run():
+    raise AssertionError("must not run")
+
+class Case(unittest.TestCase):
+    @pytest.mark.xfail(reason="on a TestCase method")
+    def test_method(self):
+        self.assertEqual(1, 2)
+"""
+
+
+def _summary_counts(line: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)", line):
+        key = "error" if word.startswith("error") else word
+        counts[key] = counts.get(key, 0) + int(number)
+    return {k: v for k, v in counts.items() if v}
+
+
+def test_pytest_xfail_marks_give_pytests_counts(project):
+    root = project({"test_xfail.py": XFAIL_MARKS})
+    ours = run_dbtest("--no-cache", "-v", str(root))
+    theirs = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    mine = _summary_counts(ours.last_line)
+    # The ValueError is an error to dbtest, a failure to pytest (see test_counts_vs_pytest).
+    assert mine == {"failed": 2, "error": 1, "xfailed": 5, "xpassed": 1}, ours
+    pytests = _summary_counts(theirs.stdout.strip().splitlines()[-1])
+    assert pytests == {"failed": 3, "xfailed": 5, "xpassed": 1}, theirs.stdout
+    assert ours.code == 1, ours
