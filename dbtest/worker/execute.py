@@ -541,7 +541,8 @@ def _case_result_class() -> type:
             self._set(Outcome(XFAILED, CALL, None, message))
 
         def addUnexpectedSuccess(self, test: Any) -> None:
-            self._set(Outcome(XPASSED, CALL, None, "unexpected success (expectedFailure)"))
+            # pytest's verdict (and unittest's: the run is not successful).
+            self._set(Outcome(FAILED, CALL, None, "Unexpected success"))
 
         def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
             if err is None:

@@ -171,9 +171,11 @@ impl Outcome {
         }
     }
 
-    /// Whether this outcome makes the run fail (exit code 1).
+    /// Whether this outcome makes the run fail (exit code 1). As in pytest, an
+    /// unexpected pass of a non-strict xfail does not (a strict one, and a
+    /// unittest unexpected success, are reported as failures by the worker).
     pub fn fails_run(self) -> bool {
-        matches!(self, Outcome::Failed | Outcome::Error | Outcome::Xpassed)
+        matches!(self, Outcome::Failed | Outcome::Error)
     }
 }
 

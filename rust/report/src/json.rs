@@ -358,7 +358,7 @@ impl RunReport {
         serde_json::from_str(text).map_err(|e| ReportError::Json(e.to_string()))
     }
 
-    /// Tests that make the run fail (failed, error, xpassed), in report order.
+    /// Tests that make the run fail (failed, error), in report order.
     pub fn failures(&self) -> impl Iterator<Item = &TestReport> {
         self.tests.iter().filter(|t| t.outcome.fails_run())
     }

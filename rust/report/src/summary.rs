@@ -71,7 +71,7 @@ impl Counts {
 
     /// Whether these results make the run fail.
     pub fn any_failure(&self, flaky_fails: bool) -> bool {
-        self.failed + self.errors + self.xpassed > 0 || (flaky_fails && self.flaky > 0)
+        self.failed + self.errors > 0 || (flaky_fails && self.flaky > 0)
     }
 }
 
