@@ -139,17 +139,17 @@ def serve(parent: int) -> int:
                 return 0
             if not message:
                 return 0
-            if len(fds) != 3:
-                for fd in fds:
-                    os.close(fd)
-                control.sendall(_RECORD.pack(b"P", 0, 0))
-                continue
-            pid = os.fork()
-            if pid == 0:
-                _become_worker(fds, control, (wake_read, wake_write), prctl, server)
+            child = None  # a malformed request, or no fork: the coordinator starts one itself
+            if len(fds) == 3:
+                try:
+                    child = os.fork()
+                except OSError:  # out of processes or memory
+                    child = None
+                if child == 0:
+                    _become_worker(fds, control, (wake_read, wake_write), prctl, server)
             for fd in fds:
                 os.close(fd)
-            control.sendall(_RECORD.pack(b"P", pid, 0))
+            control.sendall(_RECORD.pack(b"P", child or 0, 0))
 
 
 def run() -> None:
