@@ -23,6 +23,8 @@ const RECORD: usize = 9;
 
 type ExitSenders = Arc<Mutex<HashMap<u32, Sender<ExitStatus>>>>;
 
+/// A running fork server and our end of its control socket. Dropping it ends
+/// the server, and with it any worker it forked that is still alive.
 pub struct ForkServer {
     process: ServerProcess,
     control: UnixStream,

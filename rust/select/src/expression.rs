@@ -224,10 +224,13 @@ impl Expression {
     /// `-k` semantics: a term matches when it is a case-insensitive substring of
     /// `id` (or, with glob characters, when the glob matches inside it).
     pub fn matches_id(&self, id: &str) -> bool {
-        let lower = id.to_lowercase();
-        eval(&self.root, &|term: &Term| match &term.glob {
-            Some(glob) => glob.is_match(id),
-            None => lower.contains(&term.lower),
+        // Ids are nearly always ASCII: compare without building a lowercase copy
+        // of each (selection runs once per collected test).
+        let lower = (!id.is_ascii()).then(|| id.to_lowercase());
+        eval(&self.root, &|term: &Term| match (&term.glob, &lower) {
+            (Some(glob), _) => glob.is_match(id),
+            (None, Some(lower)) => lower.contains(&term.lower),
+            (None, None) => contains_ignore_ascii_case(id.as_bytes(), term.lower.as_bytes()),
         })
     }
 
@@ -238,6 +241,20 @@ impl Expression {
             None => tags.contains(&term.text),
         })
     }
+}
+
+/// Whether `haystack` (ASCII) contains `needle` (already lowercase), ignoring ASCII case.
+fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, _)) = needle.split_first() else {
+        return true;
+    };
+    if needle.len() > haystack.len() {
+        return false;
+    }
+    (0..=haystack.len() - needle.len()).any(|start| {
+        haystack[start].to_ascii_lowercase() == first
+            && haystack[start..start + needle.len()].eq_ignore_ascii_case(needle)
+    })
 }
 
 fn eval(node: &Node, term_matches: &dyn Fn(&Term) -> bool) -> bool {
@@ -271,6 +288,36 @@ mod tests {
         assert!(k("(a_1 or b_2) and api", "tests/test_api.py::b_2"));
         assert!(k("test_*log?n", "tests/test_api.py::test_login"));
         assert!(k("not not api", "api"));
+    }
+
+    #[test]
+    fn ascii_ids_match_as_their_lowercase_copies_do() {
+        let ids = [
+            "tests/test_api.py::TestAuth::test_LOGIN",
+            "t.py::x",
+            "t.py::Ab",
+            "",
+            "tests/test_ünï.py::test_Öl",
+        ];
+        let terms = [
+            "login",
+            "LOGIN",
+            "x",
+            "b",
+            "ab",
+            "t.py::a",
+            "test_ö",
+            "öl",
+            "zzz_selects_nothing",
+        ];
+        for id in ids {
+            for term in terms {
+                let expected = id.to_lowercase().contains(&term.to_lowercase());
+                assert_eq!(k(term, id), expected, "{term} in {id}");
+            }
+        }
+        assert!(contains_ignore_ascii_case(b"abc", b""));
+        assert!(!contains_ignore_ascii_case(b"ab", b"abc"));
     }
 
     #[test]
