@@ -91,16 +91,17 @@ def format_exception(exc: BaseException) -> tuple[str, str]:
 
 
 def _pytest_outcome(exc: BaseException) -> str | None:
-    kind = type(exc)
-    if kind.__module__ != "_pytest.outcomes":
+    # By class, not by name or module: pytest presents its outcome classes as
+    # `builtins.Skipped` and so on.
+    outcomes = sys.modules.get("_pytest.outcomes")
+    if outcomes is None or not isinstance(exc, outcomes.OutcomeException):
         return None
-    for klass in kind.__mro__:
-        if klass.__name__ == "Skipped":
-            return SKIPPED
-        if klass.__name__ == "XFailed":
-            return XFAILED
-        if klass.__name__ == "Failed":
-            return FAILED
+    if isinstance(exc, outcomes.Skipped):
+        return SKIPPED
+    if isinstance(exc, outcomes.XFailed):  # a kind of Failed
+        return XFAILED
+    if isinstance(exc, outcomes.Failed):
+        return FAILED
     return ERROR
 
 

@@ -200,3 +200,58 @@ def test_a_non_strict_xpass_does_not_fail_the_run_as_in_pytest(project):
     assert run.code == 0, run
     assert run.last_line.startswith("0 passed, 0 failed, 1 xpassed"), run
     assert "FAILURES" not in run.stdout, run
+
+
+def test_a_module_that_skips_itself_at_import_is_one_skipped_result_as_in_pytest(project):
+    root = project(
+        {
+            "test_optional.py": "import pytest\n\nnumpy = pytest.importorskip('no_such_module_here')\n\n"
+            + "".join(f"def test_{i}():\n    pass\n\n" for i in range(5)),
+            "test_unittest_skip.py": "import unittest\n\nraise unittest.SkipTest('not on this platform')\n\n"
+            "class Case(unittest.TestCase):\n"
+            "    def test_a(self):\n        pass\n\n"
+            "    def test_b(self):\n        pass\n",
+            "test_fine.py": "def test_fine():\n    pass\n",
+        }
+    )
+    ours = run_dbtest("--no-cache", "-j", "2", "-v", str(root))
+    assert ours.last_line.startswith("1 passed, 0 failed, 2 skipped"), ours
+    assert "SKIPPED  test_optional.py " in ours.stdout, ours
+    theirs = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    assert _summary_counts(theirs.stdout.strip().splitlines()[-1]) == {"passed": 1, "skipped": 2}, theirs.stdout
+
+
+def test_imperative_pytest_outcomes_inside_tests(project):
+    root = project(
+        {
+            "test_imperative.py": """
+import pytest
+
+def test_skip():
+    pytest.skip("not today")
+
+def test_xfail():
+    pytest.xfail("known")
+
+def test_fail():
+    pytest.fail("explicit")
+
+def test_pass():
+    pass
+""",
+        }
+    )
+    ours = run_dbtest("--no-cache", str(root))
+    assert ours.last_line.startswith("1 passed, 1 failed, 1 skipped, 1 xfailed"), ours
+    theirs = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    assert _summary_counts(theirs.stdout.strip().splitlines()[-1]) == _summary_counts(ours.last_line), theirs.stdout

@@ -13,7 +13,7 @@ use dbtest_protocol::{
     Discovered, Extend, FromWorker, Imported, RunBatch, TestReport, ToWorker, WorkerConfig,
     PROTOCOL_VERSION,
 };
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -258,6 +258,7 @@ pub fn run(
             ..RunOutcome::default()
         },
         pending: HashMap::new(),
+        skipped_modules: HashSet::new(),
         reapers: Vec::new(),
         restarts: 0,
         failures: 0,
@@ -298,6 +299,8 @@ struct Dispatcher<'a> {
     next_batch: u32,
     outcome: RunOutcome,
     pending: HashMap<u64, PendingReap>,
+    /// Modules that raised a skip at import, reported once each.
+    skipped_modules: HashSet<usize>,
     reapers: Vec<JoinHandle<()>>,
     restarts: usize,
     failures: usize,
@@ -805,6 +808,20 @@ impl Dispatcher<'_> {
     /// Records a test's result, or requeues it for another attempt (`--retries`).
     fn record(&mut self, test: usize, mut result: TestResult) {
         if self.done[test] {
+            return;
+        }
+        if result.phase == Phase::Import && result.outcome == Outcome::Skipped {
+            // A module that skips itself as it is imported (`pytest.importorskip`,
+            // `unittest.SkipTest`) is one skipped result named after its file, as
+            // pytest and unittest count it, however many tests it holds and however
+            // many workers imported it.
+            self.done[test] = true;
+            let module = self.table[test].module;
+            if self.skipped_modules.insert(module) {
+                result.id = self.modules[module].rel.clone();
+                result.attempts = 1;
+                self.count_and_publish(result);
+            }
             return;
         }
         self.attempts[test] += 1;
