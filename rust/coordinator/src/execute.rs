@@ -95,7 +95,8 @@ pub(crate) fn execute(
             cwd: settings.cwd.clone(),
             env: Vec::new(),
             stream_output: !settings.capture,
-            fork_server: true,
+            // Built and tested on Linux (the fork server uses pipe2 and prctl).
+            fork_server: cfg!(target_os = "linux"),
         },
         rootdir: settings.rootdir.clone(),
         run_dir: run_dir.path().to_path_buf(),
