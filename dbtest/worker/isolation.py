@@ -5,10 +5,12 @@ After every test the worker puts back what the test changed of:
 - the working directory;
 - ``sys.path`` (its exact contents and order);
 - ``os.environ`` (added, changed and removed variables);
-- ``sys.modules`` entries the test added for modules that the restored
-  ``sys.path`` cannot import (modules from a temporary directory the test put on
-  ``sys.path``, or module objects it inserted by hand). Modules imported normally
-  stay: importing a library twice would break it and cost time.
+- ``sys.modules`` entries the test added for modules that the import system, as
+  restored, would not find again where they came from (modules from a temporary
+  directory the test put on ``sys.path``, or module objects it inserted by
+  hand). Modules imported normally stay, including those an import hook provides
+  (editable installs, ``six.moves``): importing a library twice would break it
+  (two copies of each class) and cost time.
 
 The state a test starts from is taken after its module imported and its module
 and class fixtures ran, so what ``setUpModule``/``setUpClass`` set up is kept for
@@ -79,15 +81,18 @@ class Isolation:
 
     def _drop_unimportable_modules(self) -> None:
         roots = [os.path.join(os.path.abspath(p), "") for p in self.path if isinstance(p, str)]
-        for name in [n for n in list(sys.modules) if n not in self.module_names]:
-            if not _importable(sys.modules.get(name), roots):
+        # Parents first: a package that goes takes its submodules with it.
+        for name in sorted(n for n in list(sys.modules) if n not in self.module_names):
+            module = sys.modules.get(name)
+            if not (_under_roots(module, roots) or _findable(name, module)):
                 sys.modules.pop(name, None)
         self.module_count = len(sys.modules)
         self.module_names = frozenset(sys.modules)
 
 
-def _importable(module: Any, roots: list[str]) -> bool:
-    """Whether ``module`` comes from a file under one of ``roots`` (or is built in)."""
+def _under_roots(module: Any, roots: list[str]) -> bool:
+    """Whether ``module`` comes from a file under one of ``roots`` (or is built in):
+    the quick answer for nearly every module."""
     if module is None:
         return False
     spec = getattr(module, "__spec__", None)
@@ -105,4 +110,30 @@ def _importable(module: Any, roots: list[str]) -> bool:
         location = os.path.abspath(location)
         if any(location.startswith(root) for root in roots):
             return True
+    return False
+
+
+def _findable(name: str, module: Any) -> bool:
+    """Whether the import hooks (``sys.meta_path``) would find ``name`` again at
+    the same origin, as they did for an editable install's finder."""
+    if module is None:
+        return False
+    parent_name = name.rpartition(".")[0]
+    path = None
+    if parent_name:
+        parent = sys.modules.get(parent_name)
+        path = getattr(parent, "__path__", None)
+        if path is None:
+            return False
+    origin = getattr(getattr(module, "__spec__", None), "origin", None)
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        try:
+            spec = find_spec(name, path, None)
+        except Exception:  # noqa: BLE001 - a broken hook answers nothing
+            continue
+        if spec is not None:
+            return spec.origin == origin
     return False

@@ -93,3 +93,59 @@ def test_2():
     )
     run = run_dbtest("-j", "1", "--no-cache", str(root))
     assert run.last_line.startswith("2 passed, 0 failed"), run
+
+
+def test_modules_an_import_hook_provides_stay_loaded(project):
+    # As an editable install's finder does: `mylib` lives outside sys.path and is
+    # found by a hook in sys.meta_path. Found again at the same place after the
+    # test, it must stay, or the next test gets a second copy of its classes.
+    root = project(
+        {
+            "outside/mylib/__init__.py": "",
+            "outside/mylib/sub.py": "class Thing:\n    pass\n",
+            "proj/test_hooked.py": """
+import importlib.machinery
+import importlib.util
+import pathlib
+import sys
+import unittest
+
+OUTSIDE = pathlib.Path(__file__).parent.parent / "outside"
+
+
+class Finder:
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name == "mylib":
+            return importlib.util.spec_from_file_location(
+                name, OUTSIDE / "mylib" / "__init__.py", submodule_search_locations=[str(OUTSIDE / "mylib")]
+            )
+        return None
+
+
+sys.meta_path.append(Finder)
+
+
+class Hooked(unittest.TestCase):
+    def test_a_imports_it_lazily(self):
+        import mylib.sub
+
+        Hooked.first = mylib.sub.Thing
+
+    def test_b_sees_the_same_classes(self):
+        import mylib.sub
+
+        self.assertIs(mylib.sub.Thing, Hooked.first)
+
+    def test_c_made_up_modules_still_go(self):
+        import types
+
+        sys.modules["made_up_module"] = types.ModuleType("made_up_module")
+
+    def test_d_after_made_up(self):
+        self.assertNotIn("made_up_module", sys.modules)
+""",
+        }
+    )
+    run = run_dbtest("-j", "1", "--no-cache", str(root / "proj"), cwd=root / "proj")
+    assert run.last_line.startswith("4 passed, 0 failed"), run
