@@ -505,6 +505,7 @@ def _case_result_class() -> type:
     if _CASE_RESULT is not None:
         return _CASE_RESULT
     import unittest
+    from unittest.case import _SubTest
 
     class CaseResult(unittest.TestResult):
         def __init__(self) -> None:
@@ -534,6 +535,10 @@ def _case_result_class() -> type:
             pass
 
         def addSkip(self, test: Any, reason: str) -> None:
+            if isinstance(test, _SubTest):
+                # self.skipTest() inside a subTest block skips that block only.
+                self.subtest_failures.append((test._subDescription(), Outcome(SKIPPED, CALL, None, reason)))
+                return
             self._set(Outcome(SKIPPED, CALL, None, reason))
 
         def addExpectedFailure(self, test: Any, err: Any) -> None:
@@ -576,10 +581,10 @@ def _unittest_phase(tb: Any, test: Any) -> str:
 
 
 def _run_testcase(target: Target) -> tuple[Outcome, int, list[dict[str, Any]]]:
-    """Runs one TestCase test: its outcome, passed subtests, failed subtests.
+    """Runs one TestCase test: its outcome, passed subtests, failed (or skipped) subtests.
 
-    As pytest 9 counts them, a failed ``subTest`` block is a result of its own
-    and does not make the test itself fail.
+    As pytest 9 counts them, a failed or skipped ``subTest`` block is a result
+    of its own and does not make the test itself fail or skip.
     """
     assert target.cls is not None and target.method is not None
     result = _case_result_class()()

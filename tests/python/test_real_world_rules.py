@@ -255,3 +255,31 @@ def test_pass():
         cwd=root,
     )
     assert _summary_counts(theirs.stdout.strip().splitlines()[-1]) == _summary_counts(ours.last_line), theirs.stdout
+
+
+def test_skip_inside_a_subtest_skips_that_block_only(project):
+    root = project(
+        {
+            "test_subskip.py": """
+import unittest
+
+class T(unittest.TestCase):
+    def test_sub(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                if i == 0:
+                    self.skipTest("skip only this block")
+                self.assertEqual(i, 1)
+""",
+        }
+    )
+    ours = run_dbtest("--no-cache", "-v", str(root))
+    theirs = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    # The test itself passes; the i=0 block is skipped, i=2 failed, i=1 passed.
+    assert ours.last_line.startswith("1 passed, 1 failed, 1 skipped, 1 subtests passed"), ours
+    assert _summary_counts(theirs.stdout.strip().splitlines()[-1]) == _summary_counts(ours.last_line), theirs.stdout

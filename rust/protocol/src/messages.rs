@@ -128,14 +128,14 @@ pub struct TestReport {
     pub stderr: Option<String>,
     /// `subTest` blocks of this test that passed.
     pub subtests_passed: u32,
-    /// `subTest` blocks that failed; each becomes a result of its own.
+    /// `subTest` blocks that failed or were skipped; each becomes a result of its own.
     pub subtests: Vec<SubtestFailure>,
     /// Things the worker noticed that do not change the outcome (e.g. child
     /// processes the test left running, which it killed).
     pub warnings: Vec<String>,
 }
 
-/// A failed `subTest` block.
+/// A failed (or skipped) `subTest` block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubtestFailure {
     /// unittest's description: `[msg] (param=value, ...)`.
