@@ -278,6 +278,10 @@ class Runner:
                     except BaseException:
                         cls.doClassCleanups()
                         raise
+                    # pytest also runs its xunit hooks on TestCase classes.
+                    setup = _first_attr(cls, "setup_class")
+                    if setup is not None:
+                        _await(setup())
             elif style == PLAIN_CLASS:
                 setup = _first_attr(cls, "setup_class")
                 if setup is not None:
@@ -303,6 +307,9 @@ class Runner:
         qual = cls.__qualname__.replace(".", "::")
         if state.style == TESTCASE:
             if state.setup_failure is None and not getattr(cls, "__unittest_skip__", False):
+                teardown = _first_attr(cls, "teardown_class")
+                if teardown is not None:
+                    self._run_fixture(f"{qual}::teardown_class", lambda: _await(teardown()))
                 self._run_fixture(f"{qual}::tearDownClass", cls.tearDownClass)
                 self._run_fixture(f"{qual}::class cleanups", lambda: _class_cleanups(cls))
         elif state.style == PLAIN_CLASS:
@@ -488,9 +495,15 @@ def _three_phases(
             teardown()
         except BaseException as exc:  # noqa: BLE001
             if outcome.outcome in (PASSED, SKIPPED, XFAILED):
-                outcome = from_exception(exc, TEARDOWN)
-                if outcome.outcome == FAILED:
-                    outcome = outcome._replace(outcome=ERROR, error_kind="exception")
+                outcome = _teardown_error(exc)
+    return outcome
+
+
+def _teardown_error(exc: BaseException) -> Outcome:
+    """A teardown that raised makes the test an error, whatever it raised."""
+    outcome = from_exception(exc, TEARDOWN)
+    if outcome.outcome == FAILED:
+        outcome = outcome._replace(outcome=ERROR, error_kind="exception")
     return outcome
 
 
@@ -592,7 +605,20 @@ def _run_testcase(target: Target) -> tuple[Outcome, int, list[dict[str, Any]]]:
         case = target.cls(target.method)
     except BaseException as exc:  # noqa: BLE001
         return from_exception(exc, SETUP), 0, []
+    # pytest's xunit hooks around unittest's own setUp/test/tearDown.
+    setup = _first_attr(case, "setup_method")
+    teardown = _first_attr(case, "teardown_method")
+    if setup is not None:
+        try:
+            setup(getattr(case, target.method))
+        except BaseException as exc:  # noqa: BLE001
+            return from_exception(exc, SETUP), 0, []
     case.run(result)
+    if teardown is not None:
+        try:
+            teardown(getattr(case, target.method))
+        except BaseException as exc:  # noqa: BLE001
+            result._set(_teardown_error(exc))
     failures = [
         protocol.subtest_failure(description, o.outcome, o.message, o.traceback)
         for description, o in result.subtest_failures

@@ -283,3 +283,61 @@ class T(unittest.TestCase):
     # The test itself passes; the i=0 block is skipped, i=2 failed, i=1 passed.
     assert ours.last_line.startswith("1 passed, 1 failed, 1 skipped, 1 subtests passed"), ours
     assert _summary_counts(theirs.stdout.strip().splitlines()[-1]) == _summary_counts(ours.last_line), theirs.stdout
+
+
+def test_pytest_xunit_hooks_run_on_testcase_classes(project, tmp_path):
+    log = tmp_path / "order.log"
+    root = project(
+        {
+            "test_tc_xunit.py": f"""
+import unittest
+
+def note(event):
+    with open({str(log)!r}, "a") as f:
+        f.write(event + "\\n")
+
+class T(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        note("setUpClass")
+
+    @classmethod
+    def setup_class(cls):
+        note("setup_class")
+        cls.shared = 1
+
+    @classmethod
+    def teardown_class(cls):
+        note("teardown_class")
+
+    @classmethod
+    def tearDownClass(cls):
+        note("tearDownClass")
+
+    def setup_method(self, method):
+        note("setup_method " + method.__name__)
+        self.per_test = 2
+
+    def teardown_method(self, method):
+        note("teardown_method")
+
+    def setUp(self):
+        note("setUp")
+
+    def test_class_level(self):
+        assert self.shared == 1
+
+    def test_method_level(self):
+        assert self.per_test == 2
+""",
+        }
+    )
+    run = run_dbtest("--no-cache", "-j", "1", str(root))
+    assert run.last_line.startswith("2 passed, 0 failed"), run
+    ours = log.read_text().splitlines()
+    log.unlink()
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)], capture_output=True, cwd=root
+    )
+    assert ours == log.read_text().splitlines(), "the same order as under pytest"
+    assert ours[:4] == ["setUpClass", "setup_class", "setup_method test_class_level", "setUp"], ours
