@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -241,9 +242,20 @@ def merge_command(reports: tuple[str, ...], **outputs: Any) -> int:
     return _core.run(json.dumps(args))
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    # SIGTERM (a CI job cancelled, `timeout`) ends the run as Ctrl-C does: the
+    # coordinator stops dispatching, ends the workers, reports what finished and
+    # cleans up, instead of dying where it stands.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None, fork_server: tuple[int, int] | None = None) -> None:
     global _fork_server
     _fork_server = fork_server
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (dbtest called from a thread): leave it be
+        pass
     try:
         code = cli.main(args=argv, prog_name="dbtest", standalone_mode=False)
     except click.exceptions.UsageError as exc:

@@ -205,3 +205,17 @@ def test_system_exit_in_a_test_does_not_end_the_worker(project):
     run = run_dbtest("-j", "1", "--no-cache", str(root))
     assert run.last_line.startswith("1 passed, 0 failed, 1 error"), run
     assert "SystemExit: 2" in run.stdout
+
+
+def test_sigterm_ends_the_run_like_ctrl_c_and_cleans_up(tmp_path):
+    log = tmp_path / "pids"
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = _start(["-j", "2", "--no-cache", str(FIXTURES / "slow")], {"DBTEST_PID_LOG": str(log), "TMPDIR": str(temp)})
+    pids = set(_wait_for_lines(log, 3))
+    proc.terminate()
+    stdout, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 2, stdout
+    assert "interrupted" in stdout
+    assert not _wait_dead(pids), "workers outlived the coordinator"
+    assert not list(temp.iterdir()), "the run's temporary directory is removed"

@@ -270,10 +270,11 @@ impl<W: Write> RunObserver for ConsoleReporter<W> {
         self.total += tests;
         self.started = Instant::now();
         if !self.options.quiet {
-            let plural = if workers == 1 { "" } else { "s" };
+            let tests_word = if self.total == 1 { "test" } else { "tests" };
+            let workers_word = if workers == 1 { "worker" } else { "workers" };
             let _ = writeln!(
                 self.out,
-                "running {} tests on {workers} worker{plural}",
+                "running {} {tests_word} on {workers} {workers_word}",
                 self.total
             );
         }
