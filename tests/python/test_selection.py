@@ -118,3 +118,17 @@ def test_native_collect_matches_list():
     document = json.loads(_core.collect(json.dumps({"command": "list", "paths": [str(SELECTION)]})))
     listed = run_dbtest("list", str(SELECTION)).stdout.split()
     assert [t["id"] for t in document["tests"]] == listed
+
+
+def test_list_says_when_files_may_hold_tests_only_an_import_reveals(project):
+    root = project(
+        {
+            "test_generated.py": "for _i in range(3):\n    globals()[f'test_{_i}'] = lambda: None\n",
+            "test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    listed = run_dbtest("list", str(root), cwd=root)
+    assert listed.stdout.split() == ["test_plain.py::test_plain"], listed
+    assert "note: 1 file may define tests this list cannot show" in listed.stderr, listed
+    assert run_dbtest("--no-cache", str(root), cwd=root).last_line.startswith("4 passed"), "a run finds them"
+    assert "note:" not in run_dbtest("list", str(root / "test_plain.py"), cwd=root).stderr

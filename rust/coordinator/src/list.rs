@@ -41,6 +41,14 @@ pub(crate) fn list(
         for err in &collected.errors {
             eprintln!("ERROR {err}");
         }
+        let dynamic = files_with_unlisted_tests(collected, selection);
+        if dynamic > 0 {
+            let files = if dynamic == 1 { "file" } else { "files" };
+            eprintln!(
+                "note: {dynamic} {files} may define tests this list cannot show (made at import: \
+                 loops, type(), load_tests...); a run imports them and runs those too"
+            );
+        }
     }
     Ok(if !collected.errors.is_empty() {
         exit::TESTS_FAILED
@@ -49,6 +57,23 @@ pub(crate) fn list(
     } else {
         exit::OK
     })
+}
+
+/// Files among the selected ones that may define tests only an import reveals.
+fn files_with_unlisted_tests(collected: &Collected, selection: &Selection) -> usize {
+    if selection.exact {
+        return 0; // a node id named the test: nothing more is looked for
+    }
+    let mut files: Vec<usize> = selection
+        .items
+        .iter()
+        .map(|&i| collected.items[i].file)
+        .chain(selection.probes.iter().copied())
+        .filter(|&f| collected.dynamic.get(f).copied().unwrap_or(false))
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    files.len()
 }
 
 pub(crate) fn list_json(collected: &Collected, selection: &Selection) -> serde_json::Value {
