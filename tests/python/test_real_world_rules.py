@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import run_dbtest
 
@@ -167,6 +168,15 @@ class Case(unittest.TestCase):
 """
 
 
+def _run_pytest(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+
+
 def _summary_counts(line: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)", line):
@@ -178,12 +188,7 @@ def _summary_counts(line: str) -> dict[str, int]:
 def test_pytest_xfail_marks_give_pytests_counts(project):
     root = project({"test_xfail.py": XFAIL_MARKS})
     ours = run_dbtest("--no-cache", "-v", str(root))
-    theirs = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-    )
+    theirs = _run_pytest(root)
     mine = _summary_counts(ours.last_line)
     # The ValueError is an error to dbtest, a failure to pytest (see test_counts_vs_pytest).
     assert mine == {"failed": 2, "error": 1, "xfailed": 5, "xpassed": 1}, ours
@@ -217,12 +222,7 @@ def test_a_module_that_skips_itself_at_import_is_one_skipped_result_as_in_pytest
     ours = run_dbtest("--no-cache", "-j", "2", "-v", str(root))
     assert ours.last_line.startswith("1 passed, 0 failed, 2 skipped"), ours
     assert "SKIPPED  test_optional.py " in ours.stdout, ours
-    theirs = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-    )
+    theirs = _run_pytest(root)
     assert _summary_counts(theirs.stdout.strip().splitlines()[-1]) == {"passed": 1, "skipped": 2}, theirs.stdout
 
 
@@ -248,12 +248,7 @@ def test_pass():
     )
     ours = run_dbtest("--no-cache", str(root))
     assert ours.last_line.startswith("1 passed, 1 failed, 1 skipped, 1 xfailed"), ours
-    theirs = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-    )
+    theirs = _run_pytest(root)
     assert _summary_counts(theirs.stdout.strip().splitlines()[-1]) == _summary_counts(ours.last_line), theirs.stdout
 
 
@@ -274,12 +269,7 @@ class T(unittest.TestCase):
         }
     )
     ours = run_dbtest("--no-cache", "-v", str(root))
-    theirs = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-    )
+    theirs = _run_pytest(root)
     # The test itself passes; the i=0 block is skipped, i=2 failed, i=1 passed.
     assert ours.last_line.startswith("1 passed, 1 failed, 1 skipped, 1 subtests passed"), ours
     assert _summary_counts(theirs.stdout.strip().splitlines()[-1]) == _summary_counts(ours.last_line), theirs.stdout
@@ -336,8 +326,6 @@ class T(unittest.TestCase):
     assert run.last_line.startswith("2 passed, 0 failed"), run
     ours = log.read_text().splitlines()
     log.unlink()
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)], capture_output=True, cwd=root
-    )
+    _run_pytest(root)
     assert ours == log.read_text().splitlines(), "the same order as under pytest"
     assert ours[:4] == ["setUpClass", "setup_class", "setup_method test_class_level", "setUp"], ours
