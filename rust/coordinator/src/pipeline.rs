@@ -103,7 +103,9 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
             files.len(),
         );
     }
-    let mut items = Vec::new();
+    // Sized once: grown by doubling, the list of a large suite would briefly be
+    // held twice, and peak memory is what a CI runner is sized by.
+    let mut items = Vec::with_capacity(collections.iter().map(|c| c.items.len()).sum());
     let mut errors = Vec::new();
     let mut dynamic = Vec::with_capacity(files.len());
     for collection in collections {
