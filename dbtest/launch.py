@@ -28,13 +28,16 @@ def start_fork_server(argv: list[str]) -> tuple[int, int] | None:
     import _socket
 
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    # dup2 of fd 3 onto itself would leave it close-on-exec: hand over a copy.
+    copied = theirs.fileno() == 3
+    child_end = os.dup(theirs.fileno()) if copied else theirs.fileno()
     try:
         pid = os.posix_spawn(
             sys.executable,
             [sys.executable, "-P", "-m", "dbtest.worker", "--fork-server", str(os.getpid())],
             os.environ,
             file_actions=[
-                (os.POSIX_SPAWN_DUP2, theirs.fileno(), 3),
+                (os.POSIX_SPAWN_DUP2, child_end, 3),
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
             ],
@@ -44,6 +47,8 @@ def start_fork_server(argv: list[str]) -> tuple[int, int] | None:
         ours.close()
         return None
     finally:
+        if copied:
+            os.close(child_end)
         theirs.close()
     return pid, ours.detach()
 
