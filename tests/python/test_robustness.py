@@ -219,3 +219,20 @@ def test_sigterm_ends_the_run_like_ctrl_c_and_cleans_up(tmp_path):
     assert "interrupted" in stdout
     assert not _wait_dead(pids), "workers outlived the coordinator"
     assert not list(temp.iterdir()), "the run's temporary directory is removed"
+
+
+def test_run_directories_of_dead_coordinators_are_removed(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer exists
+    abandoned = temp / f"dbtest-run-{dead.pid}-abc123"
+    abandoned.mkdir()
+    (abandoned / "worker-1.tb").write_text("")
+    alive = temp / f"dbtest-run-{os.getpid()}-def456"
+    alive.mkdir()
+    unrelated = temp / "dbtest-run-notapid"
+    unrelated.mkdir()
+    run = run_dbtest("--no-cache", str(FIXTURES / "skeleton"), env={"TMPDIR": str(temp)})
+    assert run.last_line.startswith("4 passed, 1 failed"), run
+    assert sorted(p.name for p in temp.iterdir()) == sorted([alive.name, unrelated.name])

@@ -16,6 +16,35 @@ use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::time::{Instant, SystemTime};
 
+/// A run's private temporary directory is `dbtest-run-<pid>-<random>`.
+const RUN_DIR_PREFIX: &str = "dbtest-run-";
+
+/// Removes the run directories of dbtest processes that no longer exist (a
+/// coordinator killed with SIGKILL cannot remove its own).
+fn remove_abandoned_run_dirs(temp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(RUN_DIR_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = pid > 0
+            && unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Captured output kept per stream and test.
 const OUTPUT_LIMIT: u32 = 1024 * 1024;
 
@@ -81,8 +110,9 @@ pub(crate) fn execute(
         return Ok(exit::NO_TESTS);
     }
 
+    remove_abandoned_run_dirs(&std::env::temp_dir());
     let run_dir = tempfile::Builder::new()
-        .prefix("dbtest-run-")
+        .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
         .tempdir()
         .map_err(|e| {
             CoordinatorError::Internal(format!("cannot create a temporary directory: {e}"))
