@@ -13,7 +13,7 @@ from .children import ChildWatch
 from .collect import FUNCTION, PLAIN_CLASS, SUITE, TESTCASE, Target, module_tests, resolve
 from .isolation import Isolation
 from .loader import load_module
-from .marks import Xfail, skip_reason, xfail_mark
+from .marks import Xfail, mark_verdict
 from .outcomes import (
     CALL,
     ERROR,
@@ -271,22 +271,19 @@ class Runner:
         self._close_class()
         state = self.klass = ClassState(cls, style)
         try:
-            if style == TESTCASE:
-                if not getattr(cls, "__unittest_skip__", False):
-                    try:
-                        cls.setUpClass()
-                    except BaseException:
-                        cls.doClassCleanups()
-                        raise
-                    # pytest also runs its xunit hooks on TestCase classes.
-                    setup = _first_attr(cls, "setup_class")
-                    if setup is not None:
-                        _await(setup())
-            elif style == PLAIN_CLASS:
+            skipped = getattr(cls, "__unittest_skip__", False)
+            if style == TESTCASE and not skipped:
+                try:
+                    cls.setUpClass()
+                except BaseException:
+                    cls.doClassCleanups()
+                    raise
+            if style == PLAIN_CLASS or (style == TESTCASE and not skipped):
+                # pytest's xunit hook, on TestCase classes too (after setUpClass).
                 setup = _first_attr(cls, "setup_class")
                 if setup is not None:
                     _await(setup())
-            elif style == SUITE:
+            if style == SUITE:
                 import asyncio
 
                 state.loop = asyncio.Runner()
@@ -305,17 +302,16 @@ class Runner:
         self.klass = None
         cls = state.cls
         qual = cls.__qualname__.replace(".", "::")
-        if state.style == TESTCASE:
-            if state.setup_failure is None and not getattr(cls, "__unittest_skip__", False):
-                teardown = _first_attr(cls, "teardown_class")
-                if teardown is not None:
-                    self._run_fixture(f"{qual}::teardown_class", lambda: _await(teardown()))
-                self._run_fixture(f"{qual}::tearDownClass", cls.tearDownClass)
-                self._run_fixture(f"{qual}::class cleanups", lambda: _class_cleanups(cls))
-        elif state.style == PLAIN_CLASS:
+        skipped = state.style == TESTCASE and getattr(cls, "__unittest_skip__", False)
+        set_up = state.setup_failure is None and not skipped
+        if set_up and state.style in (TESTCASE, PLAIN_CLASS):
+            # pytest's xunit hook first, then unittest's own (the reverse of set-up).
             teardown = _first_attr(cls, "teardown_class")
-            if teardown is not None and state.setup_failure is None:
+            if teardown is not None:
                 self._run_fixture(f"{qual}::teardown_class", lambda: _await(teardown()))
+        if set_up and state.style == TESTCASE:
+            self._run_fixture(f"{qual}::tearDownClass", cls.tearDownClass)
+            self._run_fixture(f"{qual}::class cleanups", lambda: _class_cleanups(cls))
         elif state.style == SUITE:
             hook = getattr(state.instance, "teardown_suite", None) if state.instance is not None else None
             # teardown_suite runs whenever setup_suite ran, even if it failed.
@@ -341,18 +337,12 @@ class Runner:
         # pytest evaluates skip marks before any set-up of the test.
         function = target.function if target.cls is None else getattr(target.cls, target.method or "", None)
         try:
-            reason = skip_reason(self.module, target.cls, function)
-        except BaseException as exc:  # noqa: BLE001 - a broken skipif condition errors the test
-            outcome = from_exception(exc, SETUP)
-            self._report(batch, position, outcome, perf_counter() - start, [])
+            reason, xfail = mark_verdict(self.module, target.cls, function)
+        except BaseException as exc:  # noqa: BLE001 - a broken condition errors the test
+            self._report(batch, position, from_exception(exc, SETUP), perf_counter() - start, [])
             return
         if reason is not None:
             self._report(batch, position, Outcome(SKIPPED, SETUP, None, reason), perf_counter() - start, [])
-            return
-        try:
-            xfail = xfail_mark(self.module, target.cls, function)
-        except BaseException as exc:  # noqa: BLE001 - a broken xfail condition errors the test
-            self._report(batch, position, from_exception(exc, SETUP), perf_counter() - start, [])
             return
         if xfail is not None and not xfail.run:
             outcome = Outcome(XFAILED, SETUP, None, f"[NOTRUN] {xfail.reason}".rstrip())

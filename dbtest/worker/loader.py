@@ -32,6 +32,8 @@ def load_module(ref: dict[str, Any]) -> ModuleType:
         # editable install, say) already put it further down: a `tests` package
         # of another project must not win.
         if not sys.path or sys.path[0] != root:
+            if root in sys.path:  # moved, not repeated: sys.path must not grow per module
+                sys.path.remove(root)
             sys.path.insert(0, root)
         claim(name, ref["path"])
         module = importlib.import_module(name)

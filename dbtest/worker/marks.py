@@ -45,25 +45,8 @@ def _marks_of(module: ModuleType, owner: Any, function: Any) -> tuple[Any, ...]:
     return (*pytest_marks(function), *pytest_marks(owner), *pytest_marks(module))
 
 
-def skip_reason(module: ModuleType, owner: Any, function: Any) -> str | None:
-    """Why the test should be skipped, per its pytest marks, or None.
-
-    Raises what evaluating a string condition raises (the test then errors, as
-    under pytest)."""
-    for mark in _marks_of(module, owner, function):
-        name = getattr(mark, "name", None)
-        if name not in ("skip", "skipif"):
-            continue
-        args = getattr(mark, "args", ()) or ()
-        kwargs = getattr(mark, "kwargs", {}) or {}
-        if name == "skip":
-            return kwargs.get("reason") or (args[0] if args else "unconditional skip")
-        conditions = args or (kwargs.get("condition", True),)
-        for condition in conditions:
-            if _condition_holds(condition, module):
-                reason = kwargs.get("reason")
-                return reason or (f"condition: {condition}" if isinstance(condition, str) else "skipif")
-    return None
+def _arguments(mark: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return getattr(mark, "args", ()) or (), getattr(mark, "kwargs", {}) or {}
 
 
 class Xfail:
@@ -78,15 +61,40 @@ class Xfail:
         self.raises = raises
 
 
-def xfail_mark(module: ModuleType, owner: Any, function: Any) -> Xfail | None:
-    """The first ``xfail`` mark whose conditions hold (or that has none), or None.
+def mark_verdict(module: ModuleType, owner: Any, function: Any) -> tuple[str | None, Xfail | None]:
+    """What the test's pytest marks say before it runs: why it is skipped (skip
+    marks win, as in pytest), else the ``xfail`` mark that applies, if any.
 
-    Raises what evaluating a string condition raises."""
-    for mark in _marks_of(module, owner, function):
+    Raises what evaluating a string condition raises (the test then errors, as
+    under pytest)."""
+    marks = _marks_of(module, owner, function)
+    if not marks:
+        return None, None
+    reason = _skip_reason(marks, module)
+    return (reason, None) if reason is not None else (None, _xfail(marks, module))
+
+
+def _skip_reason(marks: tuple[Any, ...], module: ModuleType) -> str | None:
+    for mark in marks:
+        name = getattr(mark, "name", None)
+        if name not in ("skip", "skipif"):
+            continue
+        args, kwargs = _arguments(mark)
+        if name == "skip":
+            return kwargs.get("reason") or (args[0] if args else "unconditional skip")
+        for condition in args or (kwargs.get("condition", True),):
+            if _condition_holds(condition, module):
+                reason = kwargs.get("reason")
+                return reason or (f"condition: {condition}" if isinstance(condition, str) else "skipif")
+    return None
+
+
+def _xfail(marks: tuple[Any, ...], module: ModuleType) -> Xfail | None:
+    """The first ``xfail`` mark whose conditions hold (or that has none)."""
+    for mark in marks:
         if getattr(mark, "name", None) != "xfail":
             continue
-        args = getattr(mark, "args", ()) or ()
-        kwargs = getattr(mark, "kwargs", {}) or {}
+        args, kwargs = _arguments(mark)
         conditions = args if args else ((kwargs["condition"],) if "condition" in kwargs else ())
         if conditions and not any(_condition_holds(c, module) for c in conditions):
             continue

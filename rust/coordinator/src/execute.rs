@@ -110,7 +110,10 @@ pub(crate) fn execute(
         return Ok(exit::NO_TESTS);
     }
 
-    remove_abandoned_run_dirs(&std::env::temp_dir());
+    // Off the start-up path: the temporary directory may hold many entries.
+    let cleanup = std::thread::Builder::new()
+        .name("dbtest-cleanup".into())
+        .spawn(|| remove_abandoned_run_dirs(&std::env::temp_dir()));
     let run_dir = tempfile::Builder::new()
         .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
         .tempdir()
@@ -181,6 +184,9 @@ pub(crate) fn execute(
         &admit,
         interrupted,
     );
+    if let Ok(cleanup) = cleanup {
+        let _ = cleanup.join();
+    }
     observer.flush();
     let journal = observer.journal.take();
     let retried = std::mem::take(&mut observer.retried);

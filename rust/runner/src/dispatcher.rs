@@ -447,32 +447,26 @@ impl Dispatcher<'_> {
         let id = self.next_process;
         self.next_process += 1;
         let traceback_file = self.options.run_dir.join(format!("worker-{id}.tb"));
-        let (spec, events) = (&self.options.spawn, self.events_tx.clone());
-        let forked = match self.fork_server() {
-            Some(server) => WorkerProcess::spawn(
+        let (options, events) = (self.options, self.events_tx.clone());
+        let spec = &options.spawn;
+        let spawn = |server: Option<&mut ForkServer>| {
+            WorkerProcess::spawn(
                 spec,
-                Some(server),
+                server,
                 id,
                 slot as u32 + 1,
                 traceback_file.clone(),
-                events,
+                events.clone(),
             )
-            .ok(),
-            None => None,
         };
-        if forked.is_none() {
-            self.fork_server = ForkServerState::Unused;
-        }
+        let forked = self.fork_server().map(|server| spawn(Some(server)));
         let spawned = match forked {
-            Some(process) => Ok(process),
-            None => WorkerProcess::spawn(
-                &self.options.spawn,
-                None,
-                id,
-                slot as u32 + 1,
-                traceback_file.clone(),
-                self.events_tx.clone(),
-            ),
+            Some(Ok(process)) => Ok(process),
+            // No server, or it stopped answering: interpreters from now on.
+            _ => {
+                self.fork_server = ForkServerState::Unused;
+                spawn(None)
+            }
         };
         let process = match spawned {
             Ok(process) => process,

@@ -181,13 +181,8 @@ impl Handle {
     fn wait_killed(&mut self) -> Option<ExitStatus> {
         match self {
             Handle::Spawned(child) => child.wait().ok(),
-            Handle::Forked { exit, status } => {
-                if status.is_none() {
-                    // The server reaps it at once; without a server there is no status.
-                    *status = exit.recv_timeout(Duration::from_secs(5)).ok();
-                }
-                *status
-            }
+            // The server reaps it at once; without a server there is no status.
+            Handle::Forked { .. } => self.wait_for(Duration::from_secs(5)),
         }
     }
 }
