@@ -4,7 +4,7 @@
 
 use crate::project::{Location, Project};
 use crate::summary::*;
-use dbtest_model::{Kind, Style, TestFile, TestItem};
+use dbtest_model::{Kind, StaticMarks, Style, TestFile, TestItem};
 use std::collections::HashMap;
 
 /// Methods that set up or tear down a whole class; a class defining any of them
@@ -279,8 +279,8 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn push(
         &mut self,
-        name: String,
-        class: Option<String>,
+        name: &str,
+        class: Option<&str>,
         function: &FunctionDef,
         style: Style,
         marks: Marks,
@@ -291,21 +291,17 @@ impl Builder<'_> {
         } else {
             Kind::of_test(&self.file.rel, &marks.tags)
         };
-        self.items.push(TestItem {
-            id: format!("{}::{}", self.file.rel, name),
-            file: self.file_index,
-            name,
-            class,
-            line: function.line,
-            style,
-            is_async: function.is_async,
-            kind,
+        let mut item = TestItem::new(&self.file.rel, name, class, self.file_index, style);
+        item.line = function.line;
+        item.is_async = function.is_async;
+        item.kind = kind;
+        item.class_setup = class_setup;
+        item.set_marks(StaticMarks {
             tags: marks.tags,
             skip: marks.skip,
             timeout: marks.timeout,
-            class_setup,
-            coupled_classes: false,
         });
+        self.items.push(item);
     }
 
     fn functions(&mut self, summary: &ModuleSummary, module_marks: &Marks) {
@@ -316,7 +312,7 @@ impl Builder<'_> {
             let mut marks = marks_of(&function.decorators, &self.resolver);
             marks.merge(module_marks);
             self.push(
-                function.name.clone(),
+                &function.name,
                 None,
                 function,
                 Style::Function,
@@ -436,14 +432,7 @@ impl Builder<'_> {
         for (method, mut marks) in methods {
             marks.merge(&class_marks);
             let name = format!("{qualname}::{}", method.name);
-            self.push(
-                name,
-                Some(qualname.clone()),
-                method,
-                style,
-                marks,
-                class_setup,
-            );
+            self.push(&name, Some(&qualname), method, style, marks, class_setup);
         }
         if kind == ClassKind::Plain {
             for nested in &class.nested {
@@ -491,8 +480,8 @@ impl Builder<'_> {
                     .to_string();
                 let name = format!("{group}::{member}");
                 self.push(
-                    name,
-                    Some(group.clone()),
+                    &name,
+                    Some(group),
                     function,
                     Style::Benchmark,
                     module_marks.clone(),

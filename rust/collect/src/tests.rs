@@ -17,7 +17,7 @@ fn collect(rel: &str, source: &str) -> FileCollection {
 }
 
 fn ids(c: &FileCollection) -> Vec<&str> {
-    c.items.iter().map(|i| i.id.as_str()).collect()
+    c.items.iter().map(|i| &*i.id).collect()
 }
 
 #[test]
@@ -60,17 +60,17 @@ class Api(TestSuite):
             "tests/test_mix.py::Api::logout",
         ]
     );
-    let by_name = |n: &str| c.items.iter().find(|i| i.name == n).unwrap();
+    let by_name = |n: &str| c.items.iter().find(|i| i.name() == n).unwrap();
     assert!(by_name("test_two").is_async);
     assert_eq!(by_name("test_one").line, 5);
     assert_eq!(by_name("TestPlain::test_a").style, Style::PlainClass);
     assert_eq!(by_name("UsersCase::test_b").style, Style::TestCase);
     let login = by_name("Api::login");
     assert_eq!(login.style, Style::Suite);
-    assert_eq!(login.tags, ["fast", "integration"]);
-    assert_eq!(login.timeout, Some(2.5));
+    assert_eq!(login.tags(), ["fast", "integration"]);
+    assert_eq!(login.timeout(), Some(2.5));
     assert_eq!(login.kind, Kind::Integration);
-    assert_eq!(by_name("Api::logout").skip.as_deref(), Some("later"));
+    assert_eq!(by_name("Api::logout").skip(), Some("later"));
     assert!(!c.dynamic);
 }
 
@@ -121,10 +121,10 @@ def test_us(): pass
 "#,
     );
     let slow = &c.items[0];
-    assert_eq!(slow.tags, ["slow", "db"]);
+    assert_eq!(slow.tags(), ["slow", "db"]);
     assert_eq!(slow.kind, Kind::Integration);
-    assert_eq!(c.items[1].skip.as_deref(), Some("broken"));
-    assert_eq!(c.items[2].skip.as_deref(), Some("nope"));
+    assert_eq!(c.items[1].skip(), Some("broken"));
+    assert_eq!(c.items[2].skip(), Some("nope"));
 }
 
 #[test]
@@ -174,7 +174,7 @@ class Unknown(External, unittest.TestCase):
     let shared = |n: &str| {
         c.items
             .iter()
-            .find(|i| i.name.ends_with(n))
+            .find(|i| i.name().ends_with(n))
             .unwrap()
             .class_setup
     };

@@ -9,16 +9,16 @@ use dbtest_config::Settings;
 use dbtest_model::TestResult;
 use std::path::{Path, PathBuf};
 
-pub use dbtest_durations::Durations;
+pub use dbtest_durations::{DurationIndex, Durations};
 
 const DURATIONS_FILE: &str = "durations.json";
 
-/// Recorded durations of the project (none under `--no-cache`).
-pub fn durations(settings: &Settings) -> Durations {
+/// Recorded durations of the project, for lookups (none under `--no-cache`).
+pub fn duration_index(settings: &Settings) -> DurationIndex {
     settings
         .cache_dir
         .as_ref()
-        .map(|dir| Cache::new(dir.clone()).durations())
+        .map(|dir| DurationIndex::read_or_default(&dir.join(DURATIONS_FILE)))
         .unwrap_or_default()
 }
 

@@ -1,6 +1,6 @@
 //! `dbtest` (run): plan, run on the worker pool, report, remember.
 
-use crate::cache::{Cache, Durations};
+use crate::cache::{Cache, DurationIndex};
 use crate::error::CoordinatorError;
 use crate::exit;
 use crate::pipeline::{process_env, Collected, Selection};
@@ -8,7 +8,7 @@ use crate::plan::{apply_last_failed, build_plan, collection_error_results};
 use crate::reports::{build_report, ReportFiles, ReportKind, RunFacts};
 use crate::state;
 use dbtest_config::Settings;
-use dbtest_model::{Kind, TestResult};
+use dbtest_model::{fnv1a64, Kind, TestResult};
 use dbtest_report::{ConsoleOptions, ConsoleReporter, RunSummary};
 use dbtest_runner::{ForkServer, RunObserver, RunnerOptions, SpawnSpec};
 use dbtest_select::bazel_test_env;
@@ -52,11 +52,12 @@ pub(crate) fn execute(
     settings: &Settings,
     collected: Collected,
     selection: &Selection,
-    durations: Durations,
+    durations: DurationIndex,
     fork_server: Option<ForkServer>,
     interrupted: &dyn Fn() -> bool,
     started: Instant,
 ) -> Result<i32, CoordinatorError> {
+    crate::memory_note("execute start");
     let started_at = SystemTime::now() - started.elapsed();
     let bazel = bazel_test_env(&process_env);
     if let (Some(bazel), Some(_)) = (&bazel, selection.shard) {
@@ -73,11 +74,18 @@ pub(crate) fn execute(
     let (plan, mut early) = build_plan(&collected, &rerun, selection.exact, &durations);
     early.splice(0..0, collection_error_results(&collected));
     // From here on the plan says what runs. The static list is kept only as the
-    // set of known ids (hashed), and the durations are read again at the end:
-    // memory per test stays close to the result record.
-    let known: HashSet<u64> = collected.items.iter().map(|i| id_hash(&i.id)).collect();
+    // set of known ids (hashed: a collision would only hide a test found at
+    // import behind a statically known one), and the durations are read again
+    // at the end: memory per test stays close to the result record.
+    crate::memory_note("plan built");
+    let known: HashSet<u64> = collected
+        .items
+        .iter()
+        .map(|i| fnv1a64(i.id.as_bytes()))
+        .collect();
     drop(collected);
     drop(durations);
+    crate::memory_note("collected dropped");
 
     // With a report document on stdout, the console goes to stderr.
     let (console_out, terminal): (Box<dyn Write>, bool) = match stdout_report {
@@ -150,7 +158,7 @@ pub(crate) fn execute(
     let criteria = &selection.criteria;
     let only = rerun.only.as_ref();
     let admit = |id: &str, tags: &[String]| {
-        !known.contains(&id_hash(id))
+        !known.contains(&fnv1a64(id.as_bytes()))
             && criteria.matches(id, Kind::of_test(id, tags), tags)
             && only.is_none_or(|failed| failed.contains(id))
             // Tests only an import reveals belong to one shard, by their id.
@@ -184,6 +192,7 @@ pub(crate) fn execute(
         &admit,
         interrupted,
     );
+    crate::memory_note("run ended");
     if let Ok(cleanup) = cleanup {
         let _ = cleanup.join();
     }
@@ -206,6 +215,7 @@ pub(crate) fn execute(
         flaky_fails: settings.flaky_fails,
     });
     drop(reporter);
+    crate::memory_note("reported");
 
     if let (Some(cache), Some(dir)) = (&cache, cache_dir) {
         // A shard leaves the durations file alone: every shard of a matrix must
@@ -253,6 +263,7 @@ pub(crate) fn execute(
             }
         }
     }
+    crate::memory_note("cache written");
     let counts = dbtest_report::Counts::of(&results);
     Ok(if outcome.interrupted {
         exit::INTERRUPTED
@@ -286,6 +297,14 @@ impl<O: RunObserver> Observers<'_, O> {
         }
     }
 
+    fn journal_failed(&mut self) {
+        if let Some(journal) = self.journal.take() {
+            let path = journal.path().display().to_string();
+            self.console
+                .warning(&format!("cannot append to {path}; journal disabled"));
+        }
+    }
+
     fn report_early(&mut self) {
         for result in self.early {
             self.test_finished(result);
@@ -304,19 +323,21 @@ impl<O: RunObserver> RunObserver for Observers<'_, O> {
     }
     fn test_finished(&mut self, result: &TestResult) {
         if let Some(journal) = &mut self.journal {
-            // Flushed per result: a killed coordinator loses nothing already reported.
-            if journal
-                .append(result)
-                .and_then(|()| journal.flush())
-                .is_err()
-            {
-                let path = journal.path().display().to_string();
-                self.journal = None;
-                self.console
-                    .warning(&format!("cannot append to {path}; journal disabled"));
+            if journal.append(result).is_err() {
+                self.journal_failed();
             }
         }
         self.console.test_finished(result);
+    }
+    fn caught_up(&mut self) {
+        // Flushed whenever the dispatcher has handled every result that arrived:
+        // a coordinator killed while waiting loses nothing already reported, and
+        // a burst of results costs one write.
+        if let Some(journal) = &mut self.journal {
+            if journal.flush().is_err() {
+                self.journal_failed();
+            }
+        }
     }
     fn test_retried(&mut self, result: &TestResult) {
         self.retried.push(result.clone());
@@ -331,15 +352,6 @@ impl<O: RunObserver> RunObserver for Observers<'_, O> {
     fn warning(&mut self, message: &str) {
         self.console.warning(message);
     }
-}
-
-/// A 64-bit hash of a test id (collisions are astronomically unlikely and
-/// would only hide a test found at import behind a statically known one).
-fn id_hash(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut hasher);
-    hasher.finish()
 }
 
 fn cache_dir_text(settings: &Settings) -> String {

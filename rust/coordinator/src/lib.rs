@@ -63,11 +63,11 @@ pub fn list_document(args: &str) -> Result<String, CoordinatorError> {
 /// Recorded durations, read only when they matter: a run orders work by them,
 /// and a sharded selection may balance by them. (A large suite's file takes
 /// milliseconds to parse; `dbtest list` should not pay for it.)
-fn durations_if_needed(settings: &Settings) -> cache::Durations {
+fn durations_if_needed(settings: &Settings) -> cache::DurationIndex {
     if settings.command == Command::Run || settings.shard.is_some() {
-        cache::durations(settings)
+        cache::duration_index(settings)
     } else {
-        cache::Durations::default()
+        cache::DurationIndex::default()
     }
 }
 
@@ -81,9 +81,13 @@ fn run_inner(
     if settings.command == Command::Merge {
         return merge::merge(&settings);
     }
+    memory_note("start");
     let (collected, targets) = pipeline::collect(&settings)?;
+    memory_note("collected");
     let durations = durations_if_needed(&settings);
+    memory_note("durations read");
     let selection = pipeline::select(&settings, &collected, targets, &durations)?;
+    memory_note("selected");
     match settings.command {
         Command::List => list::list(&settings, &collected, &selection),
         Command::Run | Command::Merge => execute::execute(
@@ -96,4 +100,26 @@ fn run_inner(
             started,
         ),
     }
+}
+
+/// `DBTEST_TIMINGS=1`: the coordinator's resident memory (now and peak) at a
+/// stage of the run, on stderr, to see where a large suite's memory goes.
+/// Linux only (elsewhere the figures are blank).
+pub(crate) fn memory_note(stage: &str) {
+    if std::env::var_os("DBTEST_TIMINGS").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let pick = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .map(|l| l[key.len()..].trim().to_string())
+            .unwrap_or_default()
+    };
+    eprintln!(
+        "dbtest memory: {stage}: rss {} hwm {}",
+        pick("VmRSS:"),
+        pick("VmHWM:")
+    );
 }

@@ -85,14 +85,14 @@ pub(crate) fn list_json(collected: &Collected, selection: &Selection) -> serde_j
             serde_json::json!({
                 "id": item.id,
                 "file": collected.files[item.file].rel,
-                "name": item.name,
+                "name": item.name(),
                 "line": item.line,
                 "style": item.style.as_str(),
                 "kind": item.kind.as_str(),
                 "async": item.is_async,
-                "tags": item.tags,
-                "skip": item.skip,
-                "timeout": item.timeout,
+                "tags": item.tags(),
+                "skip": item.skip(),
+                "timeout": item.timeout(),
             })
         })
         .collect();

@@ -1,7 +1,7 @@
 //! From the command line to a list of selected tests: targets, discovery,
 //! static collection, selection. Nothing here imports Python code.
 
-use crate::cache::Durations;
+use crate::cache::DurationIndex;
 use crate::error::CoordinatorError;
 use dbtest_collect::CollectError;
 use dbtest_config::{normalize, Settings};
@@ -147,7 +147,7 @@ pub fn select(
     settings: &Settings,
     collected: &Collected,
     targets: Targets,
-    durations: &Durations,
+    durations: &DurationIndex,
 ) -> Result<Selection, CoordinatorError> {
     let kinds = if settings.kinds.is_empty() {
         // Benchmarks run only when asked for.
@@ -178,7 +178,7 @@ pub fn select(
         let prefix = format!("{}::{name}", node.rel);
         let found = items.iter().any(|&i| {
             let id = &collected.items[i].id;
-            id == &prefix
+            **id == *prefix
                 || id.starts_with(&format!("{prefix}::"))
                 || id.starts_with(&format!("{prefix}["))
         });

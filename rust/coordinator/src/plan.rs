@@ -1,7 +1,7 @@
 //! From the selection to the runner's plan: `--lf`/`--ff`, static skips,
 //! grouping by module, and results known before anything runs.
 
-use crate::cache::Durations;
+use crate::cache::DurationIndex;
 use crate::pipeline::{Collected, Selection};
 use dbtest_config::Settings;
 use dbtest_model::{ErrorKind, Outcome, Phase, TestResult};
@@ -59,12 +59,12 @@ pub(crate) fn apply_last_failed(
     if !settings.last_failed {
         return rerun;
     }
-    let static_ids: HashSet<&str> = collected.items.iter().map(|i| i.id.as_str()).collect();
+    let static_ids: HashSet<&str> = collected.items.iter().map(|i| &*i.id).collect();
     let items: Vec<usize> = selection
         .items
         .iter()
         .copied()
-        .filter(|&i| failed.contains(&collected.items[i].id))
+        .filter(|&i| failed.contains(&*collected.items[i].id))
         .collect();
     // Failures among tests only an import reveals: import their files again.
     let probes: Vec<usize> = (0..collected.files.len())
@@ -99,7 +99,7 @@ pub(crate) fn build_plan(
     collected: &Collected,
     rerun: &Rerun,
     exact: bool,
-    durations: &Durations,
+    durations: &DurationIndex,
 ) -> (Plan, Vec<TestResult>) {
     let mut modules: Vec<Option<PlannedModule>> = vec![None; collected.files.len()];
     let mut skipped = Vec::new();
@@ -119,18 +119,18 @@ pub(crate) fn build_plan(
     };
     for &i in &rerun.items {
         let item = &collected.items[i];
-        if let Some(reason) = &item.skip {
-            let mut result = TestResult::new(item.id.clone(), Outcome::Skipped, Phase::Setup);
-            result.message = Some(reason.clone());
+        if let Some(reason) = item.skip() {
+            let mut result = TestResult::new(item.id.to_string(), Outcome::Skipped, Phase::Setup);
+            result.message = Some(reason.to_string());
             skipped.push(result);
             continue;
         }
         let module = modules[item.file].get_or_insert_with(|| planned_module(item.file, !exact));
-        module.first |= rerun.first.contains(&item.id);
+        module.first |= rerun.first.contains(&*item.id);
         module.tests.push(PlannedTest {
-            name: item.name.clone(),
+            name: item.name().to_string(),
             group: item.shared_class().map(str::to_string),
-            timeout: item.timeout,
+            timeout: item.timeout(),
             estimate: durations.get(&item.id),
         });
     }

@@ -18,9 +18,9 @@
 //!
 //! See `docs/durations.md` for the full description.
 
-use dbtest_model::{Outcome, TestResult};
+use dbtest_model::{fnv1a64, Outcome, TestResult};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -138,17 +138,7 @@ impl Durations {
 
     /// Parses a durations document, rejecting other format versions.
     pub fn from_slice(bytes: &[u8]) -> Result<Durations, ParseError> {
-        #[derive(Deserialize)]
-        struct Versioned {
-            version: u32,
-        }
-        // Check the version first so that a future format with a different
-        // shape is reported as "unsupported version", not as a parse error.
-        let versioned: Versioned =
-            serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
-        if versioned.version != FORMAT_VERSION {
-            return Err(ParseError::Version(versioned.version));
-        }
+        check_version(bytes)?;
         let mut durations: Durations =
             serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
         durations.durations.retain(|_, seconds| usable(*seconds));
@@ -208,6 +198,117 @@ impl Durations {
             source,
         })
     }
+}
+
+/// Recorded durations for looking up tests during a run, keyed by a 64-bit
+/// hash of the id ([`fnv1a64`]) rather than the id itself: a large suite's
+/// file holds tens of thousands of ids, and a run already holds each of them
+/// once. (Two ids sharing a hash would share a duration estimate, nothing more.)
+#[derive(Debug, Clone, Default)]
+pub struct DurationIndex {
+    seconds: HashMap<u64, f64>,
+}
+
+impl DurationIndex {
+    pub fn get(&self, id: &str) -> Option<f64> {
+        self.seconds.get(&fnv1a64(id.as_bytes())).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.seconds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seconds.is_empty()
+    }
+
+    /// Parses a durations document without keeping its ids.
+    pub fn from_slice(bytes: &[u8]) -> Result<DurationIndex, ParseError> {
+        check_version(bytes)?;
+        #[derive(Deserialize)]
+        struct Document {
+            #[serde(default)]
+            durations: HashedDurations,
+        }
+        let document: Document =
+            serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
+        Ok(DurationIndex {
+            seconds: document.durations.0,
+        })
+    }
+
+    /// The index of a durations file where having none is normal (the cache).
+    pub fn read_or_default(path: &Path) -> DurationIndex {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| DurationIndex::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// The `durations` object, read entry by entry into hashes.
+#[derive(Default)]
+struct HashedDurations(HashMap<u64, f64>);
+
+impl<'de> Deserialize<'de> for HashedDurations {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = HashedDurations;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of test ids to seconds")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut seconds = HashMap::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some((IdHash(id), value)) = map.next_entry::<IdHash, f64>()? {
+                    if usable(value) {
+                        seconds.insert(id, value);
+                    }
+                }
+                Ok(HashedDurations(seconds))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+/// A map key read as the hash of its text, without allocating the text when
+/// it has no escapes.
+struct IdHash(u64);
+
+impl<'de> Deserialize<'de> for IdHash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl serde::de::Visitor<'_> for Key {
+            type Value = IdHash;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a test id")
+            }
+            fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<IdHash, E> {
+                Ok(IdHash(fnv1a64(id.as_bytes())))
+            }
+        }
+        deserializer.deserialize_str(Key)
+    }
+}
+
+/// Rejects documents of another format version, before looking at their shape
+/// (so that a future format is reported as "unsupported version", not as a
+/// parse error).
+fn check_version(bytes: &[u8]) -> Result<(), ParseError> {
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: u32,
+    }
+    let versioned: Versioned =
+        serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
+    if versioned.version != FORMAT_VERSION {
+        return Err(ParseError::Version(versioned.version));
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over
@@ -357,5 +458,32 @@ mod tests {
         let path = dir.path().join("missing").join("d.json");
         let err = Durations::new().write(&path).unwrap_err();
         assert!(err.to_string().starts_with("cannot write "), "{err}");
+    }
+
+    #[test]
+    fn the_index_answers_for_ids_it_never_keeps() {
+        let text = r#"{"version": 1, "durations": {"a.py::t": 1.5, "b.py::t[\"x\"]": 0.25, "c.py::neg": -1}}"#;
+        let index = DurationIndex::from_slice(text.as_bytes()).unwrap();
+        assert_eq!(index.get("a.py::t"), Some(1.5));
+        assert_eq!(
+            index.get("b.py::t[\"x\"]"),
+            Some(0.25),
+            "escaped keys hash as their text"
+        );
+        assert_eq!(index.get("c.py::neg"), None, "unusable numbers are dropped");
+        assert_eq!(index.get("d.py::t"), None);
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn the_index_rejects_other_versions_and_shapes() {
+        assert!(matches!(
+            DurationIndex::from_slice(br#"{"version": 2, "durations": []}"#),
+            Err(ParseError::Version(2))
+        ));
+        assert!(DurationIndex::from_slice(br#"{"version": 1, "durations": []}"#).is_err());
+        assert!(DurationIndex::from_slice(br#"{"version": 1}"#)
+            .unwrap()
+            .is_empty());
     }
 }

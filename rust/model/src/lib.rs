@@ -72,27 +72,25 @@ impl Kind {
 }
 
 /// One test as the coordinator knows it before anything is imported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Kept small on purpose: a run holds one per collected test (50,000 in a large
+/// suite) until its plan is built. The name and class are slices of the id, and
+/// the marks, which most tests have none of, live behind one pointer.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TestItem {
     /// `relative/path.py::Class::name`, relative to the root directory, `/`-separated.
-    pub id: String,
+    pub id: Box<str>,
     /// Index of the file in [`TestFile`] order; items of one file are contiguous.
     pub file: usize,
-    /// The part of the id after `path::`, e.g. `TestX::test_y` or `test_y`.
-    pub name: String,
-    /// Enclosing class, if any.
-    pub class: Option<String>,
+    /// Where the name starts in `id` (after `path::`).
+    name_start: u32,
+    /// Length of the enclosing class's part of the name (0: no class).
+    class_len: u32,
     /// 1-based line of the `def`.
     pub line: u32,
     pub style: Style,
     pub is_async: bool,
     pub kind: Kind,
-    /// Tags from `@test(tags=[...])` and pytest marks, as literal strings.
-    pub tags: Vec<String>,
-    /// Literal skip reason, when the skip is unconditional and known statically.
-    pub skip: Option<String>,
-    /// Literal per-test timeout in seconds.
-    pub timeout: Option<f64>,
     /// The test's class has (or may have) class-level set-up (`setUpClass`,
     /// `setup_class`, `setup_suite`...), so the class's tests share one worker.
     /// Without it they are independent and can spread across workers.
@@ -101,12 +99,83 @@ pub struct TestItem {
     /// classes share state and rely on file order: all class tests of the module
     /// run as one block, in order, on one worker.
     pub coupled_classes: bool,
+    marks: Option<Box<StaticMarks>>,
 }
 
-/// The scheduling group of the class tests of a module whose classes are coupled.
-pub const COUPLED_CLASSES_GROUP: &str = "<classes of the module>";
+/// What decorators say of a test, as literals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StaticMarks {
+    /// Tags from `@test(tags=[...])` and pytest marks.
+    pub tags: Vec<String>,
+    /// Skip reason, when the skip is unconditional.
+    pub skip: Option<String>,
+    /// Per-test timeout in seconds.
+    pub timeout: Option<f64>,
+}
+
+impl StaticMarks {
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.skip.is_none() && self.timeout.is_none()
+    }
+}
 
 impl TestItem {
+    /// The test `name` (`test_x`, `Class::test_x`) of the file `rel`; `class`
+    /// is the leading part of `name` that names its class or group, if any.
+    pub fn new(rel: &str, name: &str, class: Option<&str>, file: usize, style: Style) -> TestItem {
+        let class_len = class.map_or(0, |c| {
+            let is_prefix = name
+                .strip_prefix(c)
+                .is_some_and(|rest| rest.starts_with("::"));
+            debug_assert!(is_prefix, "class {c:?} is not a prefix of {name:?}");
+            if is_prefix {
+                c.len()
+            } else {
+                0
+            }
+        });
+        let id = format!("{rel}::{name}").into_boxed_str();
+        TestItem {
+            name_start: offset(id.len() - name.len()),
+            class_len: offset(class_len),
+            id,
+            file,
+            line: 0,
+            style,
+            is_async: false,
+            kind: Kind::Unit,
+            class_setup: false,
+            coupled_classes: false,
+            marks: None,
+        }
+    }
+
+    /// The part of the id after `path::`, e.g. `TestX::test_y` or `test_y`.
+    pub fn name(&self) -> &str {
+        &self.id[self.name_start as usize..]
+    }
+
+    /// Enclosing class (or benchmark group), if any.
+    pub fn class(&self) -> Option<&str> {
+        (self.class_len > 0).then(|| &self.name()[..self.class_len as usize])
+    }
+
+    pub fn tags(&self) -> &[String] {
+        self.marks.as_ref().map_or(&[], |m| &m.tags)
+    }
+
+    pub fn skip(&self) -> Option<&str> {
+        self.marks.as_ref().and_then(|m| m.skip.as_deref())
+    }
+
+    pub fn timeout(&self) -> Option<f64> {
+        self.marks.as_ref().and_then(|m| m.timeout)
+    }
+
+    pub fn set_marks(&mut self, marks: StaticMarks) {
+        self.marks = (!marks.is_empty()).then(|| Box::new(marks));
+    }
+
     /// What this test must share a worker (and a shard) with, if anything: every
     /// class test of its module when the module's classes are coupled, else its
     /// class when that class has class-level set-up.
@@ -116,12 +185,21 @@ impl TestItem {
         } else if self.coupled_classes {
             Some(COUPLED_CLASSES_GROUP)
         } else if self.class_setup {
-            self.class.as_deref()
+            self.class()
         } else {
             None
         }
     }
 }
+
+/// An offset into an id. Ids are file paths plus names; one of 4 GiB is not a
+/// test id anyone can write.
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The scheduling group of the class tests of a module whose classes are coupled.
+pub const COUPLED_CLASSES_GROUP: &str = "<classes of the module>";
 
 /// A test or benchmark file found by discovery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,5 +370,55 @@ impl TestResult {
             parent: None,
             warnings: Vec::new(),
         }
+    }
+}
+
+/// 64-bit FNV-1a: fixed, portable, and good enough to spread test ids over
+/// shards and to stand for them in large sets and maps. Never
+/// `std`'s `DefaultHasher`, whose output may change between Rust releases
+/// (and `RandomState` between runs).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes.iter().fold(OFFSET, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_slices_its_name_and_class_out_of_its_id() {
+        let mut item = TestItem::new(
+            "pkg/test_a.py",
+            "TestX::test_y",
+            Some("TestX"),
+            3,
+            Style::PlainClass,
+        );
+        assert_eq!(&*item.id, "pkg/test_a.py::TestX::test_y");
+        assert_eq!(item.name(), "TestX::test_y");
+        assert_eq!(item.class(), Some("TestX"));
+        assert_eq!(item.tags(), [] as [String; 0]);
+        item.set_marks(StaticMarks {
+            tags: vec!["slow".into()],
+            skip: None,
+            timeout: Some(2.0),
+        });
+        assert_eq!(item.tags(), ["slow"]);
+        assert_eq!(item.timeout(), Some(2.0));
+        assert_eq!(item.skip(), None);
+
+        let function = TestItem::new("t.py", "test_f", None, 0, Style::Function);
+        assert_eq!((function.name(), function.class()), ("test_f", None));
+        let nested = TestItem::new("t.py", "A::B::test_f", Some("A::B"), 0, Style::PlainClass);
+        assert_eq!(nested.class(), Some("A::B"));
+    }
+
+    #[test]
+    fn an_item_without_marks_stays_small() {
+        assert!(std::mem::size_of::<TestItem>() <= 64);
     }
 }

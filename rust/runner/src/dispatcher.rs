@@ -74,6 +74,9 @@ pub trait RunObserver {
     fn worker_output(&mut self, _slot: u32, _line: &str) {}
     /// Called about ten times a second.
     fn tick(&mut self, _running: &[Running]) {}
+    /// Every event that had arrived is handled; the dispatcher may wait next.
+    /// The moment to flush what was buffered per result.
+    fn caught_up(&mut self) {}
     fn warning(&mut self, _message: &str) {}
 }
 
@@ -375,6 +378,7 @@ impl Dispatcher<'_> {
                             Err(_) => break,
                         }
                     }
+                    self.observer.caught_up();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,

@@ -74,7 +74,7 @@ impl Criteria {
     }
 
     pub fn matches_item(&self, item: &TestItem) -> bool {
-        self.matches(&item.id, item.kind, &item.tags)
+        self.matches(&item.id, item.kind, item.tags())
     }
 
     /// Whether a file that may hold tests invisible to the static pass could hold
@@ -103,21 +103,14 @@ mod tests {
     use dbtest_model::Style;
 
     fn item(id: &str, kind: Kind, tags: &[&str]) -> TestItem {
-        TestItem {
-            id: id.into(),
-            file: 0,
-            name: id.split_once("::").unwrap().1.into(),
-            class: None,
-            line: 1,
-            style: Style::Function,
-            is_async: false,
-            kind,
+        let (rel, name) = id.split_once("::").unwrap();
+        let mut item = TestItem::new(rel, name, None, 0, Style::Function);
+        item.kind = kind;
+        item.set_marks(dbtest_model::StaticMarks {
             tags: tags.iter().map(|t| t.to_string()).collect(),
-            skip: None,
-            timeout: None,
-            class_setup: false,
-            coupled_classes: false,
-        }
+            ..Default::default()
+        });
+        item
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! `TestCase`/`TestSuite`/`Test*` class so that its class-level set-up runs
 //! once (see [`shard_units`]).
 
+pub use dbtest_model::fnv1a64;
 use dbtest_model::TestItem;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -358,17 +359,6 @@ pub struct ShardUnit {
     pub duration: Option<f64>,
 }
 
-/// 64-bit FNV-1a: fixed, portable, and good enough to spread test ids. Never
-/// `std`'s `DefaultHasher`, whose output may change between Rust releases
-/// (and `RandomState` between runs).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes.iter().fold(OFFSET, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
-    })
-}
-
 fn usable(seconds: f64) -> bool {
     seconds.is_finite() && seconds >= 0.0
 }
@@ -496,10 +486,10 @@ pub fn shard_units(
         let item = &items[i];
         let key = match item.shared_class() {
             Some(class) => {
-                let rel = item.id.split_once("::").map_or(item.id.as_str(), |p| p.0);
+                let rel = item.id.split_once("::").map_or(&*item.id, |p| p.0);
                 format!("{rel}::{class}")
             }
-            None => item.id.clone(),
+            None => item.id.to_string(),
         };
         let unit = *by_key.entry(key.clone()).or_insert_with(|| {
             units.units.push(ShardUnit {
@@ -516,7 +506,7 @@ pub fn shard_units(
     let mut known: Vec<(&str, f64)> = selected
         .iter()
         .zip(&recorded)
-        .filter_map(|(&i, d)| d.map(|d| (items[i].id.as_str(), d)))
+        .filter_map(|(&i, d)| d.map(|d| (&*items[i].id, d)))
         .collect();
     known.sort_by(|a, b| a.0.cmp(b.0).then(a.1.total_cmp(&b.1)));
     let mean =
@@ -528,7 +518,7 @@ pub fn shard_units(
             // Sum in id order too.
             let mut parts: Vec<(&str, f64)> = members
                 .iter()
-                .map(|i| (items[*i].id.as_str(), recorded[i].unwrap_or(mean)))
+                .map(|i| (&*items[*i].id, recorded[i].unwrap_or(mean)))
                 .collect();
             parts.sort_by(|a, b| a.0.cmp(b.0).then(a.1.total_cmp(&b.1)));
             unit.duration = Some(parts.iter().map(|(_, d)| d).sum());
@@ -563,7 +553,7 @@ pub fn shard_items(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbtest_model::{Kind, Style};
+    use dbtest_model::Style;
     use std::collections::{BTreeSet, HashMap};
 
     fn units(n: usize, duration: impl Fn(usize) -> Option<f64>) -> Vec<ShardUnit> {
@@ -956,21 +946,10 @@ mod tests {
     }
 
     fn item(id: &str, class: Option<&str>, style: Style) -> TestItem {
-        TestItem {
-            id: id.into(),
-            file: 0,
-            name: id.split_once("::").unwrap().1.into(),
-            class: class.map(str::to_string),
-            line: 1,
-            style,
-            is_async: false,
-            kind: Kind::Unit,
-            tags: Vec::new(),
-            skip: None,
-            timeout: None,
-            class_setup: class.is_some(),
-            coupled_classes: false,
-        }
+        let (rel, name) = id.split_once("::").unwrap();
+        let mut item = TestItem::new(rel, name, class, 0, style);
+        item.class_setup = class.is_some();
+        item
     }
 
     #[test]
