@@ -238,8 +238,9 @@ pub(crate) fn module_items(
     let mut builder = Builder {
         file_index,
         file,
+        path_kind: Kind::of_path(&file.rel),
         resolver: Resolver::new(summary),
-        items: Vec::new(),
+        items: Vec::with_capacity(summary.functions.len()),
         dynamic: summary.dynamic,
         project,
         location: Location {
@@ -269,6 +270,8 @@ pub(crate) fn module_items(
 struct Builder<'a> {
     file_index: usize,
     file: &'a TestFile,
+    /// The kind the file's location gives its tests.
+    path_kind: Kind,
     resolver: Resolver<'a>,
     items: Vec<TestItem>,
     dynamic: bool,
@@ -289,7 +292,7 @@ impl Builder<'_> {
         let kind = if style == Style::Benchmark {
             Kind::Benchmark
         } else {
-            Kind::of_test(&self.file.rel, &marks.tags)
+            self.path_kind.with_tags(&marks.tags)
         };
         let mut item = TestItem::new(&self.file.rel, name, class, self.file_index, style);
         item.line = function.line;

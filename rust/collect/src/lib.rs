@@ -81,7 +81,11 @@ pub fn collect_source(
 pub fn collect_file(file_index: usize, file: &TestFile, project: &Project) -> FileCollection {
     match read_source(&file.path) {
         Ok(bytes) => {
-            let source = String::from_utf8_lossy(&bytes);
+            // Validating is much cheaper than the lossy conversion's scan.
+            let source = match std::str::from_utf8(&bytes) {
+                Ok(text) => std::borrow::Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(&bytes),
+            };
             collect_source(file_index, file, &source, project)
         }
         Err(err) => FileCollection {
@@ -97,25 +101,40 @@ pub fn collect_file(file_index: usize, file: &TestFile, project: &Project) -> Fi
     }
 }
 
-/// The file's bytes. Unlike `std::fs::read`, no `stat` first: test files are
-/// small, and on some machines every system call counts at this scale.
+/// The file's bytes, read with plain `read` calls: `std::fs::read` and
+/// `File::read_to_end` first ask for the size (`statx`, `lseek`), two more
+/// system calls per file, and on some machines every call counts at this scale.
 fn read_source(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut bytes = Vec::with_capacity(16 * 1024);
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    bytes.truncate(len);
     Ok(bytes)
 }
 
-/// Collects files while `discover` is still finding them, so that parsing
-/// overlaps the directory walk (which is serial). `discover` hands each file to
-/// its callback once; the files come back sorted by relative path, each with
-/// its collection, indices matching that order.
+/// Collects files on `threads` threads while `discover` is still finding them,
+/// so that parsing overlaps the directory walk (which is serial). `discover`
+/// hands each file to its callback once; the files come back sorted by
+/// relative path, each with its collection, indices matching that order.
 pub fn collect_discovered<E: Send>(
+    threads: usize,
     discover: impl FnOnce(&mut dyn FnMut(TestFile)) -> Result<(), E> + Send,
 ) -> Result<(Vec<TestFile>, Vec<FileCollection>), E> {
     let project = Project::new();
     let project = &project;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads.max(1);
     let (files_tx, files_rx) = crossbeam_channel::unbounded::<(usize, TestFile)>();
     let mut collected: Vec<(TestFile, FileCollection)> = std::thread::scope(|scope| {
         let collectors: Vec<_> = (0..threads)

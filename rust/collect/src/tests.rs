@@ -338,7 +338,7 @@ fn files_collected_during_discovery_come_back_sorted_with_matching_indices() {
         };
         std::fs::write(root.join(name), body).unwrap();
     }
-    let (files, collections) = collect_discovered(|found| {
+    let (files, collections) = collect_discovered(2, |found| {
         for name in &names {
             found(TestFile {
                 path: root.join(name),
@@ -369,7 +369,7 @@ fn files_collected_during_discovery_come_back_sorted_with_matching_indices() {
 
 #[test]
 fn a_failing_discovery_is_returned_as_is() {
-    let result = collect_discovered(|found| {
+    let result = collect_discovered(2, |found| {
         found(file("test_a.py"));
         Err::<(), &str>("walk failed")
     });

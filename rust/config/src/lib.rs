@@ -427,9 +427,11 @@ pub fn parse_size(text: &str) -> Result<u64, ConfigError> {
     }
 }
 
-/// Usable CPUs (honours affinity masks and cgroup quotas).
+/// Usable CPUs (honours affinity masks and cgroup quotas). Asked once per
+/// process: the answer takes a handful of file reads (cgroup quotas).
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static USABLE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *USABLE.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Parses the shim's JSON arguments.

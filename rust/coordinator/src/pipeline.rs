@@ -95,7 +95,9 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
     };
     let started = std::time::Instant::now();
     let (files, collections) =
-        dbtest_collect::collect_discovered(|found| discover_each(&targets.roots, &options, found))?;
+        dbtest_collect::collect_discovered(dbtest_config::default_jobs(), |found| {
+            discover_each(&targets.roots, &options, found)
+        })?;
     if std::env::var_os("DBTEST_TIMINGS").is_some() {
         eprintln!(
             "dbtest timings: discovery and static collection {:.2} ms ({} files)",

@@ -122,6 +122,9 @@ pub fn discover_each(
         }
         let walker = ignore::WalkBuilder::new(&root)
             .hidden(true)
+            // `.gitignore` only: ripgrep's `.ignore` files are not a Python
+            // convention, and looking for them costs a `stat` per directory.
+            .ignore(false)
             .git_ignore(true)
             .git_exclude(true)
             .git_global(false)

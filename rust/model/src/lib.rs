@@ -52,13 +52,25 @@ impl Kind {
     /// A test is `integration` if tagged so or under a directory named
     /// `integration`, otherwise `unit`.
     pub fn of_test(rel_path: &str, tags: &[String]) -> Kind {
+        Kind::of_path(rel_path).with_tags(tags)
+    }
+
+    /// The kind the location alone gives (`rel_path` may be a test id).
+    pub fn of_path(rel_path: &str) -> Kind {
         let path = rel_path.split("::").next().unwrap_or(rel_path);
-        if tags.iter().any(|t| t == "integration")
-            || path.split('/').any(|part| part == "integration")
-        {
+        if path.split('/').any(|part| part == "integration") {
             Kind::Integration
         } else {
             Kind::Unit
+        }
+    }
+
+    /// This kind, made `integration` by an `integration` tag.
+    pub fn with_tags(self, tags: &[String]) -> Kind {
+        if self == Kind::Unit && tags.iter().any(|t| t == "integration") {
+            Kind::Integration
+        } else {
+            self
         }
     }
 

@@ -245,16 +245,15 @@ impl Expression {
 
 /// Whether `haystack` (ASCII) contains `needle` (already lowercase), ignoring ASCII case.
 fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, _)) = needle.split_first() else {
+    let Some((&first, rest)) = needle.split_first() else {
         return true;
     };
-    if needle.len() > haystack.len() {
+    let Some(last_start) = haystack.len().checked_sub(needle.len()) else {
         return false;
-    }
-    (0..=haystack.len() - needle.len()).any(|start| {
-        haystack[start].to_ascii_lowercase() == first
-            && haystack[start..start + needle.len()].eq_ignore_ascii_case(needle)
-    })
+    };
+    // Candidates are found by the first byte in either case, a vectorised scan.
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), &haystack[..=last_start])
+        .any(|start| haystack[start + 1..start + needle.len()].eq_ignore_ascii_case(rest))
 }
 
 fn eval(node: &Node, term_matches: &dyn Fn(&Term) -> bool) -> bool {
@@ -308,6 +307,8 @@ mod tests {
             "t.py::a",
             "test_ö",
             "öl",
+            "::test_l",
+            "_login",
             "zzz_selects_nothing",
         ];
         for id in ids {
