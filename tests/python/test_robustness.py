@@ -118,6 +118,31 @@ def test_steady():
     assert run.code == 1, run
 
 
+def test_a_retry_after_idle_workers_ended_still_runs(project, tmp_path):
+    # The worker that ran test_quick.py runs out of work and is ended while
+    # test_flaky fails on the other; the retry must still run, and ending an
+    # idle worker is not a restart (there are none to spare here).
+    counter = tmp_path / "counter"
+    root = project(
+        {
+            "test_flaky.py": f"""
+import pathlib, time
+COUNTER = pathlib.Path({str(counter)!r})
+
+def test_flaky():
+    time.sleep(0.3)
+    n = int(COUNTER.read_text()) if COUNTER.exists() else 0
+    COUNTER.write_text(str(n + 1))
+    assert n >= 1
+""",
+            "test_quick.py": "def test_quick():\n    pass\n",
+        }
+    )
+    run = run_dbtest("-j", "2", "--retries", "1", "--max-worker-restart", "0", "--no-cache", str(root))
+    assert run.code == 0, run
+    assert run.last_line.startswith("1 passed, 0 failed, 1 flaky"), run
+
+
 def test_last_failed_and_failed_first(project):
     root = project(
         {

@@ -250,6 +250,7 @@ pub fn run(
         modules: plan.modules,
         scheduler,
         slots: (0..workers).map(|_| None).collect(),
+        retired: vec![false; workers],
         events_tx,
         events_rx,
         next_process: 1,
@@ -296,6 +297,8 @@ struct Dispatcher<'a> {
     modules: Vec<PlannedModule>,
     scheduler: Scheduler,
     slots: Vec<Option<Live>>,
+    /// Per slot: its worker was ended for want of work (see `retire_if_idle`).
+    retired: Vec<bool>,
     events_tx: Sender<Event>,
     events_rx: Receiver<Event>,
     next_process: u64,
@@ -415,13 +418,18 @@ impl Dispatcher<'_> {
     /// Work can reappear after a worker went idle (requeued after a crash, a
     /// retry): give it to idle workers, and restart slots left empty.
     fn keep_workers_busy(&mut self) {
-        if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
-            return;
-        }
         for slot in 0..self.slots.len() {
+            if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+                return;
+            }
             match &self.slots[slot] {
                 Some(live) if live.inflight.is_empty() && !live.retiring => self.refill(slot),
                 Some(_) => {}
+                // Retired for want of work, not lost: no restart to count.
+                None if self.retired[slot] => {
+                    self.retired[slot] = false;
+                    self.start_worker(slot);
+                }
                 None if self.any_greeted => self.replace_worker(slot),
                 None => {}
             }
@@ -882,6 +890,27 @@ impl Dispatcher<'_> {
         }
         self.maybe_recycle(slot);
         self.refill(slot);
+        self.retire_if_idle(slot);
+    }
+
+    /// Ends a worker that has nothing left to do once all work is handed out,
+    /// rather than at the end of the run: its module teardowns and its exit
+    /// overlap the tests still running elsewhere. Not while a batch somewhere
+    /// may still reveal tests only its import shows (they may need workers);
+    /// work that reappears later (a retry, a crash's requeue) restarts the slot.
+    fn retire_if_idle(&mut self, slot: usize) {
+        let idle = self.slots[slot]
+            .as_ref()
+            .is_some_and(|live| live.inflight.is_empty() && !live.retiring);
+        let imports_pending = self
+            .slots
+            .iter()
+            .flatten()
+            .any(|live| live.inflight.iter().any(|flight| !flight.imported));
+        if idle && self.scheduler.is_empty() && !imports_pending {
+            self.retire(slot);
+            self.retired[slot] = true;
+        }
     }
 
     /// Replaces a worker that ran its quota of tests or grew too big, once its
@@ -901,6 +930,15 @@ impl Dispatcher<'_> {
         if !live.retiring || !live.inflight.is_empty() {
             return;
         }
+        self.retire(slot);
+        if !self.scheduler.is_empty() && self.outcome.stopped.is_none() {
+            self.start_worker(slot);
+        }
+    }
+
+    /// Asks the worker in `slot` to shut down and leaves the slot empty; the
+    /// worker is reaped in the background (module teardowns may still report).
+    fn retire(&mut self, slot: usize) {
         let Some(live) = self.slots[slot].take() else {
             return;
         };
@@ -912,9 +950,6 @@ impl Dispatcher<'_> {
             .reap(ReapMode::Shutdown, self.events_tx.clone())
         {
             self.reapers.push(handle);
-        }
-        if !self.scheduler.is_empty() && self.outcome.stopped.is_none() {
-            self.start_worker(slot);
         }
     }
 
