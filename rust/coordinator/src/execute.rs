@@ -57,7 +57,6 @@ pub(crate) fn execute(
     interrupted: &dyn Fn() -> bool,
     started: Instant,
 ) -> Result<i32, CoordinatorError> {
-    crate::memory_note("execute start");
     let started_at = SystemTime::now() - started.elapsed();
     let bazel = bazel_test_env(&process_env);
     if let (Some(bazel), Some(_)) = (&bazel, selection.shard) {
@@ -85,7 +84,6 @@ pub(crate) fn execute(
         .collect();
     drop(collected);
     drop(durations);
-    crate::memory_note("collected dropped");
 
     // With a report document on stdout, the console goes to stderr.
     let (console_out, terminal): (Box<dyn Write>, bool) = match stdout_report {
@@ -215,7 +213,6 @@ pub(crate) fn execute(
         flaky_fails: settings.flaky_fails,
     });
     drop(reporter);
-    crate::memory_note("reported");
 
     if let (Some(cache), Some(dir)) = (&cache, cache_dir) {
         // A shard leaves the durations file alone: every shard of a matrix must

@@ -85,9 +85,7 @@ fn run_inner(
     let (collected, targets) = pipeline::collect(&settings)?;
     memory_note("collected");
     let durations = durations_if_needed(&settings);
-    memory_note("durations read");
     let selection = pipeline::select(&settings, &collected, targets, &durations)?;
-    memory_note("selected");
     match settings.command {
         Command::List => list::list(&settings, &collected, &selection),
         Command::Run | Command::Merge => execute::execute(
