@@ -375,3 +375,26 @@ fn a_failing_discovery_is_returned_as_is() {
     });
     assert_eq!(result.err(), Some("walk failed"));
 }
+
+#[test]
+fn files_larger_than_the_first_read_and_not_utf8_are_read_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut source = String::from("# padding\n").repeat(5000); // 50 KB, past the 16 KB first read
+    source.push_str("def test_last():\n    pass\n");
+    let path = tmp.path().join("test_big.py");
+    std::fs::write(&path, &source).unwrap();
+    let mut big = file("test_big.py");
+    big.path = path;
+    let c = collect_file(0, &big, &Project::new());
+    assert_eq!(ids(&c), ["test_big.py::test_last"]);
+    assert_eq!(c.items[0].line, 5001);
+
+    let latin1 = tmp.path().join("test_latin1.py");
+    std::fs::write(&latin1, b"# caf\xe9\ndef test_one():\n    pass\n").unwrap();
+    let mut odd = file("test_latin1.py");
+    odd.path = latin1;
+    assert_eq!(
+        ids(&collect_file(0, &odd, &Project::new())),
+        ["test_latin1.py::test_one"]
+    );
+}
