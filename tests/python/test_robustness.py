@@ -92,24 +92,23 @@ def test_killing_the_coordinator_leaves_no_workers(tmp_path):
     assert not _wait_dead(pids), "workers outlived a SIGKILLed coordinator"
 
 
-def test_retries_report_flaky_tests(project, tmp_path):
-    counter = tmp_path / "counter"
-    root = project(
-        {
-            "test_flaky.py": f"""
-import pathlib
+def _flaky_module(counter: Path, delay: float = 0.0) -> str:
+    """A test module whose ``test_flaky`` fails on its first run and passes after."""
+    return f"""
+import pathlib, time
 COUNTER = pathlib.Path({str(counter)!r})
 
 def test_flaky():
+    time.sleep({delay})
     n = int(COUNTER.read_text()) if COUNTER.exists() else 0
     COUNTER.write_text(str(n + 1))
     assert n >= 1
+"""
 
-def test_steady():
-    pass
-""",
-        }
-    )
+
+def test_retries_report_flaky_tests(project, tmp_path):
+    counter = tmp_path / "counter"
+    root = project({"test_flaky.py": _flaky_module(counter) + "\ndef test_steady():\n    pass\n"})
     run = run_dbtest("--retries", "2", "--no-cache", str(root))
     assert run.code == 0, run
     assert run.last_line.startswith("1 passed, 0 failed, 1 flaky"), run
@@ -124,19 +123,7 @@ def test_a_retry_after_idle_workers_ended_still_runs(project, tmp_path):
     # idle worker is not a restart (there are none to spare here).
     counter = tmp_path / "counter"
     root = project(
-        {
-            "test_flaky.py": f"""
-import pathlib, time
-COUNTER = pathlib.Path({str(counter)!r})
-
-def test_flaky():
-    time.sleep(0.3)
-    n = int(COUNTER.read_text()) if COUNTER.exists() else 0
-    COUNTER.write_text(str(n + 1))
-    assert n >= 1
-""",
-            "test_quick.py": "def test_quick():\n    pass\n",
-        }
+        {"test_flaky.py": _flaky_module(counter, delay=0.3), "test_quick.py": "def test_quick():\n    pass\n"}
     )
     run = run_dbtest("-j", "2", "--retries", "1", "--max-worker-restart", "0", "--no-cache", str(root))
     assert run.code == 0, run
