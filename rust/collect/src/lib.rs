@@ -125,7 +125,8 @@ fn read_source(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// Collects files on `threads` threads while `discover` is still finding them,
-/// so that parsing overlaps the directory walk (which is serial). `discover`
+/// so that parsing overlaps the directory walk (which is serial); with one
+/// thread, on the caller's. `discover`
 /// hands each file to its callback once; the files come back sorted by
 /// relative path, each with its collection, indices matching that order.
 pub fn collect_discovered<E: Send>(
@@ -134,9 +135,41 @@ pub fn collect_discovered<E: Send>(
 ) -> Result<(Vec<TestFile>, Vec<FileCollection>), E> {
     let project = Project::new();
     let project = &project;
-    let threads = threads.max(1);
+    let mut collected: Vec<(TestFile, FileCollection)> = if threads <= 1 {
+        // One thread: no pool to start and hand files to (a few named files).
+        let mut collected = Vec::new();
+        discover(&mut |file| {
+            let collection = collect_file(collected.len(), &file, project);
+            collected.push((file, collection));
+        })?;
+        collected
+    } else {
+        collect_in_parallel(threads, project, discover)?
+    };
+    collected.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
+    let mut files = Vec::with_capacity(collected.len());
+    let mut collections = Vec::with_capacity(collected.len());
+    for (index, (file, mut collection)) in collected.into_iter().enumerate() {
+        for item in &mut collection.items {
+            item.file = index;
+        }
+        if let Some(error) = &mut collection.error {
+            error.file = index;
+        }
+        files.push(file);
+        collections.push(collection);
+    }
+    Ok((files, collections))
+}
+
+/// Parses on `threads` threads the files `discover` hands over as it walks.
+fn collect_in_parallel<E: Send>(
+    threads: usize,
+    project: &Project,
+    discover: impl FnOnce(&mut dyn FnMut(TestFile)) -> Result<(), E> + Send,
+) -> Result<Vec<(TestFile, FileCollection)>, E> {
     let (files_tx, files_rx) = crossbeam_channel::unbounded::<(usize, TestFile)>();
-    let mut collected: Vec<(TestFile, FileCollection)> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let collectors: Vec<_> = (0..threads)
             .map(|_| {
                 let files_rx = files_rx.clone();
@@ -167,21 +200,7 @@ pub fn collect_discovered<E: Send>(
             })
             .collect();
         walked.map(|()| collected)
-    })?;
-    collected.sort_by(|a, b| a.0.rel.cmp(&b.0.rel));
-    let mut files = Vec::with_capacity(collected.len());
-    let mut collections = Vec::with_capacity(collected.len());
-    for (index, (file, mut collection)) in collected.into_iter().enumerate() {
-        for item in &mut collection.items {
-            item.file = index;
-        }
-        if let Some(error) = &mut collection.error {
-            error.file = index;
-        }
-        files.push(file);
-        collections.push(collection);
-    }
-    Ok((files, collections))
+    })
 }
 
 #[cfg(test)]

@@ -338,42 +338,47 @@ fn files_collected_during_discovery_come_back_sorted_with_matching_indices() {
         };
         std::fs::write(root.join(name), body).unwrap();
     }
-    let (files, collections) = collect_discovered(2, |found| {
-        for name in &names {
-            found(TestFile {
-                path: root.join(name),
-                ..file(name)
-            });
+    // On a pool of threads, and on the calling thread alone.
+    for threads in [2, 1] {
+        let (files, collections) = collect_discovered(threads, |found| {
+            for name in &names {
+                found(TestFile {
+                    path: root.join(name),
+                    ..file(name)
+                });
+            }
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(files.len(), 40);
+        assert!(files.windows(2).all(|w| w[0].rel < w[1].rel));
+        for (index, (file, collection)) in files.iter().zip(&collections).enumerate() {
+            if file.rel == "test_07.py" {
+                let error = collection.error.as_ref().unwrap();
+                assert_eq!((error.file, error.rel.as_str()), (index, "test_07.py"));
+                continue;
+            }
+            let item = &collection.items[0];
+            assert_eq!(item.file, index, "{threads} threads");
+            assert!(
+                item.id.starts_with(&file.rel),
+                "{} in {}",
+                item.id,
+                file.rel
+            );
         }
-        Ok::<(), ()>(())
-    })
-    .unwrap();
-    assert_eq!(files.len(), 40);
-    assert!(files.windows(2).all(|w| w[0].rel < w[1].rel));
-    for (index, (file, collection)) in files.iter().zip(&collections).enumerate() {
-        if file.rel == "test_07.py" {
-            let error = collection.error.as_ref().unwrap();
-            assert_eq!((error.file, error.rel.as_str()), (index, "test_07.py"));
-            continue;
-        }
-        let item = &collection.items[0];
-        assert_eq!(item.file, index);
-        assert!(
-            item.id.starts_with(&file.rel),
-            "{} in {}",
-            item.id,
-            file.rel
-        );
     }
 }
 
 #[test]
 fn a_failing_discovery_is_returned_as_is() {
-    let result = collect_discovered(2, |found| {
-        found(file("test_a.py"));
-        Err::<(), &str>("walk failed")
-    });
-    assert_eq!(result.err(), Some("walk failed"));
+    for threads in [2, 1] {
+        let result = collect_discovered(threads, |found| {
+            found(file("test_a.py"));
+            Err::<(), &str>("walk failed")
+        });
+        assert_eq!(result.err(), Some("walk failed"));
+    }
 }
 
 #[test]

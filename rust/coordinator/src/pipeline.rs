@@ -12,6 +12,9 @@ use dbtest_select::{
 };
 use std::path::PathBuf;
 
+/// Up to this many files given by name are collected on the calling thread.
+const FEW_FILES: usize = 4;
+
 pub struct Collected {
     pub files: Vec<TestFile>,
     /// Per file: may define tests the static pass cannot see.
@@ -94,10 +97,16 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
         bench_patterns: settings.bench_patterns.clone(),
     };
     let started = std::time::Instant::now();
-    let (files, collections) =
-        dbtest_collect::collect_discovered(dbtest_config::default_jobs(), |found| {
-            discover_each(&targets.roots, &options, found)
-        })?;
+    // A few files named on the command line (a pre-commit hook, an editor) are
+    // parsed before a pool of threads would have started.
+    let threads = if targets.roots.len() <= FEW_FILES && targets.roots.iter().all(|r| r.is_file()) {
+        1
+    } else {
+        dbtest_config::default_jobs()
+    };
+    let (files, collections) = dbtest_collect::collect_discovered(threads, |found| {
+        discover_each(&targets.roots, &options, found)
+    })?;
     if std::env::var_os("DBTEST_TIMINGS").is_some() {
         eprintln!(
             "dbtest timings: discovery and static collection {:.2} ms ({} files)",
