@@ -117,17 +117,38 @@ def test_retries_report_flaky_tests(project, tmp_path):
     assert run.code == 1, run
 
 
-def test_a_retry_after_idle_workers_ended_still_runs(project, tmp_path):
-    # The worker that ran test_quick.py runs out of work and is ended while
-    # test_flaky fails on the other; the retry must still run, and ending an
-    # idle worker is not a restart (there are none to spare here).
+def test_a_retry_runs_on_a_worker_ended_for_want_of_work(project, tmp_path):
+    # test_quick.py's worker runs out of work and is ended while the other runs
+    # TestSlow (one batch: the class has set-up). test_flaky fails and is
+    # requeued while test_late keeps that worker busy, so the retry needs the
+    # ended slot: starting a worker there is not a restart (none are allowed).
     counter = tmp_path / "counter"
     root = project(
-        {"test_flaky.py": _flaky_module(counter, delay=0.3), "test_quick.py": "def test_quick():\n    pass\n"}
+        {
+            "test_slow.py": f"""
+import pathlib, time, unittest
+COUNTER = pathlib.Path({str(counter)!r})
+
+class TestSlow(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        time.sleep(0.3)
+
+    def test_flaky(self):
+        n = int(COUNTER.read_text()) if COUNTER.exists() else 0
+        COUNTER.write_text(str(n + 1))
+        assert n >= 1
+
+    def test_late(self):
+        time.sleep(1.0)
+""",
+            # Long enough for TestSlow's import to be reported first.
+            "test_quick.py": "import time\n\ndef test_quick():\n    time.sleep(0.1)\n",
+        }
     )
     run = run_dbtest("-j", "2", "--retries", "1", "--max-worker-restart", "0", "--no-cache", str(root))
     assert run.code == 0, run
-    assert run.last_line.startswith("1 passed, 0 failed, 1 flaky"), run
+    assert run.last_line.startswith("2 passed, 0 failed, 1 flaky"), run
 
 
 def test_last_failed_and_failed_first(project):

@@ -214,10 +214,6 @@ impl DurationIndex {
         self.seconds.get(&fnv1a64(id.as_bytes())).copied()
     }
 
-    pub fn len(&self) -> usize {
-        self.seconds.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.seconds.is_empty()
     }
@@ -472,7 +468,6 @@ mod tests {
         );
         assert_eq!(index.get("c.py::neg"), None, "unusable numbers are dropped");
         assert_eq!(index.get("d.py::t"), None);
-        assert_eq!(index.len(), 2);
     }
 
     #[test]

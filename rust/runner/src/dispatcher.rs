@@ -297,7 +297,7 @@ struct Dispatcher<'a> {
     modules: Vec<PlannedModule>,
     scheduler: Scheduler,
     slots: Vec<Option<Live>>,
-    /// Per slot: its worker was ended for want of work (see `retire_if_idle`).
+    /// Per slot: its worker was ended for want of work (see `retire_idle_workers`).
     retired: Vec<bool>,
     events_tx: Sender<Event>,
     events_rx: Receiver<Event>,
@@ -392,6 +392,7 @@ impl Dispatcher<'_> {
             }
             self.check_timeouts();
             self.keep_workers_busy();
+            self.retire_idle_workers();
             if last_tick.elapsed() >= TICK {
                 last_tick = Instant::now();
                 let running = self.running();
@@ -890,26 +891,33 @@ impl Dispatcher<'_> {
         }
         self.maybe_recycle(slot);
         self.refill(slot);
-        self.retire_if_idle(slot);
     }
 
-    /// Ends a worker that has nothing left to do once all work is handed out,
-    /// rather than at the end of the run: its module teardowns and its exit
-    /// overlap the tests still running elsewhere. Not while a batch somewhere
-    /// may still reveal tests only its import shows (they may need workers);
-    /// work that reappears later (a retry, a crash's requeue) restarts the slot.
-    fn retire_if_idle(&mut self, slot: usize) {
-        let idle = self.slots[slot]
-            .as_ref()
-            .is_some_and(|live| live.inflight.is_empty() && !live.retiring);
+    /// Ends the workers that have nothing left to do once all work is handed
+    /// out, rather than at the end of the run: their module teardowns and exits
+    /// overlap the tests still running elsewhere. Not while a batch somewhere may
+    /// still reveal tests only its import shows (they may need workers); work
+    /// that reappears later (a retry, a crash's requeue) restarts the slot.
+    fn retire_idle_workers(&mut self) {
+        if !self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+            return;
+        }
         let imports_pending = self
             .slots
             .iter()
             .flatten()
             .any(|live| live.inflight.iter().any(|flight| !flight.imported));
-        if idle && self.scheduler.is_empty() && !imports_pending {
-            self.retire(slot);
-            self.retired[slot] = true;
+        if imports_pending {
+            return;
+        }
+        for slot in 0..self.slots.len() {
+            let idle = self.slots[slot]
+                .as_ref()
+                .is_some_and(|live| live.inflight.is_empty() && !live.retiring);
+            if idle {
+                self.retire(slot);
+                self.retired[slot] = true;
+            }
         }
     }
 
