@@ -176,16 +176,76 @@ def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
         return INTERRUPTED
 
 
-class _DefaultToRun(click.Group):
-    """``dbtest [OPTIONS] [PATHS]`` means ``dbtest run [OPTIONS] [PATHS]``."""
+def _test_command(name: str, command: str, kinds: list[str], summary: str) -> click.Command:
+    def callback(**params: Any) -> int:
+        return _invoke(command, kinds, params)
+
+    return click.command(name, help=summary)(_common_options(callback))
+
+
+def _merge_command() -> click.Command:
+    @click.command("merge")
+    @click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+    @click.option("--json", "json_report", type=click.Path(dir_okay=False), help="Write the merged JSON report here.")
+    @click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write the merged JUnit XML report here.")
+    @click.option(
+        "--markdown", "markdown_report", type=click.Path(dir_okay=False), help="Write a Markdown summary here."
+    )
+    @click.option(
+        "--durations",
+        "durations_out",
+        type=click.Path(dir_okay=False),
+        help="Write the combined durations file here (from the reports and any durations files given).",
+    )
+    def merge(reports: tuple[str, ...], **outputs: Any) -> int:
+        """Combine shard reports (JSON) and durations files into one report and one durations file."""
+        args = {"command": "merge", "paths": list(reports), "cwd": os.getcwd(), "python": sys.executable, **outputs}
+        from dbtest import _core
+
+        return _core.run(json.dumps(args))
+
+    return merge
+
+
+# Each subcommand is built when it is first asked for: building the four test
+# commands' options up front costs some 4 ms of every invocation.
+_COMMANDS: dict[str, Callable[[], click.Command]] = {
+    "run": lambda: _test_command("run", "run", [], "Run all tests (the default command)."),
+    "unit": lambda: _test_command(
+        "unit", "run", ["unit"], "Run unit tests only (not tagged or placed under `integration`)."
+    ),
+    "integration": lambda: _test_command(
+        "integration",
+        "run",
+        ["integration"],
+        "Run integration tests only (tagged `integration` or under an `integration` directory).",
+    ),
+    "list": lambda: _test_command(
+        "list", "list", [], "Print the selected test ids without running (or importing) anything."
+    ),
+    "merge": _merge_command,
+}
+
+
+class _DbtestGroup(click.Group):
+    """Builds subcommands on demand; ``dbtest [OPTIONS] [PATHS]`` means
+    ``dbtest run [OPTIONS] [PATHS]``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            self.add_command(_COMMANDS[cmd_name](), cmd_name)
+        return self.commands.get(cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+        if not args or (args[0] not in _COMMANDS and args[0] not in ("--help", "-h", "--version")):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_DbtestGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dbtest", message="%(prog)s %(version)s")
 def cli() -> None:
     """Run Python tests (functions, unittest, dbtest suites) in parallel.
@@ -193,53 +253,6 @@ def cli() -> None:
     `dbtest [PATHS]` runs every test under PATHS (default: the current
     directory). Paths may be node ids: tests/test_api.py::TestUsers::test_create.
     """
-
-
-@cli.command("run")
-@_common_options
-def run_command(**params: Any) -> int:
-    """Run all tests (the default command)."""
-    return _invoke("run", [], params)
-
-
-@cli.command("unit")
-@_common_options
-def unit_command(**params: Any) -> int:
-    """Run unit tests only (not tagged or placed under `integration`)."""
-    return _invoke("run", ["unit"], params)
-
-
-@cli.command("integration")
-@_common_options
-def integration_command(**params: Any) -> int:
-    """Run integration tests only (tagged `integration` or under an `integration` directory)."""
-    return _invoke("run", ["integration"], params)
-
-
-@cli.command("list")
-@_common_options
-def list_command(**params: Any) -> int:
-    """Print the selected test ids without running (or importing) anything."""
-    return _invoke("list", [], params)
-
-
-@cli.command("merge")
-@click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "json_report", type=click.Path(dir_okay=False), help="Write the merged JSON report here.")
-@click.option("--junit-xml", type=click.Path(dir_okay=False), help="Write the merged JUnit XML report here.")
-@click.option("--markdown", "markdown_report", type=click.Path(dir_okay=False), help="Write a Markdown summary here.")
-@click.option(
-    "--durations",
-    "durations_out",
-    type=click.Path(dir_okay=False),
-    help="Write the combined durations file here (from the reports and any durations files given).",
-)
-def merge_command(reports: tuple[str, ...], **outputs: Any) -> int:
-    """Combine shard reports (JSON) and durations files into one report and one durations file."""
-    args = {"command": "merge", "paths": list(reports), "cwd": os.getcwd(), "python": sys.executable, **outputs}
-    from dbtest import _core
-
-    return _core.run(json.dumps(args))
 
 
 def _terminate(signum: int, frame: Any) -> None:

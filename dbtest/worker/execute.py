@@ -113,7 +113,7 @@ class Runner:
 
         unlisted: list[tuple[str, list[str]]] = []
         if message["run_unlisted"]:
-            listed = set(names)
+            listed = {*names, *message["known"]}
             try:
                 unlisted = [(n, tags) for n, tags in module_tests(module) if n not in listed]
             except Exception:  # noqa: BLE001 - an odd module must not cost the listed tests

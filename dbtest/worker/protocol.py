@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_FRAME_LEN = 32 * 1024 * 1024
 
 # Field order of every message, and of the maps nested in them.
@@ -40,7 +40,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "traceback_file",
         "cache_dir",
     ),
-    "run": ("batch", "module", "tests", "run_unlisted"),
+    "run": ("batch", "module", "tests", "run_unlisted", "known"),
     "extend": ("batch", "unlisted", "order"),
     "shutdown": (),
     # worker -> coordinator

@@ -52,7 +52,7 @@ def receive() -> dict | None:
     return None if body is None else msgpack.unpackb(body, raw=False)
 
 
-def hello(protocol: int = 1) -> None:
+def hello(protocol: int = 2) -> None:
     send({"type": "hello", "protocol": protocol, "pid": os.getpid(), "python": "fake"})
 
 

@@ -73,6 +73,10 @@ pub struct RunBatch {
     /// Also run tests the module defines that the static collector did not list
     /// (set on exactly one batch per module and run).
     pub run_unlisted: bool,
+    /// With `run_unlisted`: every test of the module the coordinator already
+    /// has, so that the worker reports only tests that are new to it (and, when
+    /// there are none, starts without waiting for `extend`). Empty otherwise.
+    pub known: Vec<String>,
 }
 
 /// Sent after the module of a batch imported (or was already imported).
@@ -83,8 +87,8 @@ pub struct Imported {
     pub batch: u32,
     /// Seconds the import took (0 when the module was already loaded).
     pub duration: f64,
-    /// Tests the module defines that the batch did not list (only when
-    /// `run_unlisted`). The coordinator answers with `extend` whenever this is
+    /// Tests the module defines that neither the batch's `tests` nor its
+    /// `known` name (only when `run_unlisted`). The coordinator answers with `extend` whenever this is
     /// non-empty.
     pub unlisted: Vec<Discovered>,
 }

@@ -49,6 +49,11 @@ fn samples() -> Vec<(&'static str, Value)> {
                 },
                 tests: vec!["test_login".into(), "TestUsers::test_create".into()],
                 run_unlisted: true,
+                known: vec![
+                    "test_login".into(),
+                    "TestUsers::test_create".into(),
+                    "test_logout".into(),
+                ],
             })),
         ),
         ("shutdown", to(ToWorker::Shutdown)),

@@ -14,6 +14,7 @@ use dbtest_protocol::{
     PROTOCOL_VERSION,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -24,6 +25,9 @@ const TICK: Duration = Duration::from_millis(100);
 const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 /// Estimated seconds below which a running batch gets a second one queued.
 const PREFETCH_BELOW: f64 = 0.02;
+/// Estimated seconds below which a batch's last test, once started, gets the
+/// next batch queued behind it.
+const PREFETCH_LAST_BELOW: f64 = 0.1;
 
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {
@@ -219,7 +223,9 @@ pub fn run(
         .filter(|m| m.run_unlisted && m.tests.is_empty())
         .count();
     // The plan's tests move into the table: one copy of each id for the run.
+    let mut planned = Vec::with_capacity(plan.modules.len());
     for (m, module) in plan.modules.iter_mut().enumerate() {
+        let first = table.len();
         for test in module.tests.drain(..) {
             table.push(TestEntry {
                 name: test.name,
@@ -229,6 +235,7 @@ pub fn run(
                 estimate: test.estimate.unwrap_or(fallback).max(1e-6),
             });
         }
+        planned.push(first..table.len());
     }
     let work_units = table.len() + probes;
     let workers = options.jobs.max(1).min(work_units.max(1));
@@ -248,6 +255,7 @@ pub fn run(
         attempts: vec![0; table.len()],
         table,
         modules: plan.modules,
+        planned,
         scheduler,
         slots: (0..workers).map(|_| None).collect(),
         retired: vec![false; workers],
@@ -295,6 +303,8 @@ struct Dispatcher<'a> {
     /// Per test: results received (retries make it more than one).
     attempts: Vec<u32>,
     modules: Vec<PlannedModule>,
+    /// Per module: where its planned tests sit in `table`.
+    planned: Vec<Range<usize>>,
     scheduler: Scheduler,
     slots: Vec<Option<Live>>,
     /// Per slot: its worker was ended for want of work (see `retire_idle_workers`).
@@ -530,14 +540,19 @@ impl Dispatcher<'_> {
     /// running batch is short enough for the round trip to the coordinator to
     /// idle the worker noticeably; otherwise it would only commit work early.
     fn prefetch_depth(&self, live: &Live) -> usize {
-        let short_head = live
-            .inflight
-            .front()
-            .is_some_and(|head| head.estimate < PREFETCH_BELOW);
-        if self.options.max_failures.is_none()
-            && short_head
-            && self.scheduler.remaining_tests() >= self.slots.len() * 8
-        {
+        let Some(head) = live.inflight.front() else {
+            return 1;
+        };
+        let short_batch = head.estimate < PREFETCH_BELOW
+            && self.scheduler.remaining_tests() >= self.slots.len() * 8;
+        // Without a batch queued, the worker idles at the end of each batch for
+        // a round trip. Once the last test of the batch is running, queuing the
+        // next commits work only that test's duration early.
+        let on_short_last = head.next + 1 == head.order.len()
+            && head
+                .current()
+                .is_some_and(|test| self.table[test].estimate < PREFETCH_LAST_BELOW);
+        if self.options.max_failures.is_none() && (short_batch || on_short_last) {
             2
         } else {
             1
@@ -576,6 +591,14 @@ impl Dispatcher<'_> {
                     .map(|&t| self.table[t].name.clone())
                     .collect(),
                 run_unlisted: batch.run_unlisted,
+                known: if batch.run_unlisted {
+                    self.table[self.planned[batch.module].clone()]
+                        .iter()
+                        .map(|t| t.name.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             });
             let Some(live) = self.slots[slot].as_mut() else {
                 return;
@@ -789,6 +812,7 @@ impl Dispatcher<'_> {
             self.count_and_publish(sub);
         }
         self.record(test, result);
+        self.refill(slot);
     }
 
     fn on_fixture(&mut self, worker: u32, report: dbtest_protocol::FixtureReport) {

@@ -131,13 +131,33 @@ impl Drop for ForkServer {
         // End of the socket: the server exits, and any worker still alive with it.
         let _ = self.control.shutdown(std::net::Shutdown::Both);
         let _ = self.control.flush();
-        match &mut self.process {
+        let pid = match &mut self.process {
             ServerProcess::Started(child) => {
                 let _ = child.kill();
-                let _ = child.wait();
+                child.id()
             }
-            ServerProcess::Adopted(pid) => end_adopted(*pid),
+            ServerProcess::Adopted(pid) => {
+                // SAFETY: a plain syscall on our own child.
+                unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+                *pid
+            }
+        };
+        // Tearing down the server's memory takes the kernel a millisecond or
+        // so; the run's report need not wait for it, only someone must reap it.
+        let reaper = std::thread::Builder::new()
+            .name("dbtest-forkserver-reaper".into())
+            .stack_size(64 * 1024)
+            .spawn(move || reap(pid));
+        if reaper.is_err() {
+            reap(pid);
         }
+    }
+}
+
+fn reap(pid: u32) {
+    // SAFETY: waits for our own child, which nothing else waits for.
+    unsafe {
+        libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
     }
 }
 

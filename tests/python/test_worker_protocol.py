@@ -1,0 +1,122 @@
+"""A real worker (`python -m dbtest.worker`) driven over its two protocol fds,
+without a coordinator: what it asks for and when."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbtest.worker import protocol
+
+MODULE = """\
+def test_listed():
+    pass
+
+
+def test_known_elsewhere():
+    pass
+
+
+def test_new():
+    pass
+"""
+
+
+class Worker:
+    def __init__(self, root: Path) -> None:
+        jobs_read, self._jobs = os.pipe()
+        self._results, results_write = os.pipe()
+
+        def place_fds() -> None:
+            # Out of the way first: either pipe end may itself be fd 3 or 4.
+            jobs, results = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (jobs_read, results_write))
+            os.dup2(jobs, 3)
+            os.dup2(results, 4)
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", "-m", "dbtest.worker"],
+            cwd=root,
+            preexec_fn=place_fds,  # noqa: PLW1509 - the test process starts no threads
+            stdout=subprocess.DEVNULL,
+            close_fds=False,
+        )
+        os.close(jobs_read)
+        os.close(results_write)
+        self.channel = protocol.Channel(self._results, self._jobs)
+
+    def receive(self, within: float = 20.0) -> dict[str, Any] | None:
+        """The next message, or None if none came within `within` seconds."""
+        ready, _, _ = select.select([self._results], [], [], within)
+        return self.channel.receive() if ready else None
+
+    def close(self) -> None:
+        os.close(self._jobs)
+        try:
+            self.process.wait(timeout=20)
+        finally:
+            os.close(self._results)
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[Worker]:
+    (tmp_path / "test_mod.py").write_text(MODULE)
+    started = Worker(tmp_path)
+    hello = started.receive()
+    assert hello is not None and hello["type"] == "hello"
+    started.channel.send(
+        {
+            "type": "config",
+            "protocol": protocol.PROTOCOL_VERSION,
+            "worker": 1,
+            "rootdir": str(tmp_path),
+            "capture": True,
+            "capture_passed": False,
+            "output_limit": 1 << 20,
+            "traceback_file": str(tmp_path / "worker.tb"),
+            "cache_dir": str(tmp_path / ".dbtest"),
+        }
+    )
+    yield started
+    started.close()
+
+
+def _run(worker: Worker, root: Path, known: list[str]) -> None:
+    worker.channel.send(
+        {
+            "type": "run",
+            "batch": 1,
+            "module": {"path": str(root / "test_mod.py"), "name": "test_mod", "import_root": str(root)},
+            "tests": ["test_listed"],
+            "run_unlisted": True,
+            "known": known,
+        }
+    )
+
+
+def test_a_module_with_nothing_new_runs_without_waiting_for_extend(worker: Worker, tmp_path: Path) -> None:
+    _run(worker, tmp_path, ["test_listed", "test_known_elsewhere", "test_new"])
+    imported = worker.receive()
+    assert imported is not None and imported["type"] == "imported"
+    assert imported["unlisted"] == []
+    result = worker.receive()
+    assert result is not None and result["type"] == "result", "the worker waited for an extend"
+    assert (result["position"], result["outcome"]) == (0, "passed")
+
+
+def test_only_tests_neither_listed_nor_known_are_reported(worker: Worker, tmp_path: Path) -> None:
+    _run(worker, tmp_path, ["test_listed", "test_known_elsewhere"])
+    imported = worker.receive()
+    assert imported is not None and imported["type"] == "imported"
+    assert [found["name"] for found in imported["unlisted"]] == ["test_new"]
+    assert worker.receive(within=0.3) is None, "ran before the coordinator answered"
+    worker.channel.send({"type": "extend", "batch": 1, "unlisted": [0], "order": [0, 1]})
+    positions = [worker.receive(), worker.receive()]
+    assert [(m["type"], m["position"]) for m in positions if m] == [("result", 0), ("result", 1)]
