@@ -5,7 +5,9 @@
 
 use crate::forkserver::ForkServer;
 use crate::plan::{Plan, PlannedModule};
-use crate::process::{describe_exit, Event, ReapMode, Reaped, SpawnSpec, WorkerProcess};
+use crate::process::{
+    describe_exit, Event, ReapMode, Reaped, SpawnSpec, WorkerPipes, WorkerProcess,
+};
 use crate::scheduler::{ModuleFlags, Scheduler, TestEntry};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_model::{ErrorKind, Outcome, Phase, TestResult};
@@ -361,8 +363,9 @@ impl Trace {
 
 impl Dispatcher<'_> {
     fn main_loop(&mut self, interrupted: &dyn Fn() -> bool) {
+        let mut requested = self.request_workers();
         for slot in 0..self.slots.len() {
-            self.start_worker(slot);
+            self.start_worker(slot, requested.pop_front());
             if self.outcome.fatal.is_some() {
                 return;
             }
@@ -439,7 +442,7 @@ impl Dispatcher<'_> {
                 // Retired for want of work, not lost: no restart to count.
                 None if self.retired[slot] => {
                     self.retired[slot] = false;
-                    self.start_worker(slot);
+                    self.start_worker(slot, None);
                 }
                 None if self.any_greeted => self.replace_worker(slot),
                 None => {}
@@ -466,7 +469,27 @@ impl Dispatcher<'_> {
         }
     }
 
-    fn start_worker(&mut self, slot: usize) {
+    /// Asks the fork server for every slot's worker at once: it forks them back
+    /// to back while the coordinator sets up the ones already forked, instead of
+    /// waiting for a round trip per worker. In slot order.
+    fn request_workers(&mut self) -> VecDeque<WorkerPipes> {
+        let count = self.slots.len();
+        let mut requested = VecDeque::with_capacity(count);
+        if let Some(server) = self.fork_server() {
+            for _ in 0..count {
+                let Ok(pipes) = WorkerPipes::new() else { break };
+                if server.request(pipes.worker_ends()).is_err() {
+                    break;
+                }
+                requested.push_back(pipes);
+            }
+        }
+        requested
+    }
+
+    /// `requested`: pipes the fork server was already asked to fork a worker
+    /// with (see `request_workers`).
+    fn start_worker(&mut self, slot: usize, requested: Option<WorkerPipes>) {
         let id = self.next_process;
         self.next_process += 1;
         let traceback_file = self.options.run_dir.join(format!("worker-{id}.tb"));
@@ -482,7 +505,18 @@ impl Dispatcher<'_> {
                 events.clone(),
             )
         };
-        let forked = self.fork_server().map(|server| spawn(Some(server)));
+        let forked = match (requested, &mut self.fork_server) {
+            (Some(pipes), ForkServerState::Running(server)) => Some(WorkerProcess::forked(
+                spec,
+                pipes,
+                server,
+                id,
+                slot as u32 + 1,
+                traceback_file.clone(),
+                events.clone(),
+            )),
+            _ => self.fork_server().map(|server| spawn(Some(server))),
+        };
         let spawned = match forked {
             Some(Ok(process)) => Ok(process),
             // No server, or it stopped answering: interpreters from now on.
@@ -964,7 +998,7 @@ impl Dispatcher<'_> {
         }
         self.retire(slot);
         if !self.scheduler.is_empty() && self.outcome.stopped.is_none() {
-            self.start_worker(slot);
+            self.start_worker(slot, None);
         }
     }
 
@@ -1163,7 +1197,7 @@ impl Dispatcher<'_> {
             return;
         }
         self.restarts += 1;
-        self.start_worker(slot);
+        self.start_worker(slot, None);
     }
 
     fn on_reaped(&mut self, reaped: Reaped) {

@@ -109,15 +109,17 @@ impl ForkServer {
         })
     }
 
-    /// Forks a worker whose fds 3, 4 and 1/2 are the given pipe ends; returns its
-    /// pid and where its exit status will arrive.
-    pub(crate) fn fork(
-        &mut self,
-        jobs: RawFd,
-        results: RawFd,
-        output: RawFd,
-    ) -> io::Result<(u32, Receiver<ExitStatus>)> {
-        send_with_fds(&self.control, b"F", &[jobs, results, output])?;
+    /// Asks for a worker whose fds 3, 4 and 1/2 are the given pipe ends (the
+    /// worker's ends from [`crate::process::WorkerPipes::worker_ends`]). Requests
+    /// are answered in order, by [`ForkServer::answer`]; several may be
+    /// outstanding, so that the server forks while earlier answers are handled.
+    pub(crate) fn request(&mut self, ends: [RawFd; 3]) -> io::Result<()> {
+        send_with_fds(&self.control, b"F", &ends)
+    }
+
+    /// The oldest outstanding request's worker: its pid and where its exit
+    /// status will arrive.
+    pub(crate) fn answer(&mut self) -> io::Result<(u32, Receiver<ExitStatus>)> {
         match self.forked.recv_timeout(FORK_WITHIN) {
             Ok((0, _)) => Err(io::Error::other("the fork server could not fork")),
             Ok(forked) => Ok(forked),

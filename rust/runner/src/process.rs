@@ -187,6 +187,42 @@ impl Handle {
     }
 }
 
+/// The three pipes between the coordinator and one worker, made before the
+/// worker exists (the fork server may be asked for it ahead of time).
+pub(crate) struct WorkerPipes {
+    jobs_read: io::PipeReader,
+    jobs_write: io::PipeWriter,
+    results_read: io::PipeReader,
+    results_write: io::PipeWriter,
+    output_read: io::PipeReader,
+    output_write: io::PipeWriter,
+}
+
+impl WorkerPipes {
+    pub(crate) fn new() -> io::Result<WorkerPipes> {
+        let (jobs_read, jobs_write) = io::pipe()?;
+        let (results_read, results_write) = io::pipe()?;
+        let (output_read, output_write) = io::pipe()?;
+        Ok(WorkerPipes {
+            jobs_read,
+            jobs_write,
+            results_read,
+            results_write,
+            output_read,
+            output_write,
+        })
+    }
+
+    /// The worker's ends: its jobs (fd 3), results (fd 4) and output (fds 1, 2).
+    pub(crate) fn worker_ends(&self) -> [RawFd; 3] {
+        [
+            self.jobs_read.as_raw_fd(),
+            self.results_write.as_raw_fd(),
+            self.output_write.as_raw_fd(),
+        ]
+    }
+}
+
 impl WorkerProcess {
     /// Starts a worker: forked by `fork_server` when there is one, else a new
     /// interpreter.
@@ -198,38 +234,76 @@ impl WorkerProcess {
         traceback_file: PathBuf,
         events: Sender<Event>,
     ) -> io::Result<WorkerProcess> {
-        let (jobs_read, mut jobs_write) = io::pipe()?;
-        let (results_read, results_write) = io::pipe()?;
-        let (output_read, output_write) = io::pipe()?;
+        let pipes = WorkerPipes::new()?;
+        if let Some(server) = fork_server {
+            server.request(pipes.worker_ends())?;
+            return Self::forked(spec, pipes, server, id, slot, traceback_file, events);
+        }
+        let mut command = Command::new(&spec.python);
+        command
+            .args(&spec.args)
+            .current_dir(&spec.cwd)
+            .stdin(Stdio::null())
+            .stdout(pipes.output_write.try_clone()?)
+            .stderr(pipes.output_write.try_clone()?)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        let fds = [pipes.jobs_read.as_raw_fd(), pipes.results_write.as_raw_fd()];
+        let parent = std::process::id();
+        // SAFETY: place_fds only makes async-signal-safe calls.
+        unsafe {
+            command.pre_exec(move || place_fds(&fds, parent));
+        }
+        let child = command.spawn()?;
+        let pid = child.id();
+        Self::start(
+            spec,
+            pipes,
+            pid,
+            Handle::Spawned(child),
+            id,
+            slot,
+            traceback_file,
+            events,
+        )
+    }
 
-        let (pid, handle) = match fork_server {
-            Some(server) => {
-                let (pid, exit) = server.fork(
-                    jobs_read.as_raw_fd(),
-                    results_write.as_raw_fd(),
-                    output_write.as_raw_fd(),
-                )?;
-                (pid, Handle::Forked { exit, status: None })
-            }
-            None => {
-                let mut command = Command::new(&spec.python);
-                command
-                    .args(&spec.args)
-                    .current_dir(&spec.cwd)
-                    .stdin(Stdio::null())
-                    .stdout(output_write.try_clone()?)
-                    .stderr(output_write.try_clone()?)
-                    .envs(spec.env.iter().map(|(k, v)| (k, v)));
-                let fds = [jobs_read.as_raw_fd(), results_write.as_raw_fd()];
-                let parent = std::process::id();
-                // SAFETY: place_fds only makes async-signal-safe calls.
-                unsafe {
-                    command.pre_exec(move || place_fds(&fds, parent));
-                }
-                let child = command.spawn()?;
-                (child.id(), Handle::Spawned(child))
-            }
-        };
+    /// The worker the fork server was asked for with `pipes` (see
+    /// [`ForkServer::request`]), once the server says it forked it.
+    pub(crate) fn forked(
+        spec: &SpawnSpec,
+        pipes: WorkerPipes,
+        server: &mut ForkServer,
+        id: u64,
+        slot: u32,
+        traceback_file: PathBuf,
+        events: Sender<Event>,
+    ) -> io::Result<WorkerProcess> {
+        let (pid, exit) = server.answer()?;
+        let handle = Handle::Forked { exit, status: None };
+        Self::start(spec, pipes, pid, handle, id, slot, traceback_file, events)
+    }
+
+    /// The coordinator's side of a started worker: the threads that write its
+    /// jobs and read its results and output.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        spec: &SpawnSpec,
+        pipes: WorkerPipes,
+        pid: u32,
+        handle: Handle,
+        id: u64,
+        slot: u32,
+        traceback_file: PathBuf,
+        events: Sender<Event>,
+    ) -> io::Result<WorkerProcess> {
+        let WorkerPipes {
+            jobs_read,
+            mut jobs_write,
+            results_read,
+            results_write,
+            output_read,
+            output_write,
+        } = pipes;
         // The parent must not hold the child's ends, or it would never see EOF.
         drop(jobs_read);
         drop(results_write);
