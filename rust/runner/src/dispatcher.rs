@@ -571,8 +571,10 @@ impl Dispatcher<'_> {
     }
 
     /// Batches to keep queued on a worker. A second one only pays when the
-    /// running batch is short enough for the round trip to the coordinator to
-    /// idle the worker noticeably; otherwise it would only commit work early.
+    /// round trip to the coordinator would idle the worker noticeably (a short
+    /// running batch) or when it commits little work early (the running batch
+    /// is on its last test, and that test is short); otherwise it would only
+    /// commit work early.
     fn prefetch_depth(&self, live: &Live) -> usize {
         let Some(head) = live.inflight.front() else {
             return 1;
