@@ -495,34 +495,26 @@ impl Dispatcher<'_> {
         let traceback_file = self.options.run_dir.join(format!("worker-{id}.tb"));
         let (options, events) = (self.options, self.events_tx.clone());
         let spec = &options.spawn;
-        let spawn = |server: Option<&mut ForkServer>| {
+        let spawn = |server: Option<&mut ForkServer>, requested: Option<WorkerPipes>| {
             WorkerProcess::spawn(
                 spec,
                 server,
+                requested,
                 id,
                 slot as u32 + 1,
                 traceback_file.clone(),
                 events.clone(),
             )
         };
-        let forked = match (requested, &mut self.fork_server) {
-            (Some(pipes), ForkServerState::Running(server)) => Some(WorkerProcess::forked(
-                spec,
-                pipes,
-                server,
-                id,
-                slot as u32 + 1,
-                traceback_file.clone(),
-                events.clone(),
-            )),
-            _ => self.fork_server().map(|server| spawn(Some(server))),
-        };
+        let forked = self
+            .fork_server()
+            .map(|server| spawn(Some(server), requested));
         let spawned = match forked {
             Some(Ok(process)) => Ok(process),
             // No server, or it stopped answering: interpreters from now on.
             _ => {
                 self.fork_server = ForkServerState::Unused;
-                spawn(None)
+                spawn(None, None)
             }
         };
         let process = match spawned {

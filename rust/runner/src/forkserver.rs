@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,15 +26,10 @@ type ExitSenders = Arc<Mutex<HashMap<u32, Sender<ExitStatus>>>>;
 /// A running fork server and our end of its control socket. Dropping it ends
 /// the server, and with it any worker it forked that is still alive.
 pub struct ForkServer {
-    process: ServerProcess,
+    /// A child of this process, started here or by the `dbtest` command.
+    pid: u32,
     control: UnixStream,
     forked: Receiver<(u32, Receiver<ExitStatus>)>,
-}
-
-enum ServerProcess {
-    Started(Child),
-    /// Started by the `dbtest` command (a child of this process all the same).
-    Adopted(u32),
 }
 
 impl ForkServer {
@@ -56,19 +51,18 @@ impl ForkServer {
         unsafe {
             command.pre_exec(move || place_fds(&[server_fd], parent));
         }
-        let child = command.spawn()?;
+        let pid = command.spawn()?.id();
         drop(server_end);
-        Self::serve(ServerProcess::Started(child), control)
+        Self::serve(pid, control).inspect_err(|_| end_now(pid))
     }
 
     /// Takes over a fork server the `dbtest` command started: its pid, and our
     /// end of its control socket.
     pub fn adopt(pid: u32, control: OwnedFd) -> io::Result<ForkServer> {
-        Self::serve(ServerProcess::Adopted(pid), UnixStream::from(control))
-            .inspect_err(|_| end_adopted(pid))
+        Self::serve(pid, UnixStream::from(control)).inspect_err(|_| end_now(pid))
     }
 
-    fn serve(process: ServerProcess, control: UnixStream) -> io::Result<ForkServer> {
+    fn serve(pid: u32, control: UnixStream) -> io::Result<ForkServer> {
         let mut reader = control.try_clone()?;
         let exits: ExitSenders = Arc::default();
         let (forked_tx, forked) = crossbeam_channel::unbounded();
@@ -103,7 +97,7 @@ impl ForkServer {
                 }
             })?;
         Ok(ForkServer {
-            process,
+            pid,
             control,
             forked,
         })
@@ -133,17 +127,8 @@ impl Drop for ForkServer {
         // End of the socket: the server exits, and any worker still alive with it.
         let _ = self.control.shutdown(std::net::Shutdown::Both);
         let _ = self.control.flush();
-        let pid = match &mut self.process {
-            ServerProcess::Started(child) => {
-                let _ = child.kill();
-                child.id()
-            }
-            ServerProcess::Adopted(pid) => {
-                // SAFETY: a plain syscall on our own child.
-                unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
-                *pid
-            }
-        };
+        let pid = self.pid;
+        kill(pid);
         // Tearing down the server's memory takes the kernel a millisecond or
         // so; the run's report need not wait for it, only someone must reap it.
         let reaper = std::thread::Builder::new()
@@ -156,6 +141,13 @@ impl Drop for ForkServer {
     }
 }
 
+fn kill(pid: u32) {
+    // SAFETY: a plain syscall on our own child, not yet reaped (so the pid is ours).
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
 fn reap(pid: u32) {
     // SAFETY: waits for our own child, which nothing else waits for.
     unsafe {
@@ -163,13 +155,9 @@ fn reap(pid: u32) {
     }
 }
 
-fn end_adopted(pid: u32) {
-    // SAFETY: plain syscalls on our own child, which nothing else waits for.
-    unsafe {
-        let pid = pid as libc::pid_t;
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, std::ptr::null_mut(), 0);
-    }
+fn end_now(pid: u32) {
+    kill(pid);
+    reap(pid);
 }
 
 /// `sendmsg` with the descriptors as SCM_RIGHTS ancillary data.

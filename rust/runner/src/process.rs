@@ -225,20 +225,32 @@ impl WorkerPipes {
 
 impl WorkerProcess {
     /// Starts a worker: forked by `fork_server` when there is one, else a new
-    /// interpreter.
-    pub fn spawn(
+    /// interpreter. `requested`: pipes `fork_server` was already asked to fork
+    /// a worker with (see [`ForkServer::request`]); without a server they are
+    /// dropped.
+    pub(crate) fn spawn(
         spec: &SpawnSpec,
         fork_server: Option<&mut ForkServer>,
+        requested: Option<WorkerPipes>,
         id: u64,
         slot: u32,
         traceback_file: PathBuf,
         events: Sender<Event>,
     ) -> io::Result<WorkerProcess> {
-        let pipes = WorkerPipes::new()?;
         if let Some(server) = fork_server {
-            server.request(pipes.worker_ends())?;
-            return Self::forked(spec, pipes, server, id, slot, traceback_file, events);
+            let pipes = match requested {
+                Some(pipes) => pipes,
+                None => {
+                    let pipes = WorkerPipes::new()?;
+                    server.request(pipes.worker_ends())?;
+                    pipes
+                }
+            };
+            let (pid, exit) = server.answer()?;
+            let handle = Handle::Forked { exit, status: None };
+            return Self::start(spec, pipes, pid, handle, id, slot, traceback_file, events);
         }
+        let pipes = WorkerPipes::new()?;
         let mut command = Command::new(&spec.python);
         command
             .args(&spec.args)
@@ -265,22 +277,6 @@ impl WorkerProcess {
             traceback_file,
             events,
         )
-    }
-
-    /// The worker the fork server was asked for with `pipes` (see
-    /// [`ForkServer::request`]), once the server says it forked it.
-    pub(crate) fn forked(
-        spec: &SpawnSpec,
-        pipes: WorkerPipes,
-        server: &mut ForkServer,
-        id: u64,
-        slot: u32,
-        traceback_file: PathBuf,
-        events: Sender<Event>,
-    ) -> io::Result<WorkerProcess> {
-        let (pid, exit) = server.answer()?;
-        let handle = Handle::Forked { exit, status: None };
-        Self::start(spec, pipes, pid, handle, id, slot, traceback_file, events)
     }
 
     /// The coordinator's side of a started worker: the threads that write its
