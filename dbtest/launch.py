@@ -12,6 +12,7 @@ server that is not handed to the coordinator is ended before exit.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -66,8 +67,13 @@ def end_fork_server(fork_server: tuple[int, int]) -> None:
 
 
 def main() -> None:
+    # Collections during start-up would only walk the modules being imported.
+    gc.disable()
     fork_server = start_fork_server(sys.argv[1:])
     from dbtest import cli
+
+    gc.freeze()
+    gc.enable()
 
     try:
         cli.main(fork_server=fork_server)

@@ -21,6 +21,7 @@ with it (``PR_SET_PDEATHSIG``), and it dies with the coordinator.
 from __future__ import annotations
 
 import _socket
+import faulthandler  # noqa: F401 - imported once here, not in each worker (thread dumps)
 import fcntl
 import os
 import select

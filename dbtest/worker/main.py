@@ -7,6 +7,7 @@ runs in its own process group, and imports only what the tests it is given need.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import sys
 from collections import deque
@@ -70,6 +71,11 @@ def main() -> int:
 
     capture = FdCapture(config["output_limit"]) if config["capture"] else NoCapture()
     runner = Runner(channel, capture, config["capture_passed"])
+    # The runtime's own objects live as long as the worker: out of the
+    # collector's way, so that tests' collections do not walk them (nor, in a
+    # forked worker, copy the pages they sit on).
+    gc.freeze()
+    gc.enable()
     pending: deque[dict[str, Any]] = deque()
 
     def wait_for_extend(batch: int) -> dict[str, Any]:

@@ -11,6 +11,30 @@ import pytest
 
 from .conftest import FIXTURES, run_dbtest
 
+# The worker runtime starts with the collector off; the tests must not.
+COLLECTOR_TESTS = """\
+import gc
+import weakref
+
+
+class Node:
+    pass
+
+
+def test_the_collector_is_on():
+    assert gc.isenabled()
+
+
+def test_cycles_are_collected_unasked():
+    refs = []
+    for _ in range(5000):
+        node = Node()
+        node.self = node
+        refs.append(weakref.ref(node))
+    del node
+    assert any(ref() is None for ref in refs)
+"""
+
 
 def _fork_servers_of(pid: int) -> list[int]:
     """Processes started as `-m dbtest.worker --fork-server <pid>`, live or not yet reaped."""
@@ -55,3 +79,9 @@ def test_a_single_worker_is_forked_too(tmp_path):
     assert len(records) == 1, records
     ((worker, parent, grandparent),) = records
     assert grandparent == str(run.pid) and parent != str(run.pid), "forked by the fork server"
+
+
+def test_forked_workers_run_tests_with_the_collector_on(project):
+    root = project({"test_gc.py": COLLECTOR_TESTS})
+    run = run_dbtest("-j", "2", str(root), cwd=root)
+    assert run.last_line.startswith("2 passed, 0 failed in "), run

@@ -16,6 +16,8 @@ import pytest
 
 from dbtest.worker import protocol
 
+from .test_fork_server import COLLECTOR_TESTS
+
 MODULE = """\
 def test_listed():
     pass
@@ -120,3 +122,20 @@ def test_only_tests_neither_listed_nor_known_are_reported(worker: Worker, tmp_pa
     worker.channel.send({"type": "extend", "batch": 1, "unlisted": [0], "order": [0, 1]})
     positions = [worker.receive(), worker.receive()]
     assert [(m["type"], m["position"]) for m in positions if m] == [("result", 0), ("result", 1)]
+
+
+def test_a_started_worker_runs_tests_with_the_collector_on(worker: Worker, tmp_path: Path) -> None:
+    (tmp_path / "test_gc.py").write_text(COLLECTOR_TESTS)
+    worker.channel.send(
+        {
+            "type": "run",
+            "batch": 1,
+            "module": {"path": str(tmp_path / "test_gc.py"), "name": "test_gc", "import_root": str(tmp_path)},
+            "tests": ["test_the_collector_is_on", "test_cycles_are_collected_unasked"],
+            "run_unlisted": False,
+            "known": [],
+        }
+    )
+    messages = [worker.receive() for _ in range(3)]
+    outcomes = [(m["position"], m["outcome"]) for m in messages if m and m["type"] == "result"]
+    assert outcomes == [(0, "passed"), (1, "passed")], messages
