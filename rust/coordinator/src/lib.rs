@@ -100,16 +100,11 @@ fn run_inner(
     }
 }
 
-/// `DBTEST_TIMINGS=1` asks for timings and memory figures on stderr.
-pub(crate) fn timings_enabled() -> bool {
-    std::env::var_os("DBTEST_TIMINGS").is_some()
-}
-
 /// `DBTEST_TIMINGS=1`: the coordinator's resident memory (now and peak) at a
 /// stage of the run, on stderr, to see where a large suite's memory goes.
 /// Linux only (elsewhere the figures are blank).
 pub(crate) fn memory_note(stage: &str) {
-    if !timings_enabled() {
+    if !dbtest_runner::timings_enabled() {
         return;
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

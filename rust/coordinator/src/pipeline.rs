@@ -107,7 +107,7 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
     let (files, collections) = dbtest_collect::collect_discovered(threads, |found| {
         discover_each(&targets.roots, &options, found)
     })?;
-    if crate::timings_enabled() {
+    if dbtest_runner::timings_enabled() {
         eprintln!(
             "dbtest timings: discovery and static collection {:.2} ms ({} files)",
             started.elapsed().as_secs_f64() * 1e3,

@@ -347,7 +347,7 @@ impl Trace {
     fn new() -> Trace {
         Trace {
             start: Instant::now(),
-            enabled: std::env::var_os("DBTEST_TIMINGS").is_some(),
+            enabled: crate::timings_enabled(),
         }
     }
 

@@ -16,3 +16,9 @@ pub use dispatcher::{run, RunObserver, RunOutcome, RunnerOptions, Running, Unlis
 pub use forkserver::ForkServer;
 pub use plan::*;
 pub use process::SpawnSpec;
+
+/// `DBTEST_TIMINGS=1` asks for timings and memory figures on stderr (the
+/// dispatcher's milestones here, the coordinator's stages and memory there).
+pub fn timings_enabled() -> bool {
+    std::env::var_os("DBTEST_TIMINGS").is_some()
+}
