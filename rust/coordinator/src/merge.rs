@@ -88,7 +88,7 @@ pub(crate) fn merge(settings: &Settings) -> Result<i32, CoordinatorError> {
             t.errors,
             t.skipped
         );
-        let failed = t.failed + t.errors > 0 || (report.run.flaky_fails && t.flaky > 0);
+        let failed = t.any_failure(report.run.flaky_fails);
         return Ok(if failed { exit::TESTS_FAILED } else { exit::OK });
     }
     Ok(exit::OK)

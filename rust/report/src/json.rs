@@ -119,6 +119,11 @@ impl Totals {
         }
     }
 
+    /// Whether these totals make the run fail (see [`crate::fails_the_run`]).
+    pub fn any_failure(&self, flaky_fails: bool) -> bool {
+        crate::fails_the_run(self.failed + self.errors > 0, self.flaky > 0, flaky_fails)
+    }
+
     /// Number of tests.
     pub fn tests(&self) -> u64 {
         self.passed
@@ -514,5 +519,21 @@ pub(crate) mod tests {
             error(r#"{"schema": "dbtest-report", "version": 1, "run": 3}"#)
                 .starts_with("not a dbtest JSON report")
         );
+    }
+
+    #[test]
+    fn merged_totals_fail_as_a_run_would() {
+        let totals = Totals {
+            passed: 2,
+            flaky: 1,
+            ..Totals::default()
+        };
+        assert!(!totals.any_failure(false));
+        assert!(totals.any_failure(true));
+        let failed = Totals {
+            failed: 1,
+            ..Totals::default()
+        };
+        assert!(failed.any_failure(false));
     }
 }

@@ -18,4 +18,4 @@ pub use json::{
 pub use junit::{junit_xml, local_hostname, JunitError, JunitOptions};
 pub use markdown::{markdown, markdown_with, MarkdownOptions};
 pub use merge::{merge, merge_named, MergeError};
-pub use summary::{summary_line, Counts, RunSummary};
+pub use summary::{fails_the_run, summary_line, Counts, RunSummary};

@@ -71,8 +71,15 @@ impl Counts {
 
     /// Whether these results make the run fail.
     pub fn any_failure(&self, flaky_fails: bool) -> bool {
-        self.failed + self.errors > 0 || (flaky_fails && self.flaky > 0)
+        fails_the_run(self.failed + self.errors > 0, self.flaky > 0, flaky_fails)
     }
+}
+
+/// The one rule for a failed run (exit code 1), for a run's results and for
+/// merged shard reports alike: a failure or error, or under `--flaky-result
+/// fail` a test that passed only on a retry.
+pub fn fails_the_run(any_failed_or_errored: bool, any_flaky: bool, flaky_fails: bool) -> bool {
+    any_failed_or_errored || (flaky_fails && any_flaky)
 }
 
 /// `4 passed, 1 failed, 2 errors, 1 skipped in 0.12s`: `passed` and `failed`
@@ -130,5 +137,22 @@ mod tests {
             summary_line(&counts, 3, Duration::from_secs(2)),
             "0 passed, 0 failed, 2 errors, 1 skipped, 3 not run in 2.00s"
         );
+    }
+
+    #[test]
+    fn errors_fail_a_run_and_flaky_tests_only_when_asked() {
+        let flaky = Counts {
+            passed: 3,
+            flaky: 1,
+            ..Counts::default()
+        };
+        assert!(!flaky.any_failure(false));
+        assert!(flaky.any_failure(true));
+        let errored = Counts {
+            errors: 1,
+            ..Counts::default()
+        };
+        assert!(errored.any_failure(false));
+        assert!(!Counts::default().any_failure(true));
     }
 }
