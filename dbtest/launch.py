@@ -72,6 +72,7 @@ def main() -> None:
     fork_server = start_fork_server(sys.argv[1:])
     from dbtest import cli
 
+    # What is loaded lives as long as the command: kept out of later collections.
     gc.freeze()
     gc.enable()
 
