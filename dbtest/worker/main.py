@@ -71,10 +71,12 @@ def main() -> int:
 
     capture = FdCapture(config["output_limit"]) if config["capture"] else NoCapture()
     runner = Runner(channel, capture, config["capture_passed"])
-    # The runtime's own objects live as long as the worker: out of the
-    # collector's way, so that tests' collections do not walk them (nor, in a
-    # forked worker, copy the pages they sit on).
+    # Everything loaded so far lives as long as the worker: straight to the oldest
+    # generation (freeze, then unfreeze, moves it there without a collection, which
+    # would walk it all and, in a forked worker, copy the pages it sits on). Tests
+    # see the collector as under pytest: on, nothing frozen.
     gc.freeze()
+    gc.unfreeze()
     gc.enable()
     pending: deque[dict[str, Any]] = deque()
 

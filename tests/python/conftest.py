@@ -13,6 +13,43 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 
+# The worker runtime starts with Python's collector off; its tests must see it
+# as under pytest: on, collecting unasked, nothing frozen. A worker's parent pid
+# goes to $DBTEST_PARENT_LOG when that is set.
+COLLECTOR_TESTS = """\
+import gc
+import os
+import sys
+import weakref
+
+
+class Node:
+    pass
+
+
+def test_the_collector_is_on():
+    assert gc.isenabled()
+    path = os.environ.get("DBTEST_PARENT_LOG")
+    if path:
+        with open(path, "a") as log:
+            log.write(f"{os.getppid()}\\n")
+
+
+def test_nothing_is_hidden_from_it():
+    assert gc.get_freeze_count() == 0
+    assert any(obj is sys.path for obj in gc.get_objects())
+
+
+def test_cycles_are_collected_unasked():
+    refs = []
+    for _ in range(5000):
+        node = Node()
+        node.self = node
+        refs.append(weakref.ref(node))
+    del node
+    assert any(ref() is None for ref in refs)
+"""
+
 
 def dbtest_executable() -> str:
     beside = Path(sys.executable).parent / "dbtest"

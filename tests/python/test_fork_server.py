@@ -5,35 +5,12 @@ command is, whatever it did."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import FIXTURES, run_dbtest
-
-# The worker runtime starts with the collector off; the tests must not.
-COLLECTOR_TESTS = """\
-import gc
-import weakref
-
-
-class Node:
-    pass
-
-
-def test_the_collector_is_on():
-    assert gc.isenabled()
-
-
-def test_cycles_are_collected_unasked():
-    refs = []
-    for _ in range(5000):
-        node = Node()
-        node.self = node
-        refs.append(weakref.ref(node))
-    del node
-    assert any(ref() is None for ref in refs)
-"""
+from .conftest import COLLECTOR_TESTS, FIXTURES, run_dbtest
 
 
 def _fork_servers_of(pid: int) -> list[int]:
@@ -81,7 +58,9 @@ def test_a_single_worker_is_forked_too(tmp_path):
     assert grandparent == str(run.pid) and parent != str(run.pid), "forked by the fork server"
 
 
-def test_forked_workers_run_tests_with_the_collector_on(project):
+def test_forked_workers_run_tests_with_the_collector_on(project: Callable[[dict[str, str]], Path]) -> None:
     root = project({"test_gc.py": COLLECTOR_TESTS})
-    run = run_dbtest("-j", "2", str(root), cwd=root)
-    assert run.last_line.startswith("2 passed, 0 failed in "), run
+    log = root / "parents.log"
+    run = run_dbtest("-j", "2", str(root), cwd=root, env={"DBTEST_PARENT_LOG": str(log)})
+    assert run.last_line.startswith("3 passed, 0 failed in "), run
+    assert str(run.pid) not in log.read_text().split(), "the workers were not forked by the fork server"

@@ -16,7 +16,7 @@ import pytest
 
 from dbtest.worker import protocol
 
-from .test_fork_server import COLLECTOR_TESTS
+from .conftest import COLLECTOR_TESTS
 
 MODULE = """\
 def test_listed():
@@ -131,11 +131,15 @@ def test_a_started_worker_runs_tests_with_the_collector_on(worker: Worker, tmp_p
             "type": "run",
             "batch": 1,
             "module": {"path": str(tmp_path / "test_gc.py"), "name": "test_gc", "import_root": str(tmp_path)},
-            "tests": ["test_the_collector_is_on", "test_cycles_are_collected_unasked"],
+            "tests": [
+                "test_the_collector_is_on",
+                "test_nothing_is_hidden_from_it",
+                "test_cycles_are_collected_unasked",
+            ],
             "run_unlisted": False,
             "known": [],
         }
     )
-    messages = [worker.receive() for _ in range(3)]
+    messages = [worker.receive() for _ in range(4)]
     outcomes = [(m["position"], m["outcome"]) for m in messages if m and m["type"] == "result"]
-    assert outcomes == [(0, "passed"), (1, "passed")], messages
+    assert outcomes == [(0, "passed"), (1, "passed"), (2, "passed")], messages

@@ -17,8 +17,9 @@ pub use forkserver::ForkServer;
 pub use plan::*;
 pub use process::SpawnSpec;
 
-/// `DBTEST_TIMINGS=1` asks for timings and memory figures on stderr (the
-/// dispatcher's milestones here, the coordinator's stages and memory there).
+/// `DBTEST_TIMINGS` set (to any value, `1` by convention) asks for timings and
+/// memory figures on stderr (the dispatcher's milestones here, the coordinator's
+/// stages and memory there).
 pub fn timings_enabled() -> bool {
     std::env::var_os("DBTEST_TIMINGS").is_some()
 }
