@@ -90,14 +90,18 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
     started.close()
 
 
-def _run(worker: Worker, root: Path, known: list[str]) -> None:
+def _run(
+    worker: Worker, root: Path, known: list[str], module: str = "test_mod", tests: tuple[str, ...] = ("test_listed",)
+) -> None:
+    """Batch 1 of `module`: `tests`, and with `known` the module's other tests
+    (run_unlisted), or without it nothing else."""
     worker.channel.send(
         {
             "type": "run",
             "batch": 1,
-            "module": {"path": str(root / "test_mod.py"), "name": "test_mod", "import_root": str(root)},
-            "tests": ["test_listed"],
-            "run_unlisted": True,
+            "module": {"path": str(root / f"{module}.py"), "name": module, "import_root": str(root)},
+            "tests": list(tests),
+            "run_unlisted": bool(known),
             "known": known,
         }
     )
@@ -126,20 +130,8 @@ def test_only_tests_neither_listed_nor_known_are_reported(worker: Worker, tmp_pa
 
 def test_a_started_worker_runs_tests_with_the_collector_on(worker: Worker, tmp_path: Path) -> None:
     (tmp_path / "test_gc.py").write_text(COLLECTOR_TESTS)
-    worker.channel.send(
-        {
-            "type": "run",
-            "batch": 1,
-            "module": {"path": str(tmp_path / "test_gc.py"), "name": "test_gc", "import_root": str(tmp_path)},
-            "tests": [
-                "test_the_collector_is_on",
-                "test_nothing_is_hidden_from_it",
-                "test_cycles_are_collected_unasked",
-            ],
-            "run_unlisted": False,
-            "known": [],
-        }
-    )
+    tests = ("test_the_collector_is_on", "test_nothing_is_hidden_from_it", "test_cycles_are_collected_unasked")
+    _run(worker, tmp_path, [], module="test_gc", tests=tests)
     messages = [worker.receive() for _ in range(4)]
     outcomes = [(m["position"], m["outcome"]) for m in messages if m and m["type"] == "result"]
     assert outcomes == [(0, "passed"), (1, "passed"), (2, "passed")], messages
