@@ -2,6 +2,7 @@
 //! pytest (functions, `Test*` classes), unittest (`TestCase` subclasses, whatever
 //! their name) and dbtest (`TestSuite` subclasses, `@test`, benchmark groups).
 
+use crate::parametrize::{self, Expansion, IdOptions};
 use crate::project::{Location, Project};
 use crate::summary::*;
 use dbtest_model::{Kind, StaticMarks, Style, TestFile, TestItem};
@@ -178,13 +179,13 @@ fn marks_of(decorators: &[Decorator], resolver: &Resolver) -> Marks {
         let path = resolver.resolve(&deco.path);
         if is_dbtest_test(&path) {
             marks.dbtest_test = true;
-            if let Some(Literal::List(tags)) = deco.kwarg("tags") {
+            if let Some(tags) = deco.kwarg("tags").and_then(Literal::as_sequence) {
                 marks
                     .tags
                     .extend(tags.iter().filter_map(|t| t.as_str().map(str::to_string)));
             }
-            if let Some(Literal::Num(t)) = deco.kwarg("timeout") {
-                marks.timeout = Some(*t);
+            if let Some(t) = deco.kwarg("timeout").and_then(Literal::as_f64) {
+                marks.timeout = Some(t);
             }
             match deco.kwarg("skip") {
                 Some(Literal::Str(reason)) => marks.skip = Some(reason.clone()),
@@ -206,10 +207,13 @@ fn marks_of(decorators: &[Decorator], resolver: &Resolver) -> Marks {
                     marks.skip = Some(reason.to_string());
                 }
                 "timeout" => {
-                    if let Some(Literal::Num(t)) =
-                        deco.args.first().or_else(|| deco.kwarg("timeout"))
+                    if let Some(t) = deco
+                        .args
+                        .first()
+                        .or_else(|| deco.kwarg("timeout"))
+                        .and_then(Literal::as_f64)
                     {
-                        marks.timeout = Some(*t);
+                        marks.timeout = Some(t);
                     }
                 }
                 _ => {}
@@ -221,6 +225,18 @@ fn marks_of(decorators: &[Decorator], resolver: &Resolver) -> Marks {
         }
     }
     marks
+}
+
+/// What an enclosing scope (module, class) passes down to the tests in it.
+struct Outer<'a> {
+    marks: Marks,
+    /// Its `parametrize` marks and its own enclosing scopes', in pytest's order.
+    parametrize: Vec<&'a Decorator>,
+}
+
+/// `@pytest.fixture`, `@dbtest.fixture`, `@pytest_asyncio.fixture`...
+fn is_fixture_decorator(path: &str) -> bool {
+    path == "fixture" || path.ends_with(".fixture")
 }
 
 /// Items of one module, plus whether the module may define tests we cannot see.
@@ -247,6 +263,7 @@ pub(crate) fn module_items(
             path: file.path.clone(),
             import_root: file.import_root.clone(),
         },
+        id_options: &project.id_options,
     };
     if summary.test_flag == Some(false) {
         return ModuleItems {
@@ -254,12 +271,15 @@ pub(crate) fn module_items(
             dynamic: false,
         };
     }
-    let module_marks = marks_of(&summary.marks, &builder.resolver);
+    let module = Outer {
+        marks: marks_of(&summary.marks, &builder.resolver),
+        parametrize: builder.parametrize_marks(&summary.marks),
+    };
     if file.is_benchmark {
-        builder.benchmarks(summary, &module_marks);
+        builder.benchmarks(summary, &module.marks);
     } else {
-        builder.functions(summary, &module_marks);
-        builder.classes(summary, &module_marks);
+        builder.functions(summary, &module);
+        builder.classes(summary, &module);
     }
     ModuleItems {
         items: builder.items,
@@ -277,6 +297,7 @@ struct Builder<'a> {
     dynamic: bool,
     project: &'a Project,
     location: Location,
+    id_options: &'a IdOptions,
 }
 
 impl Builder<'_> {
@@ -307,25 +328,98 @@ impl Builder<'_> {
         self.items.push(item);
     }
 
-    fn functions(&mut self, summary: &ModuleSummary, module_marks: &Marks) {
+    fn functions(&mut self, summary: &ModuleSummary, module: &Outer) {
         for function in &summary.functions {
-            if !function.name.starts_with("test") {
+            if !function.name.starts_with("test") || self.is_fixture(function) {
                 continue;
             }
             let mut marks = marks_of(&function.decorators, &self.resolver);
-            marks.merge(module_marks);
-            self.push(
+            marks.merge(&module.marks);
+            let parametrize = self.own_parametrize(function, module);
+            self.push_cases(
                 &function.name,
                 None,
                 function,
                 Style::Function,
                 marks,
                 false,
+                &parametrize,
             );
         }
     }
 
-    fn classes(&mut self, summary: &ModuleSummary, module_marks: &Marks) {
+    /// Whether a decorator makes `function` a fixture (never a test, whatever its name).
+    fn is_fixture(&self, function: &FunctionDef) -> bool {
+        function
+            .decorators
+            .iter()
+            .any(|d| is_fixture_decorator(&self.resolver.resolve(&d.path)))
+    }
+
+    /// `parametrize` marks among `decorators`, in the order pytest applies them
+    /// (the closest decorator first).
+    fn parametrize_marks<'d>(&self, decorators: &'d [Decorator]) -> Vec<&'d Decorator> {
+        decorators
+            .iter()
+            .rev()
+            .filter(|d| {
+                matches!(
+                    self.resolver.resolve(&d.path).as_str(),
+                    "pytest.mark.parametrize" | "dbtest.mark.parametrize"
+                )
+            })
+            .collect()
+    }
+
+    /// A test's `parametrize` marks in pytest's order: its own, then those of
+    /// its classes (innermost first) and its module.
+    fn own_parametrize<'d>(
+        &self,
+        function: &'d FunctionDef,
+        outer: &Outer<'d>,
+    ) -> Vec<&'d Decorator> {
+        let mut marks = self.parametrize_marks(&function.decorators);
+        marks.extend(outer.parametrize.iter().copied());
+        marks
+    }
+
+    /// Pushes a test, or one item per case when `parametrize` marks expand
+    /// statically; when they cannot, the module is left for the worker to
+    /// expand at import.
+    #[allow(clippy::too_many_arguments)]
+    fn push_cases(
+        &mut self,
+        name: &str,
+        class: Option<&str>,
+        function: &FunctionDef,
+        style: Style,
+        marks: Marks,
+        class_setup: bool,
+        parametrize: &[&Decorator],
+    ) {
+        let resolve = |path: &str| self.resolver.resolve(path);
+        let expansion = parametrize::expand(
+            parametrize.iter().copied(),
+            function,
+            class.is_some(),
+            &resolve,
+            self.id_options,
+        );
+        match expansion {
+            Expansion::Plain => self.push(name, class, function, style, marks, class_setup),
+            Expansion::AtImport => self.dynamic = true,
+            Expansion::Cases(cases) => {
+                for case in cases {
+                    let mut case_marks = marks_of(&case.marks, &self.resolver);
+                    case_marks.merge(&marks);
+                    let name = format!("{name}[{}]", case.id);
+                    self.push(&name, class, function, style, case_marks, class_setup);
+                }
+            }
+        }
+    }
+
+    fn classes(&mut self, summary: &ModuleSummary, module: &Outer) {
         let mut known: HashMap<String, ClassInfo> = HashMap::new();
         let first_class_item = self.items.len();
         let mut test_classes: Vec<&str> = Vec::new();
@@ -333,7 +427,7 @@ impl Builder<'_> {
         for class in &summary.classes {
             let info = self.class_info(class, &known);
             let before = self.items.len();
-            self.class_items(class, &info, &[], module_marks);
+            self.class_items(class, &info, &[], module);
             if self.items.len() > before {
                 coupled |= class
                     .bases
@@ -377,7 +471,7 @@ impl Builder<'_> {
         class: &ClassDef,
         info: &ClassInfo,
         outer: &[&str],
-        inherited: &Marks,
+        inherited: &Outer,
     ) {
         let kind = self.kind_of(class, info);
         let has_test_methods = info.methods.iter().any(|m| m.name.starts_with("test"));
@@ -393,7 +487,17 @@ impl Builder<'_> {
         }
         let mut class_marks = marks_of(&class.decorators, &self.resolver);
         class_marks.merge(&marks_of(&class.marks, &self.resolver));
-        class_marks.merge(inherited);
+        class_marks.merge(&inherited.marks);
+        // pytest keeps a class's marks as its `pytestmark` body list, then its
+        // decorators from the closest; the enclosing scopes' come after.
+        let mut class_parametrize = self.parametrize_marks(&class.marks);
+        class_parametrize.reverse();
+        class_parametrize.extend(self.parametrize_marks(&class.decorators));
+        class_parametrize.extend(inherited.parametrize.iter().copied());
+        let scope = Outer {
+            marks: class_marks,
+            parametrize: class_parametrize,
+        };
 
         let mut path: Vec<&str> = outer.to_vec();
         path.push(&class.name);
@@ -409,7 +513,7 @@ impl Builder<'_> {
             .map(|m| (m, marks_of(&m.decorators, &self.resolver)))
             .filter(|(m, marks)| match kind {
                 ClassKind::Suite => marks.dbtest_test || m.name.starts_with("test"),
-                _ => m.name.starts_with("test"),
+                _ => m.name.starts_with("test") && !self.is_fixture(m),
             })
             .collect();
         if kind == ClassKind::TestCase {
@@ -425,22 +529,32 @@ impl Builder<'_> {
         }
         // A base from another module may define class-level set-up we cannot see.
         let class_setup = info.unknown_base
-            || info.methods.iter().any(|m| {
-                CLASS_FIXTURES.contains(&m.name.as_str())
-                    || m.decorators.iter().any(|d| {
-                        let path = self.resolver.resolve(&d.path);
-                        path == "pytest.fixture" || path.ends_with(".fixture")
-                    })
-            });
+            || info
+                .methods
+                .iter()
+                .any(|m| CLASS_FIXTURES.contains(&m.name.as_str()) || self.is_fixture(m));
         for (method, mut marks) in methods {
-            marks.merge(&class_marks);
+            marks.merge(&scope.marks);
             let name = format!("{qualname}::{}", method.name);
-            self.push(&name, Some(&qualname), method, style, marks, class_setup);
+            // pytest runs unittest's and dbtest's own methods as they are.
+            let parametrize = match kind {
+                ClassKind::Plain => self.own_parametrize(method, &scope),
+                _ => Vec::new(),
+            };
+            self.push_cases(
+                &name,
+                Some(&qualname),
+                method,
+                style,
+                marks,
+                class_setup,
+                &parametrize,
+            );
         }
         if kind == ClassKind::Plain {
             for nested in &class.nested {
                 let nested_info = self.class_info(nested, &HashMap::new());
-                self.class_items(nested, &nested_info, &path, &class_marks);
+                self.class_items(nested, &nested_info, &path, &scope);
             }
         }
     }

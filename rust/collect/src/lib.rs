@@ -3,11 +3,14 @@
 //! (`dbtest/worker/collect.py` applies the same rules at run time).
 
 mod items;
+mod parametrize;
 mod parse;
 mod project;
+mod pyrepr;
 mod summary;
 
 use dbtest_model::{TestFile, TestItem};
+pub use parametrize::{EmptySet, IdOptions, LongStrings};
 pub use project::Project;
 pub use summary::SyntaxError;
 

@@ -187,6 +187,7 @@ impl Walker<'_> {
     }
 
     fn function(&self, f: &ast::StmtFunctionDef) -> FunctionDef {
+        let parameters = &f.parameters;
         FunctionDef {
             name: f.name.as_str().to_string(),
             line: self.line(f.name.start()),
@@ -196,6 +197,14 @@ impl Walker<'_> {
                 .iter()
                 .map(|d| decorator(&d.expression))
                 .collect(),
+            params: parameters
+                .args
+                .iter()
+                .chain(&parameters.kwonlyargs)
+                .filter(|p| p.default.is_none())
+                .map(|p| p.parameter.name.as_str().to_string())
+                .collect(),
+            takes_kwargs: parameters.kwarg.is_some(),
         }
     }
 
@@ -246,17 +255,6 @@ impl Walker<'_> {
     }
 }
 
-impl Literal {
-    fn as_bool(&self) -> Option<bool> {
-        match self {
-            Literal::Bool(b) => Some(*b),
-            Literal::Num(n) => Some(*n != 0.0),
-            Literal::None => Some(false),
-            _ => None,
-        }
-    }
-}
-
 /// `a.b.c` for names and attribute chains, `""` otherwise. Calls are looked through
 /// (`a.b(...)` gives `a.b`), subscripts too (`Generic[T]` gives `Generic`).
 pub(crate) fn dotted(expr: &Expr) -> String {
@@ -279,20 +277,87 @@ pub(crate) fn dotted(expr: &Expr) -> String {
 fn literal(expr: &Expr) -> Literal {
     match expr {
         Expr::StringLiteral(s) => Literal::Str(s.value.to_str().to_string()),
-        Expr::NumberLiteral(n) => match &n.value {
-            ast::Number::Int(i) => i
-                .as_i64()
-                .map_or(Literal::Other, |v| Literal::Num(v as f64)),
-            ast::Number::Float(f) => Literal::Num(*f),
-            ast::Number::Complex { .. } => Literal::Other,
+        Expr::BytesLiteral(b) => Literal::Bytes(b.value.bytes().collect()),
+        Expr::NumberLiteral(n) => number(&n.value, false),
+        Expr::UnaryOp(u) if u.op == ast::UnaryOp::USub => match &*u.operand {
+            Expr::NumberLiteral(n) => number(&n.value, true),
+            _ => Literal::Other,
         },
         Expr::BooleanLiteral(b) => Literal::Bool(b.value),
         Expr::NoneLiteral(_) => Literal::None,
         Expr::List(l) => Literal::List(l.elts.iter().map(literal).collect()),
-        Expr::Tuple(t) => Literal::List(t.elts.iter().map(literal).collect()),
-        Expr::Set(s) => Literal::List(s.elts.iter().map(literal).collect()),
+        Expr::Tuple(t) => Literal::Tuple(t.elts.iter().map(literal).collect()),
+        Expr::Set(s) => Literal::Set(s.elts.iter().map(literal).collect()),
+        Expr::Dict(_) => Literal::Dict,
+        Expr::Name(_) | Expr::Attribute(_) => match dotted(expr) {
+            path if path.is_empty() => Literal::Other,
+            path => Literal::Name(path),
+        },
+        Expr::Call(call) => match dotted(&call.func) {
+            path if path.is_empty()
+                || !matches!(&*call.func, Expr::Name(_) | Expr::Attribute(_)) =>
+            {
+                Literal::Other
+            }
+            path => Literal::Call(Box::new(Call {
+                path,
+                args: call.arguments.args.iter().map(literal).collect(),
+                kwargs: keywords(&call.arguments.keywords),
+                unpacks: unpacks(&call.arguments),
+            })),
+        },
         _ => Literal::Other,
     }
+}
+
+/// A number literal, negated when written with a unary minus (`-3`, `-0.0`).
+/// Complex numbers are left to an import (`-1j` is `(-0-1j)` in Python).
+fn number(value: &ast::Number, negative: bool) -> Literal {
+    match value {
+        ast::Number::Int(i) => {
+            let magnitude = match i.as_u64() {
+                Some(small) => Some(i128::from(small)),
+                // Beyond u64 ruff keeps the token as written (`0x...`, `1_000...`).
+                None => big_int(&i.to_string()),
+            };
+            match magnitude {
+                Some(m) => Literal::Int(if negative { -m } else { m }),
+                None => {
+                    let text = i.to_string().replace('_', "");
+                    if text.bytes().all(|b| b.is_ascii_digit()) {
+                        let text = text.trim_start_matches('0');
+                        Literal::BigInt(if negative {
+                            format!("-{text}")
+                        } else {
+                            text.into()
+                        })
+                    } else {
+                        Literal::Other
+                    }
+                }
+            }
+        }
+        ast::Number::Float(f) => Literal::Float(if negative { -*f } else { *f }),
+        ast::Number::Complex { .. } => Literal::Other,
+    }
+}
+
+/// An integer token too big for `u64` that still fits `i128`, in any base.
+fn big_int(token: &str) -> Option<i128> {
+    let token = token.replace('_', "");
+    let lower = token.to_ascii_lowercase();
+    let (digits, radix) = match lower.get(..2) {
+        Some("0x") => (&lower[2..], 16),
+        Some("0o") => (&lower[2..], 8),
+        Some("0b") => (&lower[2..], 2),
+        _ => (lower.as_str(), 10),
+    };
+    i128::from_str_radix(digits, radix).ok()
+}
+
+fn unpacks(arguments: &ast::Arguments) -> bool {
+    arguments.args.iter().any(|a| matches!(a, Expr::Starred(_)))
+        || arguments.keywords.iter().any(|k| k.arg.is_none())
 }
 
 fn keywords(keywords: &[ast::Keyword]) -> Vec<(String, Literal)> {
@@ -313,12 +378,14 @@ fn decorator(expr: &Expr) -> Decorator {
             called: true,
             args: call.arguments.args.iter().map(literal).collect(),
             kwargs: keywords(&call.arguments.keywords),
+            unpacks: unpacks(&call.arguments),
         },
         other => Decorator {
             path: dotted(other),
             called: false,
             args: Vec::new(),
             kwargs: Vec::new(),
+            unpacks: false,
         },
     }
 }

@@ -3,6 +3,7 @@
 //! demand, once, and never imported.
 
 use crate::items::{class_info, ClassInfo, Resolver};
+use crate::parametrize::IdOptions;
 use crate::parse::summarize;
 use crate::summary::ModuleSummary;
 use std::collections::HashMap;
@@ -20,15 +21,25 @@ pub(crate) struct Location {
     pub import_root: PathBuf,
 }
 
-/// Summaries of project modules, shared by the collecting threads.
+/// What collection needs to know of the project: its settings, and summaries of
+/// its modules (shared by the collecting threads).
 #[derive(Default)]
 pub struct Project {
     summaries: Mutex<HashMap<PathBuf, Option<Arc<ModuleSummary>>>>,
+    /// pytest's settings that shape parametrized ids.
+    pub id_options: IdOptions,
 }
 
 impl Project {
     pub fn new() -> Project {
         Project::default()
+    }
+
+    pub fn with_id_options(id_options: IdOptions) -> Project {
+        Project {
+            id_options,
+            ..Project::default()
+        }
     }
 
     fn summary(&self, path: &Path) -> Option<Arc<ModuleSummary>> {

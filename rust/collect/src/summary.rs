@@ -1,21 +1,75 @@
 //! A parser-independent summary of what a test module defines at the top level.
 //! Only `parse.rs` knows the parser; everything else reads these types.
 
-/// A literal value from decorator arguments; anything else is `Other`.
+/// A value from decorator arguments, kept as written so that pytest's ids can
+/// be produced from it without importing anything (`1` is not `1.0`, a tuple
+/// is not a list). What is not a literal keeps only its shape: a dotted name,
+/// a call of one, or `Other`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
     Str(String),
-    Num(f64),
+    Bytes(Vec<u8>),
+    Int(i128),
+    /// An integer beyond `i128`, in decimal.
+    BigInt(String),
+    Float(f64),
     Bool(bool),
     None,
     List(Vec<Literal>),
+    Tuple(Vec<Literal>),
+    Set(Vec<Literal>),
+    Dict,
+    /// A name or attribute chain (`CASES`, `pytest.mark.slow`): a value only an
+    /// import can tell.
+    Name(String),
+    /// A call of a dotted name (`pytest.param(1, id="one")`, `pytest.mark.skip(...)`).
+    Call(Box<Call>),
     Other,
+}
+
+/// `a.b(args, key=value)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub path: String,
+    pub args: Vec<Literal>,
+    pub kwargs: Vec<(String, Literal)>,
+    /// `*args` or `**kwargs` in the call: its arguments are not all known.
+    pub unpacks: bool,
 }
 
 impl Literal {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Literal::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A number as seconds, for timeouts.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Literal::Int(i) => Some(*i as f64),
+            Literal::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// The elements of a list or tuple literal.
+    pub fn as_sequence(&self) -> Option<&[Literal]> {
+        match self {
+            Literal::List(items) | Literal::Tuple(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// Python's truth value, when the literal has one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Literal::Bool(b) => Some(*b),
+            Literal::Int(i) => Some(*i != 0),
+            Literal::Float(f) => Some(*f != 0.0),
+            Literal::Str(s) => Some(!s.is_empty()),
+            Literal::None => Some(false),
             _ => None,
         }
     }
@@ -29,11 +83,35 @@ pub struct Decorator {
     pub called: bool,
     pub args: Vec<Literal>,
     pub kwargs: Vec<(String, Literal)>,
+    /// `*args` or `**kwargs` among the arguments: they are not all known.
+    pub unpacks: bool,
 }
 
 impl Decorator {
     pub fn kwarg(&self, name: &str) -> Option<&Literal> {
         self.kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// A mark written as a value (`marks=pytest.mark.skip`,
+    /// `marks=pytest.mark.xfail(reason="...")`), as if it decorated something.
+    pub fn from_literal(value: &Literal) -> Option<Decorator> {
+        match value {
+            Literal::Name(path) => Some(Decorator {
+                path: path.clone(),
+                called: false,
+                args: Vec::new(),
+                kwargs: Vec::new(),
+                unpacks: false,
+            }),
+            Literal::Call(call) => Some(Decorator {
+                path: call.path.clone(),
+                called: true,
+                args: call.args.clone(),
+                kwargs: call.kwargs.clone(),
+                unpacks: call.unpacks,
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -43,6 +121,11 @@ pub struct FunctionDef {
     pub line: u32,
     pub is_async: bool,
     pub decorators: Vec<Decorator>,
+    /// Parameters without a default that can be passed by keyword, in order
+    /// (`self` included): what pytest fills from `parametrize` and fixtures.
+    pub params: Vec<String>,
+    /// Takes `**kwargs`.
+    pub takes_kwargs: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
