@@ -145,7 +145,7 @@ fn one_call(
     let (argnames, force_tuple) = argnames(argument(0, "argnames")?)?;
     // A name the function does not take may be a fixture of its closure (or an
     // error): only the worker can tell.
-    if argnames.is_empty() || !argnames.iter().all(|a| takes.contains(a)) {
+    if argnames.is_empty() || !argnames.iter().all(|a| takes.contains(a) && a != "request") {
         return None;
     }
     let rows = match argument(1, "argvalues")? {
@@ -200,8 +200,9 @@ fn one_call(
     )
 }
 
-/// `"a, b"` → `[a, b]` (a single name means values are not unpacked); a list
-/// or tuple of strings as is.
+/// `"a, b"` → `[a, b]`; a single name (without a trailing comma, which
+/// means a tuple as in Python) takes each value whole. A list or tuple of
+/// strings is taken as is, with rows always unpacked.
 fn argnames(value: &Literal) -> Option<(Vec<String>, bool)> {
     match value {
         Literal::Str(text) => {
@@ -211,7 +212,7 @@ fn argnames(value: &Literal) -> Option<(Vec<String>, bool)> {
                 .filter(|n| !n.is_empty())
                 .map(str::to_string)
                 .collect();
-            let single = names.len() == 1;
+            let single = names.len() == 1 && !text.trim_end().ends_with(',');
             Some((names, single))
         }
         Literal::List(items) | Literal::Tuple(items) => items

@@ -3,6 +3,9 @@
 //!
 //! This crate holds data only; behaviour lives in the crates that own it.
 
+mod id;
+
+pub use id::{path_of, TestId, TestName};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
