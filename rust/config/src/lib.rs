@@ -2,12 +2,18 @@
 //! `dbtest-coordinator` binary), merged over `[tool.dbtest]` in the project's
 //! `pyproject.toml`. The command line wins.
 
+mod addopts;
+
+pub use addopts::AddOpts;
 use dbtest_model::Kind;
+pub use dbtest_pytest_config::{PytestConfig, PytestConfigError, PytestSettings, Strategy};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(transparent)]
+    Pytest(#[from] PytestConfigError),
     #[error("invalid arguments: {0}")]
     Arguments(String),
     #[error("{path}: {message}")]
@@ -130,6 +136,19 @@ pub struct Settings {
     pub rootdir: PathBuf,
     /// The `pyproject.toml` that configured this run, if any.
     pub config_file: Option<PathBuf>,
+    /// The file pytest's configuration was read from, if any.
+    pub pytest_inifile: Option<PathBuf>,
+    /// pytest's settings (its configuration file, its `addopts`'s `-o`).
+    pub pytest: PytestSettings,
+    /// `-W` filters from `addopts`, applied after `filterwarnings`.
+    pub warning_filters: Vec<String>,
+    /// Paths and globs not to collect (`--ignore`, `--ignore-glob`), and
+    /// node ids not to select (`--deselect`), from `addopts`.
+    pub ignore: Vec<PathBuf>,
+    pub ignore_glob: Vec<String>,
+    pub deselect: Vec<String>,
+    /// Things about the configuration worth saying once, before the run.
+    pub notes: Vec<String>,
     /// Paths as given (relative to `cwd`), node-id suffixes included.
     pub paths: Vec<String>,
     pub python: PathBuf,
@@ -164,52 +183,65 @@ pub struct Settings {
     pub bench_patterns: Vec<String>,
 }
 
-const ROOT_MARKERS: &[&str] = &[
-    "pyproject.toml",
-    "pytest.ini",
-    "setup.cfg",
-    "tox.ini",
-    "setup.py",
-];
+/// `testpaths` entries as pytest expands them: each a glob (relative to the
+/// rootdir), its matches sorted; an entry that matches nothing is dropped.
+fn expand_testpaths(rootdir: &Path, testpaths: &[String]) -> Vec<String> {
+    let mut paths = Vec::new();
+    for entry in testpaths {
+        if !entry.contains(['*', '?', '[']) {
+            if rootdir.join(entry).exists() {
+                paths.push(rootdir.join(entry).to_string_lossy().into_owned());
+            }
+            continue;
+        }
+        let Ok(glob) = globset::GlobBuilder::new(entry)
+            .literal_separator(true)
+            .build()
+            .map(|g| g.compile_matcher())
+        else {
+            continue;
+        };
+        let mut matches: Vec<String> = walk_for_glob(rootdir, entry)
+            .into_iter()
+            .filter(|rel| glob.is_match(rel))
+            .map(|rel| rootdir.join(rel).to_string_lossy().into_owned())
+            .collect();
+        matches.sort();
+        paths.extend(matches);
+    }
+    paths
+}
 
-/// The directory ids are relative to: the nearest ancestor of the paths' common
-/// directory holding a project marker (`pyproject.toml`, `setup.cfg`, ...), else
-/// that common directory (pytest's rule, simplified).
-pub fn find_rootdir(cwd: &Path, paths: &[String]) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = paths
-        .iter()
-        .map(|p| {
-            let file = p.split("::").next().unwrap_or(p);
-            let path = cwd.join(file);
-            if path.is_dir() {
-                path
+/// Relative paths under `rootdir` as deep as `pattern` reaches (every depth for `**`).
+fn walk_for_glob(rootdir: &Path, pattern: &str) -> Vec<String> {
+    let depth = if pattern.contains("**") {
+        usize::MAX
+    } else {
+        pattern.split('/').count()
+    };
+    let mut found = Vec::new();
+    let mut stack = vec![(rootdir.to_path_buf(), String::new(), 0usize)];
+    while let Some((dir, rel, level)) = stack.pop() {
+        if level >= depth {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = if rel.is_empty() {
+                name.clone()
             } else {
-                path.parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| cwd.to_path_buf())
+                format!("{rel}/{name}")
+            };
+            if entry.file_type().is_ok_and(|t| t.is_dir()) && !name.starts_with('.') {
+                stack.push((entry.path(), child.clone(), level + 1));
             }
-        })
-        .collect();
-    if dirs.is_empty() {
-        dirs.push(cwd.to_path_buf());
-    }
-    let mut common = normalize(&dirs[0]);
-    for dir in &dirs[1..] {
-        let dir = normalize(dir);
-        while !dir.starts_with(&common) {
-            if !common.pop() {
-                break;
-            }
+            found.push(child);
         }
     }
-    let mut probe = Some(common.as_path());
-    while let Some(dir) = probe {
-        if ROOT_MARKERS.iter().any(|m| dir.join(m).is_file()) {
-            return dir.to_path_buf();
-        }
-        probe = dir.parent();
-    }
-    common
+    found
 }
 
 /// Removes `.` and `..` components without touching the file system.
@@ -272,7 +304,24 @@ impl Settings {
             None => std::env::current_dir()
                 .map_err(|e| ConfigError::Invalid(format!("no working directory: {e}")))?,
         };
-        let rootdir = find_rootdir(&cwd, &cli.paths);
+        let mut pytest_config = PytestConfig::locate(&cwd, &cli.paths)?;
+        let addopts = AddOpts::parse(&pytest_config.args("addopts")?.unwrap_or_default());
+        for (key, value) in &addopts.overrides {
+            pytest_config.set(key, value);
+        }
+        let pytest = PytestSettings::from_config(&pytest_config)?;
+        let rootdir = pytest_config.rootdir.clone();
+        let mut notes = Vec::new();
+        if !addopts.ignored.is_empty() {
+            notes.push(format!(
+                "ignoring pytest options dbtest does not support, from addopts in {}: {}",
+                pytest_config
+                    .inifile
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string()),
+                addopts.ignored.join(" ")
+            ));
+        }
         let pyproject = rootdir.join("pyproject.toml");
         let (file, config_file) = if pyproject.is_file() {
             match load_file_config(&pyproject)? {
@@ -282,11 +331,15 @@ impl Settings {
         } else {
             (FileConfig::default(), None)
         };
-        let jobs = cli.jobs.or(file.jobs).unwrap_or_else(default_jobs);
+        let jobs = cli
+            .jobs
+            .or(file.jobs)
+            .or(addopts.jobs.map(|n| n.unwrap_or_else(default_jobs)))
+            .unwrap_or_else(default_jobs);
         if jobs == 0 {
             return Err(ConfigError::Invalid("jobs must be at least 1".into()));
         }
-        let timeout = cli.timeout.or(file.timeout);
+        let timeout = cli.timeout.or(file.timeout).or(addopts.timeout);
         if let Some(t) = timeout {
             if !(t > 0.0 && t.is_finite()) {
                 return Err(ConfigError::Invalid(format!(
@@ -294,17 +347,19 @@ impl Settings {
                 )));
             }
         }
-        let paths = if cli.paths.is_empty() {
-            match &file.paths {
-                // Paths from the file are relative to the project root.
-                Some(paths) => paths
-                    .iter()
-                    .map(|p| rootdir.join(p).to_string_lossy().into_owned())
-                    .collect(),
-                None => Vec::new(),
-            }
-        } else {
+        let paths = if !cli.paths.is_empty() {
             cli.paths.clone()
+        } else if let Some(paths) = &file.paths {
+            // Paths from the file are relative to the project root.
+            paths
+                .iter()
+                .map(|p| rootdir.join(p).to_string_lossy().into_owned())
+                .collect()
+        } else if cwd == rootdir {
+            // As pytest: `testpaths` only when run from the rootdir.
+            expand_testpaths(&rootdir, &pytest.testpaths)
+        } else {
+            Vec::new()
         };
         let color = match cli.color.as_deref() {
             Some("yes") => Some(true),
@@ -344,7 +399,8 @@ impl Settings {
                 .map(|p| cwd.join(p))
                 .or_else(|| file_path.as_ref().map(|p| rootdir.join(p)))
         };
-        let junit_xml = report_path(&cli.junit_xml, &file.junit_xml);
+        let junit_xml = report_path(&cli.junit_xml, &file.junit_xml)
+            .or_else(|| addopts.junit_xml.as_ref().map(|p| cwd.join(p)));
         let json_report = report_path(&cli.json_report, &file.json_report);
         let markdown_report = report_path(&cli.markdown_report, &file.markdown_report);
         Ok(Settings {
@@ -354,8 +410,8 @@ impl Settings {
             durations_out: cli.durations_out.as_ref().map(|p| cwd.join(p)),
             shard: cli.shard.clone(),
             shard_mode: cli.shard_mode.clone().or(file.shard_mode.clone()),
-            last_failed: cli.last_failed,
-            failed_first: cli.failed_first,
+            last_failed: cli.last_failed || addopts.last_failed,
+            failed_first: cli.failed_first || addopts.failed_first,
             retries: cli.retries.or(file.retries).unwrap_or(0),
             flaky_fails: cli
                 .flaky_fails
@@ -369,17 +425,21 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("python3")),
             jobs,
-            keyword: cli.keyword.clone(),
-            tags: cli.tags.clone(),
-            capture: cli.capture.unwrap_or(true),
-            verbose: cli.verbose,
-            quiet: cli.quiet,
+            keyword: cli.keyword.clone().or(addopts.keyword.clone()),
+            tags: cli.tags.clone().or(addopts.tags.clone()),
+            capture: cli.capture.or(addopts.capture).unwrap_or(true),
+            verbose: if cli.verbose > 0 || cli.quiet {
+                cli.verbose
+            } else {
+                addopts.verbose
+            },
+            quiet: cli.quiet || (cli.verbose == 0 && addopts.quiet),
             timeout,
-            maxfail: cli.maxfail,
+            maxfail: cli.maxfail.or(addopts.maxfail),
             format: cli.format.unwrap_or_default(),
             color,
             cache_dir,
-            durations: cli.durations,
+            durations: cli.durations.or(addopts.durations),
             max_worker_restart: cli
                 .max_worker_restart
                 .or(file.max_worker_restart)
@@ -387,12 +447,26 @@ impl Settings {
             test_patterns: file
                 .test_patterns
                 .clone()
-                .unwrap_or_else(|| vec!["test_*.py".into(), "*_test.py".into()]),
+                .unwrap_or_else(|| pytest.python_files.clone()),
             bench_patterns: file
                 .bench_patterns
                 .clone()
                 .unwrap_or_else(|| vec!["bench_*.py".into()]),
             paths,
+            pytest_inifile: pytest_config.inifile.clone(),
+            pytest: PytestSettings {
+                strict_markers: pytest.strict_markers || addopts.strict_markers,
+                ..pytest
+            },
+            warning_filters: addopts.warning_filters,
+            ignore: addopts
+                .ignore
+                .iter()
+                .map(|p| normalize(&cwd.join(p)))
+                .collect(),
+            ignore_glob: addopts.ignore_glob,
+            deselect: addopts.deselect,
+            notes,
             cwd,
             rootdir,
             config_file,
@@ -444,20 +518,68 @@ mod tests {
     use super::*;
     use std::fs;
 
+    fn resolve_in(cwd: &Path, cli: CliArgs) -> Result<Settings, ConfigError> {
+        Settings::resolve(CliArgs {
+            cwd: Some(cwd.into()),
+            ..cli
+        })
+    }
+
     #[test]
-    fn rootdir_is_the_nearest_project_marker_above_the_paths() {
+    fn rootdir_is_found_as_pytest_finds_it() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         fs::create_dir_all(root.join("proj/tests/unit")).unwrap();
         fs::write(root.join("proj/pyproject.toml"), "").unwrap();
-        assert_eq!(
-            find_rootdir(root, &["proj/tests/unit".into()]),
-            root.join("proj")
+        let paths = CliArgs {
+            paths: vec!["proj/tests/unit".into()],
+            ..CliArgs::default()
+        };
+        assert_eq!(resolve_in(root, paths).unwrap().rootdir, root.join("proj"));
+        let settings = resolve_in(&root.join("proj/tests"), CliArgs::default()).unwrap();
+        assert_eq!(settings.rootdir, root.join("proj"));
+    }
+
+    #[test]
+    fn pytest_settings_and_addopts_apply_below_the_command_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("tests/a")).unwrap();
+        fs::create_dir_all(root.join("tests/b")).unwrap();
+        fs::write(
+            root.join("pytest.ini"),
+            "[pytest]\ntestpaths = tests/*\npython_files = check_*.py\naddopts = -x -k smoke --cov=src -o xfail_strict=true\n",
+        )
+        .unwrap();
+        let settings = resolve_in(root, CliArgs::default()).unwrap();
+        assert_eq!(settings.maxfail, Some(1));
+        assert_eq!(settings.keyword.as_deref(), Some("smoke"));
+        assert!(settings.pytest.xfail_strict);
+        assert_eq!(settings.test_patterns, ["check_*.py"]);
+        let tests = root.join("tests").to_string_lossy().into_owned();
+        assert_eq!(settings.paths, [format!("{tests}/a"), format!("{tests}/b")]);
+        assert_eq!(settings.notes.len(), 1);
+        assert!(
+            settings.notes[0].contains("--cov=src"),
+            "{:?}",
+            settings.notes
         );
+        let cli = resolve_in(
+            root,
+            CliArgs {
+                keyword: Some("other".into()),
+                maxfail: Some(3),
+                ..CliArgs::default()
+            },
+        )
+        .unwrap();
         assert_eq!(
-            find_rootdir(&root.join("proj/tests"), &[]),
-            root.join("proj")
+            (cli.keyword.as_deref(), cli.maxfail),
+            (Some("other"), Some(3))
         );
+        // testpaths apply only when run from the rootdir, as in pytest.
+        let inside = resolve_in(&root.join("tests"), CliArgs::default()).unwrap();
+        assert!(inside.paths.is_empty());
     }
 
     #[test]

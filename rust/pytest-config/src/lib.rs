@@ -168,6 +168,12 @@ impl PytestConfig {
         }
     }
 
+    /// Sets a value as `-o name=value` does, over the file's.
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.values
+            .insert(name.to_string(), Value::Text(value.to_string()));
+    }
+
     /// The raw value of a setting (under any of its names).
     pub fn value(&self, names: &[&str]) -> Option<&Value> {
         names.iter().find_map(|n| self.values.get(*n))
