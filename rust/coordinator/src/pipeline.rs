@@ -95,6 +95,9 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
         rootdir: settings.rootdir.clone(),
         test_patterns: settings.test_patterns.clone(),
         bench_patterns: settings.bench_patterns.clone(),
+        norecursedirs: settings.pytest.norecursedirs.clone(),
+        ignore: settings.ignore.clone(),
+        ignore_glob: settings.ignore_glob.clone(),
     };
     let started = std::time::Instant::now();
     // A few files named on the command line (a pre-commit hook, an editor) are

@@ -6,22 +6,20 @@
 //! directory above it goes on `sys.path`.
 
 use dbtest_model::TestFile;
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Directory names never descended into (pytest's `norecursedirs` plus caches).
-/// Hidden directories are skipped as well; a directory holding `pyvenv.cfg` is a
-/// virtualenv whatever its name.
-pub const SKIPPED_DIRS: &[&str] = &[
-    "__pycache__",
-    "node_modules",
-    "build",
-    "dist",
-    "venv",
-    "site-packages",
+/// pytest's default `norecursedirs`.
+pub const DEFAULT_NORECURSEDIRS: &[&str] = &[
+    "*.egg",
+    ".*",
     "_darcs",
+    "build",
     "CVS",
+    "dist",
+    "node_modules",
+    "venv",
     "{arch}",
 ];
 
@@ -46,6 +44,14 @@ pub struct DiscoveryOptions {
     pub test_patterns: Vec<String>,
     /// File-name globs of benchmark files, e.g. `bench_*.py`.
     pub bench_patterns: Vec<String>,
+    /// Directory name patterns not to descend into (pytest's `norecursedirs`).
+    /// `__pycache__` and virtualenvs (a directory holding `pyvenv.cfg`) are
+    /// skipped whatever the patterns say, as pytest does.
+    pub norecursedirs: Vec<String>,
+    /// Paths (absolute) not to collect, and patterns of paths (pytest's
+    /// `--ignore`, `--ignore-glob`).
+    pub ignore: Vec<PathBuf>,
+    pub ignore_glob: Vec<String>,
 }
 
 impl DiscoveryOptions {
@@ -54,18 +60,34 @@ impl DiscoveryOptions {
             rootdir,
             test_patterns: vec!["test_*.py".into(), "*_test.py".into()],
             bench_patterns: vec!["bench_*.py".into()],
+            norecursedirs: DEFAULT_NORECURSEDIRS
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+            ignore: Vec::new(),
+            ignore_glob: Vec::new(),
         }
     }
+}
+
+/// A glob that matches as Python's `fnmatch` does: `*`, `?`, `[seq]`,
+/// `[!seq]`, and braces taken literally (`{arch}`).
+fn fnmatch_glob(pattern: &str) -> Result<Glob, DiscoveryError> {
+    let escaped = pattern.replace('{', "[{]").replace('}', "[}]");
+    GlobBuilder::new(&escaped)
+        .literal_separator(false)
+        .backslash_escape(false)
+        .build()
+        .map_err(|source| DiscoveryError::Pattern {
+            pattern: pattern.to_string(),
+            source,
+        })
 }
 
 fn glob_set(patterns: &[String]) -> Result<GlobSet, DiscoveryError> {
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
-        let glob = Glob::new(pattern).map_err(|source| DiscoveryError::Pattern {
-            pattern: pattern.clone(),
-            source,
-        })?;
-        builder.add(glob);
+        builder.add(fnmatch_glob(pattern)?);
     }
     builder.build().map_err(|source| DiscoveryError::Pattern {
         pattern: patterns.join(", "),
@@ -73,14 +95,26 @@ fn glob_set(patterns: &[String]) -> Result<GlobSet, DiscoveryError> {
     })
 }
 
-fn is_skipped_dir(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+/// Whether the walk leaves out this directory: `__pycache__`, a virtualenv,
+/// or a name matching `norecursedirs`.
+fn is_skipped_dir(path: &Path, norecurse: &GlobSet) -> bool {
+    let Some(name) = path.file_name() else {
         return false;
     };
-    SKIPPED_DIRS.contains(&name)
-        || name.ends_with(".egg-info")
-        || name.ends_with(".egg")
-        || path.join("pyvenv.cfg").is_file()
+    name == "__pycache__" || norecurse.is_match(name) || path.join("pyvenv.cfg").is_file()
+}
+
+/// `--ignore` paths and `--ignore-glob` patterns.
+#[derive(Clone)]
+struct Ignored {
+    paths: Vec<PathBuf>,
+    globs: GlobSet,
+}
+
+impl Ignored {
+    fn contains(&self, path: &Path) -> bool {
+        self.paths.iter().any(|i| path.starts_with(i)) || self.globs.is_match(path)
+    }
 }
 
 /// Finds every test and benchmark file under `paths` (files given directly are
@@ -105,6 +139,11 @@ pub fn discover_each(
 ) -> Result<(), DiscoveryError> {
     let tests = glob_set(&options.test_patterns)?;
     let benches = glob_set(&options.bench_patterns)?;
+    let norecurse = glob_set(&options.norecursedirs)?;
+    let ignored = Ignored {
+        paths: options.ignore.clone(),
+        globs: glob_set(&options.ignore_glob)?,
+    };
     let mut resolver = ModuleResolver::default();
     let mut seen = std::collections::HashSet::new();
 
@@ -121,7 +160,8 @@ pub fn discover_each(
             continue;
         }
         let walker = ignore::WalkBuilder::new(&root)
-            .hidden(true)
+            // Hidden directories are skipped by `norecursedirs`' `.*`, as in pytest.
+            .hidden(false)
             // `.gitignore` only: ripgrep's `.ignore` files are not a Python
             // convention, and looking for them costs a `stat` per directory.
             .ignore(false)
@@ -130,10 +170,15 @@ pub fn discover_each(
             .git_global(false)
             .require_git(false)
             .parents(true)
-            .filter_entry(|entry| {
-                !(entry.depth() > 0
-                    && entry.file_type().is_some_and(|t| t.is_dir())
-                    && is_skipped_dir(entry.path()))
+            .filter_entry({
+                // The walker keeps its filter for its whole life: it owns copies.
+                let (norecurse, ignored) = (norecurse.clone(), ignored.clone());
+                move |entry| {
+                    !(entry.depth() > 0
+                        && entry.file_type().is_some_and(|t| t.is_dir())
+                        && (is_skipped_dir(entry.path(), &norecurse)
+                            || ignored.contains(entry.path())))
+                }
             })
             .build();
         for entry in walker {
@@ -146,7 +191,7 @@ pub fn discover_each(
             }
             let path = entry.path();
             let is_benchmark = file_name_matches(&benches, path);
-            if !(is_benchmark || file_name_matches(&tests, path)) {
+            if !(is_benchmark || file_name_matches(&tests, path)) || ignored.contains(path) {
                 continue;
             }
             if seen.insert(path.to_path_buf()) {
@@ -229,6 +274,30 @@ mod tests {
     use super::*;
     use std::fs;
 
+    #[test]
+    fn norecursedirs_and_ignore_follow_pytest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for rel in [
+            "docs/test_d.py",
+            "{arch}/test_no.py",
+            "arch/test_yes.py",
+            "build/test_b.py",
+            "skip_me/test_s.py",
+            "gen/test_g.py",
+        ] {
+            touch(root, rel);
+        }
+        let options = DiscoveryOptions {
+            norecursedirs: vec!["docs".into(), "{arch}".into()],
+            ignore: vec![root.join("skip_me")],
+            ignore_glob: vec!["*/gen/*".into()],
+            ..DiscoveryOptions::new(root.into())
+        };
+        let files = discover(&[root.to_path_buf()], &options).unwrap();
+        assert_eq!(rels(&files), ["arch/test_yes.py", "build/test_b.py"]);
+    }
+
     fn touch(root: &Path, rel: &str) {
         let path = root.join(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -264,7 +333,14 @@ mod tests {
         let files = discover(&[root.to_path_buf()], &DiscoveryOptions::new(root.into())).unwrap();
         assert_eq!(
             rels(&files),
-            ["b_test.py", "bench_x.py", "pkg/test_c.py", "test_a.py"]
+            // As pytest: `*.egg-info` is not among its `norecursedirs`.
+            [
+                "b_test.py",
+                "bench_x.py",
+                "pkg/test_c.py",
+                "proj.egg-info/test_no.py",
+                "test_a.py"
+            ]
         );
         assert!(files[1].is_benchmark);
         assert!(!files[0].is_benchmark);
