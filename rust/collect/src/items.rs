@@ -4,6 +4,7 @@
 
 use crate::parametrize::{self, Expansion, IdOptions};
 use crate::project::{Location, Project};
+use crate::rules::NameRules;
 use crate::summary::*;
 use dbtest_model::{Kind, StaticMarks, Style, TestFile, TestItem};
 use std::collections::HashMap;
@@ -264,6 +265,7 @@ pub(crate) fn module_items(
             import_root: file.import_root.clone(),
         },
         id_options: &project.id_options,
+        rules: &project.name_rules,
     };
     if summary.test_flag == Some(false) {
         return ModuleItems {
@@ -298,6 +300,7 @@ struct Builder<'a> {
     project: &'a Project,
     location: Location,
     id_options: &'a IdOptions,
+    rules: &'a NameRules,
 }
 
 impl Builder<'_> {
@@ -330,7 +333,7 @@ impl Builder<'_> {
 
     fn functions(&mut self, summary: &ModuleSummary, module: &Outer) {
         for function in &summary.functions {
-            if !function.name.starts_with("test") || self.is_fixture(function) {
+            if !self.rules.is_test_function(&function.name) || self.is_fixture(function) {
                 continue;
             }
             let mut marks = marks_of(&function.decorators, &self.resolver);
@@ -461,7 +464,12 @@ impl Builder<'_> {
         }
         match info.base_kind {
             Some(kind) => kind,
-            None if class.name.starts_with("Test") && !info.has_init => ClassKind::Plain,
+            // `__test__ = True` makes a class a test class whatever its name.
+            None if (self.rules.is_test_class(&class.name) || info.test_flag == Some(true))
+                && !info.has_init =>
+            {
+                ClassKind::Plain
+            }
             None => ClassKind::NotTest,
         }
     }
@@ -474,7 +482,10 @@ impl Builder<'_> {
         inherited: &Outer,
     ) {
         let kind = self.kind_of(class, info);
-        let has_test_methods = info.methods.iter().any(|m| m.name.starts_with("test"));
+        let has_test_methods = info
+            .methods
+            .iter()
+            .any(|m| m.name.starts_with("test") || self.rules.is_test_function(&m.name));
         if kind == ClassKind::NotTest {
             // A class whose base lives in another module may still be a TestCase there.
             if info.unknown_base && has_test_methods && info.test_flag != Some(false) {
@@ -513,7 +524,9 @@ impl Builder<'_> {
             .map(|m| (m, marks_of(&m.decorators, &self.resolver)))
             .filter(|(m, marks)| match kind {
                 ClassKind::Suite => marks.dbtest_test || m.name.starts_with("test"),
-                _ => m.name.starts_with("test") && !self.is_fixture(m),
+                // unittest's loader decides a TestCase's tests by its own prefix.
+                ClassKind::TestCase => m.name.starts_with("test"),
+                _ => self.rules.is_test_function(&m.name) && !self.is_fixture(m),
             })
             .collect();
         if kind == ClassKind::TestCase {

@@ -7,11 +7,13 @@ mod parametrize;
 mod parse;
 mod project;
 mod pyrepr;
+mod rules;
 mod summary;
 
 use dbtest_model::{TestFile, TestItem};
 pub use parametrize::{EmptySet, IdOptions, LongStrings};
 pub use project::Project;
+pub use rules::NameRules;
 pub use summary::SyntaxError;
 
 /// A file that could not be collected (unreadable or not valid Python).
@@ -134,10 +136,9 @@ fn read_source(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// relative path, each with its collection, indices matching that order.
 pub fn collect_discovered<E: Send>(
     threads: usize,
+    project: &Project,
     discover: impl FnOnce(&mut dyn FnMut(TestFile)) -> Result<(), E> + Send,
 ) -> Result<(Vec<TestFile>, Vec<FileCollection>), E> {
-    let project = Project::new();
-    let project = &project;
     let mut collected: Vec<(TestFile, FileCollection)> = if threads <= 1 {
         // One thread: no pool to start and hand files to (a few named files).
         let mut collected = Vec::new();

@@ -5,6 +5,7 @@
 use crate::items::{class_info, ClassInfo, Resolver};
 use crate::parametrize::IdOptions;
 use crate::parse::summarize;
+use crate::rules::NameRules;
 use crate::summary::ModuleSummary;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ pub struct Project {
     summaries: Mutex<HashMap<PathBuf, Option<Arc<ModuleSummary>>>>,
     /// pytest's settings that shape parametrized ids.
     pub id_options: IdOptions,
+    /// Which names are tests.
+    pub name_rules: NameRules,
 }
 
 impl Project {
@@ -35,9 +38,10 @@ impl Project {
         Project::default()
     }
 
-    pub fn with_id_options(id_options: IdOptions) -> Project {
+    pub fn with_rules(id_options: IdOptions, name_rules: NameRules) -> Project {
         Project {
             id_options,
+            name_rules,
             ..Project::default()
         }
     }

@@ -341,7 +341,7 @@ fn files_collected_during_discovery_come_back_sorted_with_matching_indices() {
     }
     // On a pool of threads, and on the calling thread alone.
     for threads in [2, 1] {
-        let (files, collections) = collect_discovered(threads, |found| {
+        let (files, collections) = collect_discovered(threads, &Project::new(), |found| {
             for name in &names {
                 found(TestFile {
                     path: root.join(name),
@@ -374,7 +374,7 @@ fn files_collected_during_discovery_come_back_sorted_with_matching_indices() {
 #[test]
 fn a_failing_discovery_is_returned_as_is() {
     for threads in [2, 1] {
-        let result = collect_discovered(threads, |found| {
+        let result = collect_discovered(threads, &Project::new(), |found| {
             found(file("test_a.py"));
             Err::<(), &str>("walk failed")
         });

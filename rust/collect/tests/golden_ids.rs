@@ -53,7 +53,11 @@ fn parametrized_cases_get_pytests_ids_or_are_left_to_the_worker() {
 fn names_are_taken_apart_as_pytest_does() {
     for case in golden()["names"].as_array().unwrap() {
         let name = TestName::new(case["name"].as_str().unwrap());
-        assert_eq!(name.function(), case["function"].as_str().unwrap(), "{case}");
+        assert_eq!(
+            name.function(),
+            case["function"].as_str().unwrap(),
+            "{case}"
+        );
         assert_eq!(name.class(), case["class"].as_str(), "{case}");
         assert_eq!(name.params(), case["params"].as_str(), "{case}");
     }

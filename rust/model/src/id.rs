@@ -116,7 +116,10 @@ mod tests {
         assert_eq!(name.class(), Some("TestX::Inner"));
         assert_eq!(name.params(), Some("a::b/c [d]"));
         let plain = TestName::new("test_f");
-        assert_eq!((plain.function(), plain.class(), plain.params()), ("test_f", None, None));
+        assert_eq!(
+            (plain.function(), plain.class(), plain.params()),
+            ("test_f", None, None)
+        );
         assert_eq!(TestId::parse("tests/test_a.py"), None);
         assert_eq!(path_of("tests/test_a.py::test_f[x::y]"), "tests/test_a.py");
     }
