@@ -7,7 +7,7 @@
 
 use crate::summary::{summary_line, Counts, RunSummary};
 use dbtest_model::{Outcome, TestResult};
-use dbtest_runner::{RunObserver, Running};
+use dbtest_model::{RunObserver, Running};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
