@@ -2,7 +2,7 @@
 //! it is ended. The dispatcher owns [`WorkerProcess`] values and hears from them
 //! only through [`Event`]s, so a stuck or dying worker never blocks it.
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_protocol::{encode_frame, FrameReader, FromWorker, ProtocolError, ToWorker};
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
@@ -81,6 +81,7 @@ pub(crate) struct WorkerProcess {
 enum Handle {
     Spawned(Child),
     Forked {
+        pid: u32,
         exit: Receiver<ExitStatus>,
         status: Option<ExitStatus>,
     },
@@ -102,9 +103,17 @@ impl Handle {
                     }
                 }
             }
-            Handle::Forked { exit, status } => {
+            Handle::Forked { pid, exit, status } => {
+                let deadline = Instant::now() + within;
                 if status.is_none() {
-                    *status = exit.recv_timeout(within).ok();
+                    match exit.recv_timeout(within) {
+                        Ok(exited) => *status = Some(exited),
+                        // The server stopped reporting (it failed and was kept
+                        // only for its workers): no status will come, but the
+                        // process may still be given its time to exit.
+                        Err(RecvTimeoutError::Disconnected) => wait_until_gone(*pid, deadline),
+                        Err(RecvTimeoutError::Timeout) => {}
+                    }
                 }
                 *status
             }
@@ -145,7 +154,11 @@ impl WorkerProcess {
                 }
             };
             let (pid, exit) = server.answer()?;
-            let handle = Handle::Forked { exit, status: None };
+            let handle = Handle::Forked {
+                pid,
+                exit,
+                status: None,
+            };
             return Self::start(spec, pipes, pid, handle, id, slot, traceback_file, events);
         }
         let pipes = WorkerPipes::new()?;
@@ -361,6 +374,25 @@ impl WorkerProcess {
         self.signal_group(libc::SIGKILL);
         status
     }
+}
+
+/// Waits until a process that is not our child has exited (or `deadline`).
+fn wait_until_gone(pid: u32, deadline: Instant) {
+    while !has_exited(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// No such process, or a zombie its parent has not reaped yet (`/proc`).
+fn has_exited(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // `pid (comm) state ...`; comm may hold spaces and parentheses.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, Some('Z' | 'X') | None)
 }
 
 /// Waits until faulthandler has written something and stopped writing.

@@ -398,7 +398,7 @@ impl Dispatcher<'_> {
         for handle in self.reapers.drain(..) {
             let _ = handle.join();
         }
-        // Every worker is gone: the server can go.
+        // Every worker is gone: the server (running or degraded) can go.
         self.fork_server = ForkServerState::Unused;
         self.trace.mark("workers ended");
         self.outcome.not_run = self.done.iter().filter(|d| !**d).count();

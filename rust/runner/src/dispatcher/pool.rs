@@ -27,9 +27,27 @@ pub(super) struct Live {
 /// server cannot be started or stops answering, interpreters are started
 /// directly for the rest of the run.
 pub(super) enum ForkServerState {
+    /// Workers start as interpreters.
     Unused,
+    /// Started when the first worker is needed.
     NotStarted,
     Running(ForkServer),
+    /// It failed a request (no fork, a late or garbled answer): it gets no
+    /// more, but lives on until the run ends, because the workers it forked
+    /// die with it (PR_SET_PDEATHSIG) and may be running tests.
+    Degraded {
+        /// Held only: dropping it would end the server.
+        _kept: ForkServer,
+    },
+}
+
+impl ForkServerState {
+    /// Stops sending requests to a server that failed one, keeping it alive.
+    fn degrade(&mut self) {
+        if let ForkServerState::Running(server) = std::mem::replace(self, ForkServerState::Unused) {
+            *self = ForkServerState::Degraded { _kept: server };
+        }
+    }
 }
 
 impl Dispatcher<'_> {
@@ -88,11 +106,16 @@ impl Dispatcher<'_> {
             .map(|server| spawn(Some(server), requested));
         let spawned = match forked {
             Some(Ok(process)) => Ok(process),
-            // No server, or it stopped answering: interpreters from now on.
-            _ => {
-                self.fork_server = ForkServerState::Unused;
+            Some(Err(err)) => {
+                // Its answers can no longer be matched to requests: interpreters
+                // from now on, while the workers it forked carry on.
+                self.fork_server.degrade();
+                self.observer.warning(&format!(
+                    "the fork server failed ({err}); new workers start as interpreters"
+                ));
                 spawn(None, None)
             }
+            None => spawn(None, None),
         };
         let process = match spawned {
             Ok(process) => process,
