@@ -50,6 +50,7 @@ fn module(rel: &str, tests: &[(&str, Option<f64>)], timeout: Option<f64>) -> Pla
             })
             .collect(),
         run_unlisted: false,
+        unplanned: Vec::new(),
         first: false,
     }
 }
@@ -363,4 +364,38 @@ fn a_worker_above_the_memory_limit_is_replaced_between_batches() {
     // A fresh fake worker holds about 10 MB; after a batch, over 40 MB.
     let pids = pids_of_a_growing_worker(Some(24 << 20));
     assert!(pids.len() >= 2, "{pids:?}");
+}
+
+/// A module imported to find more tests (`run_unlisted`) whose static tests do
+/// not all run (`test_drop` deselected): its worker is told of every static
+/// test, so it reports only the one the static pass missed (`test_found`),
+/// and the run's filter never sees the deselected one.
+#[test]
+fn a_worker_reports_only_tests_the_static_pass_missed() {
+    let mut options = options("unlisted", 1, 0);
+    options.spawn.env = vec![(
+        "DBTEST_FAKE_DEFINED".into(),
+        "test_keep,test_drop,test_found".into(),
+    )];
+    let mut planned = module("test_mod.py", &[("test_keep", None)], None);
+    planned.run_unlisted = true;
+    planned.unplanned = vec!["test_drop".into()];
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let asked_by_filter = Arc::clone(&asked);
+    let outcome = run_bounded(
+        Plan {
+            modules: vec![planned],
+        },
+        options,
+        Warnings::default(),
+        move |id, _| {
+            asked_by_filter.lock().unwrap().push(id.to_string());
+            true
+        },
+    );
+    assert_eq!(*asked.lock().unwrap(), ["test_mod.py::test_found"]);
+    let mut ran: Vec<&str> = outcome.results.iter().map(|r| r.id.as_str()).collect();
+    ran.sort_unstable();
+    assert_eq!(ran, ["test_mod.py::test_found", "test_mod.py::test_keep"]);
+    assert_eq!(count(&outcome.results, Outcome::Passed), 2, "{outcome:?}");
 }

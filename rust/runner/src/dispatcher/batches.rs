@@ -110,6 +110,18 @@ impl Dispatcher<'_> {
             };
             let id = self.next_batch;
             self.next_batch += 1;
+            // Every static test of the module, planned or not (a module is
+            // handed out with `run_unlisted` once).
+            let known = if batch.run_unlisted {
+                let unplanned = std::mem::take(&mut self.modules[batch.module].unplanned);
+                self.table[self.planned[batch.module].clone()]
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .chain(unplanned)
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let module: &PlannedModule = &self.modules[batch.module];
             let message = ToWorker::Run(RunBatch {
                 batch: id,
@@ -120,14 +132,7 @@ impl Dispatcher<'_> {
                     .map(|&t| self.table[t].name.clone())
                     .collect(),
                 run_unlisted: batch.run_unlisted,
-                known: if batch.run_unlisted {
-                    self.table[self.planned[batch.module].clone()]
-                        .iter()
-                        .map(|t| t.name.clone())
-                        .collect()
-                } else {
-                    Vec::new()
-                },
+                known,
             });
             let Some(live) = self.slots[slot].as_mut() else {
                 return;

@@ -64,9 +64,10 @@ pub struct RunnerOptions {
     pub longest_first: bool,
 }
 
-/// Decides whether a test found at import time (id, tags) belongs to the run.
-/// It must refuse tests the plan already knows of (listed in any batch, or left
-/// out on purpose): the worker reports everything its batch did not list.
+/// Decides whether a test found at import time (id, tags) belongs to the run
+/// (selection, `--lf`, shard). The worker reports only tests the static pass
+/// did not see: every static name of the module is sent to it as `known`
+/// ([`PlannedModule::unplanned`](crate::PlannedModule::unplanned)).
 pub type UnlistedFilter<'a> = &'a dyn Fn(&str, &[String]) -> bool;
 
 #[derive(Debug, Default)]
