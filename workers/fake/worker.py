@@ -65,7 +65,7 @@ def receive() -> dict | None:
 
 
 def hello(protocol: int = 2) -> None:
-    send({"type": "hello", "protocol": protocol, "pid": os.getpid(), "python": "fake"})
+    send({"type": "hello", "protocol": protocol, "pid": os.getpid(), "python": "3.99.0 (fake worker)"})
 
 
 def result(batch: int, position: int, message: str | None = None) -> dict:

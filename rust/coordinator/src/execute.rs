@@ -234,6 +234,7 @@ pub(crate) fn execute(
                 interrupted: outcome.interrupted,
                 not_run: outcome.not_run,
                 stopped: outcome.stopped.clone(),
+                python: outcome.python.clone(),
             },
             settings,
             &retried,

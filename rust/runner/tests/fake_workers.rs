@@ -160,6 +160,7 @@ fn good_fake_passes_everything() {
     let outcome = run_fake("good", 5, 2, None, 4);
     assert_eq!(count(&outcome.results, Outcome::Passed), 5, "{outcome:?}");
     assert!(outcome.fatal.is_none());
+    assert_eq!(outcome.python.as_deref(), Some("3.99.0"), "from hello");
 }
 
 #[test]

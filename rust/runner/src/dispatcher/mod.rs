@@ -82,6 +82,8 @@ pub struct RunOutcome {
     /// A failure of dbtest itself (workers cannot start): exit code 3.
     pub fatal: Option<String>,
     pub workers: usize,
+    /// The workers' Python version (`3.12.3`), from the first one's `hello`.
+    pub python: Option<String>,
 }
 
 /// `fork_server`: one already started (by the `dbtest` command), used for every
@@ -367,6 +369,11 @@ impl Dispatcher<'_> {
                         }
                         if !std::mem::replace(&mut self.any_greeted, true) {
                             self.trace.mark("first hello");
+                        }
+                        if self.outcome.python.is_none() {
+                            // `sys.version`'s first line: "3.12.3 (main, …) [GCC …]".
+                            self.outcome.python =
+                                hello.python.split_whitespace().next().map(str::to_string);
                         }
                         if let Some(live) = self.slots[slot].as_mut() {
                             live.greeted = true;
