@@ -20,7 +20,7 @@ use crate::scheduler::{ModuleFlags, Scheduler, TestEntry};
 use crate::spawn::SpawnSpec;
 use batches::InFlight;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use dbtest_model::{RunObserver, TestResult};
+use dbtest_model::{mean_duration, RunObserver, TestResult};
 use dbtest_protocol::{FromWorker, PROTOCOL_VERSION};
 use faults::PendingReap;
 use pool::{ForkServerState, Live};
@@ -97,16 +97,12 @@ pub fn run(
     interrupted: &dyn Fn() -> bool,
 ) -> RunOutcome {
     let mut table = Vec::with_capacity(plan.test_count());
-    let known: Vec<f64> = plan
-        .modules
-        .iter()
-        .flat_map(|m| m.tests.iter().filter_map(|t| t.estimate))
-        .collect();
-    let fallback = if known.is_empty() {
-        DEFAULT_ESTIMATE
-    } else {
-        known.iter().sum::<f64>() / known.len() as f64
-    };
+    let recorded_mean = mean_duration(
+        plan.modules
+            .iter()
+            .flat_map(|m| m.tests.iter().filter_map(|t| t.estimate)),
+    );
+    let fallback = recorded_mean.unwrap_or(DEFAULT_ESTIMATE);
     let flags: Vec<ModuleFlags> = plan
         .modules
         .iter()
@@ -141,7 +137,7 @@ pub fn run(
         &table,
         &flags,
         workers,
-        options.longest_first && !known.is_empty(),
+        options.longest_first && recorded_mean.is_some(),
     );
     let (events_tx, events_rx) = crossbeam_channel::unbounded();
     let table_len = table.len();
