@@ -12,6 +12,7 @@ mod plan;
 mod process;
 mod scheduler;
 mod spawn;
+mod status;
 
 pub use dbtest_model::{RunObserver, Running};
 pub use dispatcher::{run, RunOutcome, RunnerOptions, UnlistedFilter};

@@ -6,7 +6,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_protocol::{encode_frame, FrameReader, FromWorker, ProtocolError, ToWorker};
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::forkserver::ForkServer;
 use crate::spawn::{place_fds, SpawnSpec, WorkerPipes};
+use crate::status::wait_until_gone;
 
 /// Bytes of a worker's own stdout/stderr kept for crash reports.
 const TAIL_BYTES: usize = 16 * 1024;
@@ -376,25 +377,6 @@ impl WorkerProcess {
     }
 }
 
-/// Waits until a process that is not our child has exited (or `deadline`).
-fn wait_until_gone(pid: u32, deadline: Instant) {
-    while !has_exited(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// No such process, or a zombie its parent has not reaped yet (`/proc`).
-fn has_exited(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    // `pid (comm) state ...`; comm may hold spaces and parentheses.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
-    matches!(state, Some('Z' | 'X') | None)
-}
-
 /// Waits until faulthandler has written something and stopped writing.
 fn wait_for_dump(path: &std::path::Path, within: Duration) {
     let deadline = Instant::now() + within;
@@ -461,50 +443,4 @@ fn drain_output(
             line: text,
         });
     }
-}
-
-/// Resident memory of a process, from `/proc` (what psutil reads on Linux).
-pub(crate) fn resident_bytes(pid: u32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page_size).ok()?)
-}
-
-/// "killed by SIGSEGV" / "exited with code 3".
-pub(crate) fn describe_exit(status: Option<ExitStatus>) -> String {
-    match status {
-        None => "could not be reaped".to_string(),
-        Some(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => format!("exited with code {code}"),
-            (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
-            (None, None) => format!("ended ({status})"),
-        },
-    }
-}
-
-pub(crate) fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGILL => "SIGILL",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGSYS => "SIGSYS",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        _ => return format!("signal {signal}"),
-    };
-    format!("{name} (signal {signal})")
 }

@@ -3,7 +3,8 @@
 //! reaped.
 
 use super::Dispatcher;
-use crate::process::{describe_exit, ReapMode, Reaped};
+use crate::process::{ReapMode, Reaped};
+use crate::status::describe_exit;
 use dbtest_model::{ErrorKind, Phase};
 
 /// What to record once a reaped process is gone.

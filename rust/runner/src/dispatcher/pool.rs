@@ -222,7 +222,7 @@ impl Dispatcher<'_> {
             .max_tests_per_worker
             .is_some_and(|max| live.tests_sent >= max);
         let too_big = self.options.max_worker_rss.is_some_and(|max| {
-            crate::process::resident_bytes(live.process.pid).is_some_and(|rss| rss > max)
+            crate::status::resident_bytes(live.process.pid).is_some_and(|rss| rss > max)
         });
         live.retiring |= too_many || too_big;
         if !live.retiring || !live.inflight.is_empty() {
