@@ -269,3 +269,16 @@ impl Dispatcher<'_> {
         self.refill(slot);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::merged_order;
+
+    #[test]
+    fn an_admitted_test_follows_its_class_or_goes_last() {
+        // Listed: A::a1, f, A::a2; admitted: B::b, A::a3, g.
+        let groups = [Some("A"), None, Some("A"), Some("B"), Some("A"), None];
+        assert_eq!(merged_order(&groups, 3), [0, 1, 2, 4, 3, 5]);
+        assert_eq!(merged_order(&groups[..3], 3), [0, 1, 2], "nothing admitted");
+    }
+}
