@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import random
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -133,6 +134,7 @@ def test_json_and_markdown_reports(mixed_suite, tmp_path):
     assert report["schema"] == "dbtest-report" and report["version"] == 1
     assert report["totals"]["passed"] == 70 and report["totals"]["failed"] == 15
     assert {"id", "outcome", "duration", "worker", "attempts", "message", "stdout"} <= set(report["tests"][0])
+    assert report["run"]["python"] == platform.python_version(), "the workers' version, from their hello"
     markdown = (tmp_path / "r.md").read_text()
     assert "| 70 |" in markdown and "<details>" in markdown
 

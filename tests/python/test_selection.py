@@ -132,3 +132,42 @@ def test_list_says_when_files_may_hold_tests_only_an_import_reveals(project):
     assert "note: 1 file may define tests this list cannot show" in listed.stderr, listed
     assert run_dbtest("--no-cache", str(root), cwd=root).last_line.startswith("4 passed"), "a run finds them"
     assert "note:" not in run_dbtest("list", str(root / "test_plain.py"), cwd=root).stderr
+
+
+MIXED_MODULE = """\
+import unittest
+
+for _i in range(2):
+    globals()[f"test_generated_{_i}"] = lambda: None
+
+
+def test_keep():
+    pass
+
+
+def test_drop():
+    assert False, "deselected: must not run"
+
+
+@unittest.skip("static skip")
+def test_skip():
+    assert False, "statically skipped: must not run"
+"""
+
+
+def test_static_tests_left_out_are_not_found_again_at_import(project, tmp_path):
+    """A module imported to find the tests it generates knows its static ones,
+    selected or not: a deselected or statically skipped test is not picked up
+    again as a test only the import revealed."""
+    root = project({"test_mixed.py": MIXED_MODULE})
+    report = tmp_path / "report.json"
+    run = run_dbtest("--no-cache", "-k", "not drop", "--json", str(report), str(root), cwd=root)
+    assert run.code == 0, run
+    assert run.last_line.startswith("3 passed, 0 failed, 1 skipped in"), run
+    results = sorted((t["id"], t["outcome"], t["attempts"]) for t in json.loads(report.read_text())["tests"])
+    assert results == [
+        ("test_mixed.py::test_generated_0", "passed", 1),
+        ("test_mixed.py::test_generated_1", "passed", 1),
+        ("test_mixed.py::test_keep", "passed", 1),
+        ("test_mixed.py::test_skip", "skipped", 1),
+    ], run

@@ -15,6 +15,17 @@ Modes:
   silent_exit       exit 0 before saying hello
   exit_after_hello  say hello, then exit 3 once a job arrives
   wrong_protocol    say hello with protocol version 999
+  gated             like `good`, but a test whose name starts with `test_gated`
+                    passes only once the file $DBTEST_FAKE_GATE exists
+  grow              like `good`, but each batch keeps 32 MB more memory, and each
+                    result's message is "pid <worker pid>"
+  unlisted          like `good`, and its module defines the tests named in
+                    $DBTEST_FAKE_DEFINED (comma-separated): with `run_unlisted`,
+                    those neither listed nor known are reported, and the ones
+                    `extend` admits are run
+
+With `--fork-server PARENT_PID` after MODE it is a fake fork server instead
+(fork_server.py), forking workers in MODE.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import time
 
 import msgpack
 
@@ -53,27 +65,61 @@ def receive() -> dict | None:
 
 
 def hello(protocol: int = 2) -> None:
-    send({"type": "hello", "protocol": protocol, "pid": os.getpid(), "python": "fake"})
+    send({"type": "hello", "protocol": protocol, "pid": os.getpid(), "python": "3.99.0 (fake worker)"})
 
 
-def result(batch: int, position: int) -> dict:
+def result(batch: int, position: int, message: str | None = None) -> dict:
     return {
         "type": "result", "batch": batch, "position": position, "outcome": "passed", "phase": "call",
-        "error_kind": None, "duration": 0.001, "message": None, "traceback": None, "stdout": None,
+        "error_kind": None, "duration": 0.001, "message": message, "traceback": None, "stdout": None,
         "stderr": None, "subtests_passed": 0, "subtests": [], "warnings": [],
     }
 
 
-def serve_good() -> None:
+def wait_for_gate() -> None:
+    gate = os.environ["DBTEST_FAKE_GATE"]
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def unlisted_of(message: dict) -> list[str]:
+    if not message["run_unlisted"]:
+        return []
+    listed = {*message["tests"], *message["known"]}
+    defined = [n for n in os.environ.get("DBTEST_FAKE_DEFINED", "").split(",") if n]
+    return [n for n in defined if n not in listed]
+
+
+def serve_good(mode: str = "good") -> None:
+    kept = []
     while True:
         message = receive()
         if message is None or message["type"] == "shutdown":
             return
         if message["type"] == "run":
             batch = message["batch"]
-            send({"type": "imported", "batch": batch, "duration": 0.0, "unlisted": []})
-            for position in range(len(message["tests"])):
-                send(result(batch, position))
+            names = list(message["tests"])
+            unlisted = unlisted_of(message) if mode == "unlisted" else []
+            send({
+                "type": "imported", "batch": batch, "duration": 0.0,
+                "unlisted": [{"name": n, "tags": []} for n in unlisted],
+            })
+            order = list(range(len(names)))
+            if unlisted:
+                extend = receive()
+                if extend is None or extend["type"] != "extend":
+                    return
+                names.extend(unlisted[i] for i in extend["unlisted"])
+                order = list(extend["order"])
+            note = None
+            if mode == "grow":
+                kept.append(b"x" * (32 << 20))
+                note = f"pid {os.getpid()}"
+            for position in order:
+                if mode == "gated" and names[position].startswith("test_gated"):
+                    wait_for_gate()
+                send(result(batch, position, note))
             send({"type": "batch_done", "batch": batch})
 
 
@@ -87,6 +133,10 @@ def next_run() -> dict:
 
 
 def main(mode: str) -> None:
+    if mode in ("gated", "grow", "unlisted"):
+        hello()
+        serve_good(mode)
+        return
     if mode == "silent_exit":
         sys.exit(0)
     if mode == "wrong_protocol":
@@ -127,4 +177,8 @@ def main(mode: str) -> None:
 
 
 if __name__ == "__main__":
+    if "--fork-server" in sys.argv:
+        import fork_server
+
+        fork_server.main(main, sys.argv[1])
     main(sys.argv[1])

@@ -8,11 +8,10 @@ use crate::plan::{apply_last_failed, build_plan, collection_error_results};
 use crate::reports::{build_report, ReportFiles, ReportKind, RunFacts};
 use crate::state;
 use dbtest_config::Settings;
-use dbtest_model::{fnv1a64, Kind, TestResult};
+use dbtest_model::{Kind, TestResult};
 use dbtest_report::{ConsoleOptions, ConsoleReporter, RunSummary};
 use dbtest_runner::{ForkServer, RunObserver, RunnerOptions, SpawnSpec};
 use dbtest_select::bazel_test_env;
-use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::time::{Instant, SystemTime};
 
@@ -72,16 +71,10 @@ pub(crate) fn execute(
     let rerun = apply_last_failed(settings, &collected, selection, &previous_failures);
     let (plan, mut early) = build_plan(&collected, &rerun, selection.exact, &durations);
     early.splice(0..0, collection_error_results(&collected));
-    // From here on the plan says what runs. The static list is kept only as the
-    // set of known ids (hashed: a collision would only hide a test found at
-    // import behind a statically known one), and the durations are read again
-    // at the end: memory per test stays close to the result record.
+    // From here on the plan says what runs. The static list is dropped and the
+    // durations are read again at the end: memory per test stays close to the
+    // result record.
     crate::memory_note("plan built");
-    let known: HashSet<u64> = collected
-        .items
-        .iter()
-        .map(|i| fnv1a64(i.id.as_bytes()))
-        .collect();
     drop(collected);
     drop(durations);
 
@@ -151,13 +144,12 @@ pub(crate) fn execute(
         max_worker_rss: settings.max_worker_rss,
         longest_first: true,
     };
-    // Tests found at import are admitted if selected and not already known
-    // statically (those are planned, skipped or deselected on purpose).
+    // Tests found at import are admitted if selected. Workers report only tests
+    // the static pass missed (they are told every static name of the module).
     let criteria = &selection.criteria;
     let only = rerun.only.as_ref();
     let admit = |id: &str, tags: &[String]| {
-        !known.contains(&fnv1a64(id.as_bytes()))
-            && criteria.matches(id, Kind::of_test(id, tags), tags)
+        criteria.matches(id, Kind::of_test(id, tags), tags)
             && only.is_none_or(|failed| failed.contains(id))
             // Tests only an import reveals belong to one shard, by their id.
             && selection.shard.is_none_or(|spec| spec.owns_unlisted(id))
@@ -242,6 +234,7 @@ pub(crate) fn execute(
                 interrupted: outcome.interrupted,
                 not_run: outcome.not_run,
                 stopped: outcome.stopped.clone(),
+                python: outcome.python.clone(),
             },
             settings,
             &retried,

@@ -94,7 +94,8 @@ pub(crate) fn apply_last_failed(
 }
 
 /// Groups the tests to run by module; statically skipped tests never reach a
-/// worker (and never cause an import).
+/// worker (and never cause an import). A module's static tests that do not run
+/// are named on it ([`PlannedModule::unplanned`]).
 pub(crate) fn build_plan(
     collected: &Collected,
     rerun: &Rerun,
@@ -114,9 +115,11 @@ pub(crate) fn build_plan(
             },
             tests: Vec::new(),
             run_unlisted,
+            unplanned: Vec::new(),
             first: false,
         }
     };
+    let mut planned = vec![false; collected.items.len()];
     for &i in &rerun.items {
         let item = &collected.items[i];
         if let Some(reason) = item.skip() {
@@ -127,6 +130,7 @@ pub(crate) fn build_plan(
         }
         let module = modules[item.file].get_or_insert_with(|| planned_module(item.file, !exact));
         module.first |= rerun.first.contains(&*item.id);
+        planned[i] = true;
         module.tests.push(PlannedTest {
             name: item.name().to_string(),
             group: item.shared_class().map(str::to_string),
@@ -139,10 +143,81 @@ pub(crate) fn build_plan(
             .get_or_insert_with(|| planned_module(f, true))
             .run_unlisted = true;
     }
+    // A module imported to find more tests knows all its static ones, so that
+    // its worker reports only those the static pass missed.
+    for (item, _) in collected.items.iter().zip(&planned).filter(|(_, p)| !**p) {
+        if let Some(module) = modules[item.file].as_mut().filter(|m| m.run_unlisted) {
+            module.unplanned.push(item.name().to_string());
+        }
+    }
     (
         Plan {
             modules: modules.into_iter().flatten().collect(),
         },
         skipped,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dbtest_model::{StaticMarks, Style, TestFile, TestItem};
+
+    /// `test_mod.py` with `test_keep` (selected), `test_drop` (not selected)
+    /// and `test_skip` (selected, statically skipped).
+    fn collected() -> Collected {
+        let mut skip = TestItem::new("test_mod.py", "test_skip", None, 0, Style::Function);
+        skip.set_marks(StaticMarks {
+            skip: Some("not today".into()),
+            ..StaticMarks::default()
+        });
+        Collected {
+            files: vec![TestFile {
+                path: "/project/test_mod.py".into(),
+                rel: "test_mod.py".into(),
+                module: "test_mod".into(),
+                import_root: "/project".into(),
+                is_benchmark: false,
+            }],
+            dynamic: vec![true],
+            items: vec![
+                TestItem::new("test_mod.py", "test_keep", None, 0, Style::Function),
+                TestItem::new("test_mod.py", "test_drop", None, 0, Style::Function),
+                skip,
+            ],
+            errors: Vec::new(),
+        }
+    }
+
+    fn rerun() -> Rerun {
+        Rerun {
+            items: vec![0, 2],
+            probes: Vec::new(),
+            only: None,
+            first: BTreeSet::new(),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_module_knows_its_static_tests_that_do_not_run() {
+        let (plan, early) = build_plan(&collected(), &rerun(), false, &DurationIndex::default());
+        let module = &plan.modules[0];
+        let names: Vec<&str> = module.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["test_keep"]);
+        assert!(module.run_unlisted);
+        assert_eq!(module.unplanned, ["test_drop", "test_skip"]);
+        assert_eq!(
+            early.len(),
+            1,
+            "the static skip is reported without a worker"
+        );
+    }
+
+    #[test]
+    fn exact_node_ids_import_nothing_more_and_need_no_names() {
+        let (plan, _) = build_plan(&collected(), &rerun(), true, &DurationIndex::default());
+        assert!(!plan.modules[0].run_unlisted);
+        assert!(plan.modules[0].unplanned.is_empty());
+    }
 }

@@ -117,6 +117,8 @@ pub(crate) struct RunFacts {
     pub interrupted: bool,
     pub not_run: usize,
     pub stopped: Option<String>,
+    /// The workers' Python version, when a worker started.
+    pub python: Option<String>,
 }
 
 /// The report document of a run: `retried` are the failing attempts of retried
@@ -139,6 +141,7 @@ pub(crate) fn build_report(
     run.interrupted = facts.interrupted;
     run.not_run = facts.not_run as u64;
     run.stopped = facts.stopped;
+    run.python = facts.python;
     run.flaky_fails = settings.flaky_fails;
     RunReport::from_results(run, retried.iter().chain(results).cloned())
 }

@@ -1,7 +1,15 @@
 //! The vocabulary every other dbtest crate speaks: what a test item is (as the
 //! static collector sees it) and what a result is (as the runner records it).
 //!
-//! This crate holds data only; behaviour lives in the crates that own it.
+//! This crate holds data only, the live-reporting hooks ([`RunObserver`]) that
+//! carry it, and the one rule every crate applies to missing durations
+//! ([`mean_duration`]); behaviour lives in the crates that own it.
+
+mod duration;
+mod observer;
+
+pub use duration::mean_duration;
+pub use observer::{RunObserver, Running};
 
 mod id;
 

@@ -73,9 +73,11 @@ pub struct RunBatch {
     /// Also run tests the module defines that the static collector did not list
     /// (set on exactly one batch per module and run).
     pub run_unlisted: bool,
-    /// With `run_unlisted`: every test of the module the coordinator already
-    /// has, so that the worker reports only tests that are new to it (and, when
-    /// there are none, starts without waiting for `extend`). Empty otherwise.
+    /// With `run_unlisted`: every test of the module the static pass found,
+    /// whether it runs or not (deselected, statically skipped, in another
+    /// shard), so that the worker reports only tests the static pass missed
+    /// (and, when there are none, starts without waiting for `extend`). Empty
+    /// otherwise.
     pub known: Vec<String>,
 }
 

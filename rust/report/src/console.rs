@@ -7,7 +7,7 @@
 
 use crate::summary::{summary_line, Counts, RunSummary};
 use dbtest_model::{Outcome, TestResult};
-use dbtest_runner::{RunObserver, Running};
+use dbtest_model::{RunObserver, Running};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -367,5 +367,212 @@ impl<W: Write> RunObserver for ConsoleReporter<W> {
             "{}",
             style(self.options.color, "33", &format!("warning: {message}"))
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dbtest_model::{ErrorKind, Phase};
+
+    fn result(id: &str, outcome: Outcome, duration: f64, worker: u32) -> TestResult {
+        let mut result = TestResult::new(id, outcome, Phase::Call);
+        result.duration = duration;
+        result.worker = worker;
+        result
+    }
+
+    fn failure() -> TestResult {
+        let mut failed = result("test_a.py::test_bad", Outcome::Failed, 0.25, 1);
+        failed.message = Some("AssertionError: assert 1 == 2\nmore detail".into());
+        failed.traceback = Some(
+            "Traceback (most recent call last):\n  File \"test_a.py\", line 4, in test_bad\nAssertionError: assert 1 == 2\n".into(),
+        );
+        failed.stdout = Some("printed by the test\n".into());
+        failed.stderr = Some("warned by the test\n".into());
+        failed
+    }
+
+    /// What the console prints for a run of `results` on two workers.
+    fn render(options: ConsoleOptions, results: &[TestResult]) -> String {
+        let mut console = ConsoleReporter::new(Vec::new(), options);
+        console.run_started(results.len(), 2);
+        for result in results {
+            console.test_finished(result);
+        }
+        console.finish(&RunSummary {
+            results,
+            elapsed: Duration::from_millis(1500),
+            not_run: 0,
+            interrupted: false,
+            stopped: None,
+            flaky_fails: false,
+        });
+        String::from_utf8(console.into_inner()).unwrap()
+    }
+
+    fn three_results() -> Vec<TestResult> {
+        let mut skipped = result("test_a.py::test_later", Outcome::Skipped, 0.0, 0);
+        skipped.message = Some("not on CI".into());
+        vec![
+            result("test_a.py::test_ok", Outcome::Passed, 0.0123, 2),
+            failure(),
+            skipped,
+        ]
+    }
+
+    #[test]
+    fn a_run_prints_a_header_progress_and_the_summary_line_last() {
+        let out = render(ConsoleOptions::default(), &three_results());
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "running 3 tests on 2 workers");
+        assert_eq!(lines[1], ".Fs", "one character per test off a terminal");
+        assert_eq!(
+            lines.last().copied(),
+            Some("1 passed, 1 failed, 1 skipped in 1.50s")
+        );
+        assert!(!out.contains('\x1b'), "no colour unless asked: {out:?}");
+    }
+
+    #[test]
+    fn verbose_lists_every_test_with_outcome_duration_and_worker() {
+        let options = ConsoleOptions {
+            verbose: 1,
+            ..ConsoleOptions::default()
+        };
+        let out = render(options, &three_results());
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1], "PASSED   test_a.py::test_ok (0.012s, w2)");
+        assert_eq!(lines[2], "FAILED   test_a.py::test_bad (0.250s, w1)");
+        // Never on a worker (a static skip): no worker named.
+        assert_eq!(lines[3], "SKIPPED  test_a.py::test_later (0.000s)");
+        assert_eq!(lines[4], "         skipped: not on CI");
+    }
+
+    #[test]
+    fn quiet_shows_only_failures_and_the_summary() {
+        let options = ConsoleOptions {
+            quiet: true,
+            ..ConsoleOptions::default()
+        };
+        let out = render(options, &three_results());
+        assert!(!out.contains("running 3 tests"), "{out}");
+        assert!(!out.contains(".Fs"), "{out}");
+        assert!(out.starts_with(&rule("FAILURES", '=')), "{out}");
+        assert!(out.contains("AssertionError: assert 1 == 2"), "{out}");
+        assert!(
+            out.ends_with("1 passed, 1 failed, 1 skipped in 1.50s\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_failure_shows_its_traceback_captured_output_and_a_short_summary() {
+        let out = render(ConsoleOptions::default(), &[failure()]);
+        let section = out
+            .split_once(&rule("test_a.py::test_bad", '_'))
+            .map(|(_, rest)| rest)
+            .expect("a section titled with the failing test's id");
+        let traceback = section.find("Traceback (most recent call last):").unwrap();
+        let stdout = section.find(&rule("Captured stdout", '-')).unwrap();
+        let printed = section.find("printed by the test").unwrap();
+        let stderr = section.find(&rule("Captured stderr", '-')).unwrap();
+        let warned = section.find("warned by the test").unwrap();
+        assert!(traceback < stdout && stdout < printed && printed < stderr && stderr < warned);
+        let summary = section.find(&rule("short test summary info", '=')).unwrap();
+        assert!(warned < summary);
+        // One line per failure, with the first line of its message.
+        assert!(section.contains("\nFAILED test_a.py::test_bad - AssertionError: assert 1 == 2\n"));
+    }
+
+    #[test]
+    fn a_failure_outside_the_call_names_its_phase_and_a_timeout_its_limit() {
+        let mut setup = result("test_a.py::test_setup", Outcome::Error, 0.0, 1);
+        setup.phase = Phase::Setup;
+        setup.message = Some("RuntimeError: no database".into());
+        let mut timeout = result("test_a.py::test_hangs", Outcome::Error, 2.0, 2);
+        timeout.error_kind = Some(ErrorKind::Timeout);
+        timeout.message = Some("timed out after 2 s".into());
+        timeout.traceback = Some("Thread 0x1 (most recent call first):\n  File \"t.py\"".into());
+        let out = render(ConsoleOptions::default(), &[setup, timeout]);
+        assert!(
+            out.contains(&rule("test_a.py::test_setup [setup]", '_')),
+            "{out}"
+        );
+        assert!(out.contains("\nRuntimeError: no database\n"), "{out}");
+        // The thread dump, then why the test was stopped.
+        let dump = out.find("Thread 0x1").unwrap();
+        let why = out.find("\ntimed out after 2 s\n").unwrap();
+        assert!(dump < why, "{out}");
+        assert!(out.contains("ERROR test_a.py::test_hangs - timed out after 2 s"));
+        assert!(
+            out.ends_with("0 passed, 0 failed, 2 errors in 1.50s\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn durations_lists_the_slowest_tests_first() {
+        let options = ConsoleOptions {
+            durations: Some(2),
+            ..ConsoleOptions::default()
+        };
+        let results = [
+            result("test_a.py::test_quick", Outcome::Passed, 0.1, 1),
+            result("test_a.py::test_slowest", Outcome::Passed, 2.5, 1),
+            result("test_a.py::test_slow", Outcome::Passed, 1.0, 2),
+        ];
+        let out = render(options, &results);
+        let section = out
+            .split_once(&rule("slowest 2 durations", '='))
+            .map(|(_, rest)| rest)
+            .expect("a durations section");
+        let lines: Vec<&str> = section.trim_start_matches('\n').lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "    2.50s  test_a.py::test_slowest",
+                "    1.00s  test_a.py::test_slow",
+                "3 passed, 0 failed in 1.50s",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_interrupted_run_says_so_before_the_summary() {
+        let mut console = ConsoleReporter::new(Vec::new(), ConsoleOptions::default());
+        let results = [result("test_a.py::test_ok", Outcome::Passed, 0.1, 1)];
+        console.run_started(3, 1);
+        console.test_finished(&results[0]);
+        console.finish(&RunSummary {
+            results: &results,
+            elapsed: Duration::from_secs(1),
+            not_run: 2,
+            interrupted: true,
+            stopped: Some("interrupted"),
+            flaky_fails: false,
+        });
+        let out = String::from_utf8(console.into_inner()).unwrap();
+        assert!(
+            out.ends_with(
+                "interrupted: results so far are shown\n1 passed, 0 failed, 2 not run in 1.00s\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn colour_marks_a_failed_run_red_and_a_passed_one_green() {
+        let color = ConsoleOptions {
+            color: true,
+            ..ConsoleOptions::default()
+        };
+        let passed = render(
+            color.clone(),
+            &[result("test_a.py::test_ok", Outcome::Passed, 0.1, 1)],
+        );
+        assert!(passed.ends_with("\x1b[32m1 passed, 0 failed in 1.50s\x1b[0m\n"));
+        let failed = render(color, &[failure()]);
+        assert!(failed.ends_with("\x1b[31m0 passed, 1 failed in 1.50s\x1b[0m\n"));
     }
 }

@@ -15,7 +15,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::process::{place_fds, SpawnSpec};
+use crate::spawn::{place_fds, SpawnSpec};
 
 /// How long a fork request may take, start-up of the server included.
 const FORK_WITHIN: Duration = Duration::from_secs(10);
@@ -104,7 +104,7 @@ impl ForkServer {
     }
 
     /// Asks for a worker whose fds 3, 4 and 1/2 are the given pipe ends (the
-    /// worker's ends from [`crate::process::WorkerPipes::worker_ends`]). Requests
+    /// worker's ends from [`crate::spawn::WorkerPipes::worker_ends`]). Requests
     /// are answered in order, by [`ForkServer::answer`]; several may be
     /// outstanding, so that the server forks while earlier answers are handled.
     pub(crate) fn request(&mut self, ends: [RawFd; 3]) -> io::Result<()> {

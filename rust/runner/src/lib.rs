@@ -11,11 +11,14 @@ mod forkserver;
 mod plan;
 mod process;
 mod scheduler;
+mod spawn;
+mod status;
 
-pub use dispatcher::{run, RunObserver, RunOutcome, RunnerOptions, Running, UnlistedFilter};
+pub use dbtest_model::{RunObserver, Running};
+pub use dispatcher::{run, RunOutcome, RunnerOptions, UnlistedFilter};
 pub use forkserver::ForkServer;
 pub use plan::*;
-pub use process::SpawnSpec;
+pub use spawn::SpawnSpec;
 
 /// `DBTEST_TIMINGS` set (to any value, `1` by convention) asks for timings and
 /// memory figures on stderr (the dispatcher's milestones here, the coordinator's

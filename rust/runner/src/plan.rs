@@ -16,6 +16,11 @@ pub struct PlannedModule {
     pub tests: Vec<PlannedTest>,
     /// Import the module once to find tests the static pass could not see.
     pub run_unlisted: bool,
+    /// With `run_unlisted`: the names of the module's other static tests (not
+    /// selected, statically skipped, in another shard). The worker is told of
+    /// them with the planned ones (`known`), so it reports only the tests the
+    /// static pass could not see.
+    pub unplanned: Vec<String>,
     /// Start this module before the others (`--ff`: it holds last run's failures).
     pub first: bool,
 }

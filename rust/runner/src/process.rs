@@ -2,12 +2,11 @@
 //! it is ended. The dispatcher owns [`WorkerProcess`] values and hears from them
 //! only through [`Event`]s, so a stuck or dying worker never blocks it.
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_protocol::{encode_frame, FrameReader, FromWorker, ProtocolError, ToWorker};
-use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -15,34 +14,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::forkserver::ForkServer;
+use crate::spawn::{place_fds, SpawnSpec, WorkerPipes};
+use crate::status::wait_until_gone;
 
 /// Bytes of a worker's own stdout/stderr kept for crash reports.
 const TAIL_BYTES: usize = 16 * 1024;
-
-/// How to start workers.
-#[derive(Debug, Clone)]
-pub struct SpawnSpec {
-    /// The interpreter (`sys.executable` of the shim), never a PATH shim.
-    pub python: PathBuf,
-    /// Arguments to it; [`SpawnSpec::WORKER_ARGS`] unless a test substitutes a fake worker.
-    pub args: Vec<OsString>,
-    pub cwd: PathBuf,
-    pub env: Vec<(OsString, OsString)>,
-    /// Forward the worker's stdout/stderr line by line (`-s`).
-    pub stream_output: bool,
-    /// Start a fork server (`args` plus `--fork-server`) and fork workers from it
-    /// when more than one is needed; only the real worker runtime has one.
-    pub fork_server: bool,
-}
-
-impl SpawnSpec {
-    /// `-P`: the worker must not import a `dbtest` (or anything) from the project's cwd.
-    pub const WORKER_ARGS: [&'static str; 3] = ["-P", "-m", "dbtest.worker"];
-
-    pub fn worker_args() -> Vec<OsString> {
-        Self::WORKER_ARGS.iter().map(OsString::from).collect()
-    }
-}
 
 /// Something that happened to a worker process.
 #[derive(Debug)]
@@ -101,52 +77,12 @@ pub(crate) struct WorkerProcess {
     output_done: Receiver<()>,
 }
 
-/// In a freshly forked child, before exec: its own process group, death with
-/// the parent, and `fds` moved to 3, 4, … in order. Only async-signal-safe calls.
-pub(crate) fn place_fds(fds: &[RawFd], parent: u32) -> io::Result<()> {
-    const MAX_FDS: usize = 4;
-    if fds.len() > MAX_FDS {
-        return Err(io::Error::other("too many descriptors to place"));
-    }
-    // SAFETY: plain syscalls on descriptors this process owns.
-    unsafe {
-        if libc::setpgid(0, 0) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        #[cfg(target_os = "linux")]
-        {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() as u32 != parent {
-                libc::_exit(70);
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = parent;
-        // Move every descriptor out of the way first so no dup2 clobbers another.
-        let mut high = [0 as RawFd; MAX_FDS];
-        for (slot, &fd) in high.iter_mut().zip(fds) {
-            *slot = libc::fcntl(fd, libc::F_DUPFD, 10);
-            if *slot < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        for (target, &fd) in (3..).zip(&high[..fds.len()]) {
-            if libc::dup2(fd, target) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            libc::close(fd);
-        }
-    }
-    Ok(())
-}
-
 /// What the coordinator holds of a worker process: a child it started, or one
 /// the fork server forked (whose exit status the server reports).
 enum Handle {
     Spawned(Child),
     Forked {
+        pid: u32,
         exit: Receiver<ExitStatus>,
         status: Option<ExitStatus>,
     },
@@ -168,9 +104,17 @@ impl Handle {
                     }
                 }
             }
-            Handle::Forked { exit, status } => {
+            Handle::Forked { pid, exit, status } => {
+                let deadline = Instant::now() + within;
                 if status.is_none() {
-                    *status = exit.recv_timeout(within).ok();
+                    match exit.recv_timeout(within) {
+                        Ok(exited) => *status = Some(exited),
+                        // The server stopped reporting (it failed and was kept
+                        // only for its workers): no status will come, but the
+                        // process may still be given its time to exit.
+                        Err(RecvTimeoutError::Disconnected) => wait_until_gone(*pid, deadline),
+                        Err(RecvTimeoutError::Timeout) => {}
+                    }
                 }
                 *status
             }
@@ -184,42 +128,6 @@ impl Handle {
             // The server reaps it at once; without a server there is no status.
             Handle::Forked { .. } => self.wait_for(Duration::from_secs(5)),
         }
-    }
-}
-
-/// The three pipes between the coordinator and one worker, made before the
-/// worker exists (the fork server may be asked for it ahead of time).
-pub(crate) struct WorkerPipes {
-    jobs_read: io::PipeReader,
-    jobs_write: io::PipeWriter,
-    results_read: io::PipeReader,
-    results_write: io::PipeWriter,
-    output_read: io::PipeReader,
-    output_write: io::PipeWriter,
-}
-
-impl WorkerPipes {
-    pub(crate) fn new() -> io::Result<WorkerPipes> {
-        let (jobs_read, jobs_write) = io::pipe()?;
-        let (results_read, results_write) = io::pipe()?;
-        let (output_read, output_write) = io::pipe()?;
-        Ok(WorkerPipes {
-            jobs_read,
-            jobs_write,
-            results_read,
-            results_write,
-            output_read,
-            output_write,
-        })
-    }
-
-    /// The worker's ends: its jobs (fd 3), results (fd 4) and output (fds 1, 2).
-    pub(crate) fn worker_ends(&self) -> [RawFd; 3] {
-        [
-            self.jobs_read.as_raw_fd(),
-            self.results_write.as_raw_fd(),
-            self.output_write.as_raw_fd(),
-        ]
     }
 }
 
@@ -247,7 +155,11 @@ impl WorkerProcess {
                 }
             };
             let (pid, exit) = server.answer()?;
-            let handle = Handle::Forked { exit, status: None };
+            let handle = Handle::Forked {
+                pid,
+                exit,
+                status: None,
+            };
             return Self::start(spec, pipes, pid, handle, id, slot, traceback_file, events);
         }
         let pipes = WorkerPipes::new()?;
@@ -531,50 +443,4 @@ fn drain_output(
             line: text,
         });
     }
-}
-
-/// Resident memory of a process, from `/proc` (what psutil reads on Linux).
-pub(crate) fn resident_bytes(pid: u32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page_size).ok()?)
-}
-
-/// "killed by SIGSEGV" / "exited with code 3".
-pub(crate) fn describe_exit(status: Option<ExitStatus>) -> String {
-    match status {
-        None => "could not be reaped".to_string(),
-        Some(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => format!("exited with code {code}"),
-            (None, Some(signal)) => format!("killed by {}", signal_name(signal)),
-            (None, None) => format!("ended ({status})"),
-        },
-    }
-}
-
-pub(crate) fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGILL => "SIGILL",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGSYS => "SIGSYS",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        _ => return format!("signal {signal}"),
-    };
-    format!("{name} (signal {signal})")
 }

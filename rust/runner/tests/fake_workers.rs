@@ -1,18 +1,24 @@
 //! Fault tests: the dispatcher against deliberately misbehaving workers
-//! (`workers/fake/worker.py`). Each mode must cost at most the tests it was
-//! given, never hang the run, and never lose other results.
+//! (`workers/fake/worker.py`) and fork servers (`workers/fake/fork_server.py`).
+//! Each mode must cost at most the tests it was given, never hang the run, and
+//! never lose other results. Also what the dispatcher does for well-behaved
+//! workers that only a fake can show (recycling by memory).
 //!
 //! Needs a `python3` with msgpack on PATH (`scripts/test` puts the project's
 //! virtualenv first), or `DBTEST_TEST_PYTHON`.
 
-use dbtest_model::{ErrorKind, Outcome, TestResult};
+use dbtest_model::{ErrorKind, Outcome, RunObserver, TestResult};
 use dbtest_protocol::ModuleRef;
-use dbtest_runner::{
-    run, Plan, PlannedModule, PlannedTest, RunObserver, RunOutcome, RunnerOptions, SpawnSpec,
-};
+use dbtest_runner::{run, Plan, PlannedModule, PlannedTest, RunOutcome, RunnerOptions, SpawnSpec};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Longer than any of these runs takes on a loaded machine, short enough that
+/// a hang fails the test instead of stalling the suite.
+const RUN_WITHIN: Duration = Duration::from_secs(120);
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -24,41 +30,41 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-fn plan(tests: usize, timeout: Option<f64>) -> Plan {
-    Plan {
-        modules: vec![PlannedModule {
-            rel: "test_fake.py".into(),
-            module: ModuleRef {
-                path: "/nonexistent/test_fake.py".into(),
-                name: "test_fake".into(),
-                import_root: "/nonexistent".into(),
-            },
-            tests: (0..tests)
-                .map(|i| PlannedTest {
-                    name: format!("test_{i}"),
-                    group: None,
-                    timeout,
-                    estimate: None,
-                })
-                .collect(),
-            run_unlisted: false,
-            first: false,
-        }],
+/// A module `rel` with tests `(name, recorded duration)`.
+fn module(rel: &str, tests: &[(&str, Option<f64>)], timeout: Option<f64>) -> PlannedModule {
+    let name = rel.trim_end_matches(".py");
+    PlannedModule {
+        rel: rel.into(),
+        module: ModuleRef {
+            path: format!("/nonexistent/{rel}"),
+            name: name.into(),
+            import_root: "/nonexistent".into(),
+        },
+        tests: tests
+            .iter()
+            .map(|&(name, estimate)| PlannedTest {
+                name: name.into(),
+                group: None,
+                timeout,
+                estimate,
+            })
+            .collect(),
+        run_unlisted: false,
+        unplanned: Vec::new(),
+        first: false,
     }
 }
 
-struct Quiet;
-impl RunObserver for Quiet {}
+fn plan(tests: usize, timeout: Option<f64>) -> Plan {
+    let names: Vec<String> = (0..tests).map(|i| format!("test_{i}")).collect();
+    let tests: Vec<(&str, Option<f64>)> = names.iter().map(|n| (n.as_str(), None)).collect();
+    Plan {
+        modules: vec![module("test_fake.py", &tests, timeout)],
+    }
+}
 
-fn run_fake(
-    mode: &str,
-    tests: usize,
-    jobs: usize,
-    timeout: Option<f64>,
-    restarts: usize,
-) -> RunOutcome {
-    let run_dir = tempfile::tempdir().unwrap();
-    let options = RunnerOptions {
+fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
+    RunnerOptions {
         jobs,
         spawn: SpawnSpec {
             python: python(),
@@ -72,7 +78,7 @@ fn run_fake(
             fork_server: false,
         },
         rootdir: repo(),
-        run_dir: run_dir.path().to_path_buf(),
+        run_dir: PathBuf::new(),
         cache_dir: None,
         capture: true,
         capture_passed: false,
@@ -84,21 +90,65 @@ fn run_fake(
         max_tests_per_worker: None,
         max_worker_rss: None,
         longest_first: false,
-    };
-    let started = Instant::now();
-    let outcome = run(
+    }
+}
+
+/// Collects the warnings a run gives.
+#[derive(Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl RunObserver for Warnings {
+    fn warning(&mut self, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+}
+
+impl Warnings {
+    fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// Runs `plan` on another thread and fails the test if the run does not end
+/// on its own within [`RUN_WITHIN`].
+fn run_bounded(
+    plan: Plan,
+    mut options: RunnerOptions,
+    mut observer: Warnings,
+    select_unlisted: impl Fn(&str, &[String]) -> bool + Send + 'static,
+) -> RunOutcome {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let run_dir = tempfile::tempdir().unwrap();
+        options.run_dir = run_dir.path().to_path_buf();
+        let outcome = run(
+            plan,
+            &options,
+            None,
+            &mut observer,
+            &select_unlisted,
+            &|| false,
+        );
+        let _ = done_tx.send(outcome);
+    });
+    done_rx
+        .recv_timeout(RUN_WITHIN)
+        .expect("the run must end on its own")
+}
+
+fn run_fake(
+    mode: &str,
+    tests: usize,
+    jobs: usize,
+    timeout: Option<f64>,
+    restarts: usize,
+) -> RunOutcome {
+    run_bounded(
         plan(tests, timeout),
-        &options,
-        None,
-        &mut Quiet,
-        &|_, _| false,
-        &|| false,
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "{mode}: the run must end on its own"
-    );
-    outcome
+        options(mode, jobs, restarts),
+        Warnings::default(),
+        |_, _| false,
+    )
 }
 
 fn count(results: &[TestResult], outcome: Outcome) -> usize {
@@ -110,6 +160,7 @@ fn good_fake_passes_everything() {
     let outcome = run_fake("good", 5, 2, None, 4);
     assert_eq!(count(&outcome.results, Outcome::Passed), 5, "{outcome:?}");
     assert!(outcome.fatal.is_none());
+    assert_eq!(outcome.python.as_deref(), Some("3.99.0"), "from hello");
 }
 
 #[test]
@@ -221,4 +272,131 @@ fn exit_after_hello_names_the_exit_code() {
 fn wrong_protocol_version_is_an_internal_error() {
     let outcome = run_fake("wrong_protocol", 1, 1, None, 0);
     assert!(outcome.fatal.unwrap_or_default().contains("protocol 999"));
+}
+
+/// A fork server that fails a request mid-run (`refuse`: it cannot fork;
+/// `garbage`: its answer makes no sense) while a worker it forked is in the
+/// middle of a test. That worker must live on and finish (it dies with the
+/// server), and nothing may be reported as a crash or count as a restart.
+fn fork_server_failing_mid_run(failure: &str) {
+    let gate = tempfile::tempdir().unwrap();
+    let mut options = options("gated", 2, 0);
+    options.spawn.fork_server = true;
+    options.spawn.env = vec![
+        ("DBTEST_FAKE_FORKS".into(), "2".into()),
+        ("DBTEST_FAKE_FORK_SERVER".into(), failure.into()),
+        (
+            "DBTEST_FAKE_GATE".into(),
+            gate.path().join("open").into_os_string(),
+        ),
+    ];
+    // The second worker is recycled after two tests; its replacement is the
+    // third request, which fails. The first worker is meanwhile in
+    // `test_gated`, which waits until the server has failed.
+    options.max_tests_per_worker = Some(2);
+    let plan = Plan {
+        modules: vec![
+            module("test_slow.py", &[("test_gated", Some(1.0))], None),
+            module(
+                "test_fast.py",
+                &[
+                    ("test_0", Some(0.001)),
+                    ("test_1", Some(0.001)),
+                    ("test_2", Some(0.001)),
+                    ("test_3", Some(0.001)),
+                ],
+                None,
+            ),
+        ],
+    };
+    let warnings = Warnings::default();
+    let outcome = run_bounded(plan, options, warnings.clone(), |_, _| false);
+    assert!(
+        warnings
+            .all()
+            .iter()
+            .any(|w| w.contains("the fork server failed")),
+        "the server must have failed a request: {:?}",
+        warnings.all()
+    );
+    assert_eq!(count(&outcome.results, Outcome::Passed), 5, "{outcome:?}");
+    assert!(
+        outcome.stopped.is_none() && outcome.fatal.is_none(),
+        "no restart may be used up: {outcome:?}"
+    );
+}
+
+#[test]
+fn a_fork_server_that_cannot_fork_leaves_its_workers_running() {
+    fork_server_failing_mid_run("refuse");
+}
+
+#[test]
+fn a_fork_server_that_answers_garbage_leaves_its_workers_running() {
+    fork_server_failing_mid_run("garbage");
+}
+
+/// The pids that ran three one-test modules on one `grow` worker (it keeps
+/// 32 MB more per batch and names its pid in each result).
+fn pids_of_a_growing_worker(max_worker_rss: Option<u64>) -> HashSet<String> {
+    let mut options = options("grow", 1, 0);
+    options.max_worker_rss = max_worker_rss;
+    let plan = Plan {
+        modules: (0..3)
+            .map(|i| module(&format!("test_m{i}.py"), &[("test_a", None)], None))
+            .collect(),
+    };
+    let outcome = run_bounded(plan, options, Warnings::default(), |_, _| false);
+    assert_eq!(count(&outcome.results, Outcome::Passed), 3, "{outcome:?}");
+    outcome
+        .results
+        .iter()
+        .filter_map(|r| r.message.clone())
+        .collect()
+}
+
+#[test]
+fn a_worker_above_the_memory_limit_is_replaced_between_batches() {
+    assert_eq!(
+        pids_of_a_growing_worker(None).len(),
+        1,
+        "without a limit, one worker runs everything"
+    );
+    // A fresh fake worker holds about 10 MB; after a batch, over 40 MB.
+    let pids = pids_of_a_growing_worker(Some(24 << 20));
+    assert!(pids.len() >= 2, "{pids:?}");
+}
+
+/// A module imported to find more tests (`run_unlisted`) whose static tests do
+/// not all run (`test_drop` deselected): its worker is told of every static
+/// test, so it reports only the one the static pass missed (`test_found`),
+/// and the run's filter never sees the deselected one.
+#[test]
+fn a_worker_reports_only_tests_the_static_pass_missed() {
+    let mut options = options("unlisted", 1, 0);
+    options.spawn.env = vec![(
+        "DBTEST_FAKE_DEFINED".into(),
+        "test_keep,test_drop,test_found".into(),
+    )];
+    let mut planned = module("test_mod.py", &[("test_keep", None)], None);
+    planned.run_unlisted = true;
+    planned.unplanned = vec!["test_drop".into()];
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let asked_by_filter = Arc::clone(&asked);
+    let outcome = run_bounded(
+        Plan {
+            modules: vec![planned],
+        },
+        options,
+        Warnings::default(),
+        move |id, _| {
+            asked_by_filter.lock().unwrap().push(id.to_string());
+            true
+        },
+    );
+    assert_eq!(*asked.lock().unwrap(), ["test_mod.py::test_found"]);
+    let mut ran: Vec<&str> = outcome.results.iter().map(|r| r.id.as_str()).collect();
+    ran.sort_unstable();
+    assert_eq!(ran, ["test_mod.py::test_found", "test_mod.py::test_keep"]);
+    assert_eq!(count(&outcome.results, Outcome::Passed), 2, "{outcome:?}");
 }

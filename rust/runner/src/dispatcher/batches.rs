@@ -1,0 +1,284 @@
+//! Batch bookkeeping: what each worker has been sent and how far it got
+//! ([`InFlight`]), handing out batches (`refill`), and growing a batch with the
+//! tests its module showed at import (`on_imported`).
+
+use super::{Dispatcher, Live};
+use crate::plan::PlannedModule;
+use crate::scheduler::TestEntry;
+use dbtest_model::{ErrorKind, Phase};
+use dbtest_protocol::{Discovered, Extend, Imported, RunBatch, ToWorker};
+use std::time::Instant;
+
+/// Estimated seconds below which a running batch gets a second one queued.
+const PREFETCH_BELOW: f64 = 0.02;
+/// Estimated seconds below which a batch's last test, once started, gets the
+/// next batch queued behind it.
+const PREFETCH_LAST_BELOW: f64 = 0.1;
+
+pub(super) struct InFlight {
+    pub(super) batch: u32,
+    pub(super) module: usize,
+    /// Test indices by position: the listed tests, then admitted unlisted ones.
+    pub(super) tests: Vec<usize>,
+    /// Positions in the order the worker runs them (results arrive in this order).
+    pub(super) order: Vec<usize>,
+    /// How many of `order` have reported.
+    pub(super) next: usize,
+    pub(super) imported: bool,
+    /// Estimated seconds the batch takes.
+    pub(super) estimate: f64,
+}
+
+impl InFlight {
+    pub(super) fn current(&self) -> Option<usize> {
+        self.order.get(self.next).map(|&p| self.tests[p])
+    }
+
+    /// Tests after the current one, in run order.
+    pub(super) fn after_current(&self) -> impl Iterator<Item = usize> + '_ {
+        self.order
+            .iter()
+            .skip(self.next + 1)
+            .map(|&p| self.tests[p])
+    }
+
+    /// The current test and everything after it.
+    pub(super) fn unfinished(&self) -> impl Iterator<Item = usize> + '_ {
+        self.order.iter().skip(self.next).map(|&p| self.tests[p])
+    }
+}
+
+/// Run order after admitting unlisted tests: each one goes right after the last
+/// test of its class already in the batch (so the class's set-up runs once),
+/// or at the end.
+pub(super) fn merged_order(groups: &[Option<&str>], listed: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..listed).collect();
+    for position in listed..groups.len() {
+        let slot = groups[position]
+            .and_then(|g| order.iter().rposition(|&p| groups[p] == Some(g)))
+            .map_or(order.len(), |i| i + 1);
+        order.insert(slot, position);
+    }
+    order
+}
+
+impl Dispatcher<'_> {
+    /// Batches to keep queued on a worker. A second one only pays when the
+    /// round trip to the coordinator would idle the worker noticeably (a short
+    /// running batch) or when it commits little work early (the running batch
+    /// is on its last test, and that test is short); otherwise it would only
+    /// commit work early.
+    pub(super) fn prefetch_depth(&self, live: &Live) -> usize {
+        let Some(head) = live.inflight.front() else {
+            return 1;
+        };
+        let short_batch = head.estimate < PREFETCH_BELOW
+            && self.scheduler.remaining_tests() >= self.slots.len() * 8;
+        // Without a batch queued, the worker idles at the end of each batch for
+        // a round trip. Once the last test of the batch is running, queuing the
+        // next commits work only that test's duration early.
+        let on_short_last = head.next + 1 == head.order.len()
+            && head
+                .current()
+                .is_some_and(|test| self.table[test].estimate < PREFETCH_LAST_BELOW);
+        if self.options.max_failures.is_none() && (short_batch || on_short_last) {
+            2
+        } else {
+            1
+        }
+    }
+
+    pub(super) fn refill(&mut self, slot: usize) {
+        if self.outcome.stopped.is_some() {
+            return;
+        }
+        loop {
+            let Some(live) = self.slots[slot].as_ref() else {
+                return;
+            };
+            if live.inflight.len() >= self.prefetch_depth(live) || live.retiring {
+                return;
+            }
+            let budget = match self.options.max_tests_per_worker {
+                Some(max) if live.tests_sent >= max => return,
+                Some(max) => max - live.tests_sent,
+                None => usize::MAX,
+            };
+            let affinity = live.affinity;
+            let Some(batch) = self.scheduler.next_batch(affinity, budget) else {
+                return;
+            };
+            let id = self.next_batch;
+            self.next_batch += 1;
+            // Every static test of the module, planned or not (a module is
+            // handed out with `run_unlisted` once).
+            let known = if batch.run_unlisted {
+                let unplanned = std::mem::take(&mut self.modules[batch.module].unplanned);
+                self.table[self.planned[batch.module].clone()]
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .chain(unplanned)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let module: &PlannedModule = &self.modules[batch.module];
+            let message = ToWorker::Run(RunBatch {
+                batch: id,
+                module: module.module.clone(),
+                tests: batch
+                    .tests
+                    .iter()
+                    .map(|&t| self.table[t].name.clone())
+                    .collect(),
+                run_unlisted: batch.run_unlisted,
+                known,
+            });
+            let Some(live) = self.slots[slot].as_mut() else {
+                return;
+            };
+            if live.inflight.is_empty() {
+                live.last_activity = Instant::now();
+            }
+            if let Err(err) = live.process.send(&message) {
+                self.observer.warning(&format!(
+                    "cannot send a batch to worker {}: {err}",
+                    slot + 1
+                ));
+            }
+            live.affinity = Some(batch.module);
+            live.tests_sent += batch.tests.len();
+            let estimate = batch.tests.iter().map(|&t| self.table[t].estimate).sum();
+            live.inflight.push_back(InFlight {
+                estimate,
+                batch: id,
+                module: batch.module,
+                order: (0..batch.tests.len()).collect(),
+                tests: batch.tests,
+                next: 0,
+                imported: false,
+            });
+        }
+    }
+
+    pub(super) fn on_imported(&mut self, slot: usize, imported: Imported) {
+        let Some(live) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let Some(flight) = live.inflight.iter_mut().find(|f| f.batch == imported.batch) else {
+            return self.protocol_violation(
+                slot,
+                format!("`imported` for unknown batch {}", imported.batch),
+            );
+        };
+        flight.imported = true;
+        let module = flight.module;
+        if imported.unlisted.is_empty() {
+            return;
+        }
+        let chosen = self.admit_unlisted(module, &imported.unlisted);
+        let Some(live) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let Some(flight) = live.inflight.iter_mut().find(|f| f.batch == imported.batch) else {
+            return;
+        };
+        let listed = flight.tests.len();
+        let mut positions = Vec::with_capacity(chosen.len());
+        for (index, test) in chosen {
+            positions.push(index as u32);
+            flight.tests.push(test);
+        }
+        let groups: Vec<Option<&str>> = flight
+            .tests
+            .iter()
+            .map(|&t| self.table[t].group.as_deref())
+            .collect();
+        flight.order = merged_order(&groups, listed);
+        let message = ToWorker::Extend(Extend {
+            batch: imported.batch,
+            unlisted: positions,
+            order: flight.order.iter().map(|&p| p as u32).collect(),
+        });
+        if let Err(err) = live.process.send(&message) {
+            self.observer
+                .warning(&format!("cannot extend a batch: {err}"));
+        }
+    }
+
+    /// Adds the selected tests a module showed at import to the run.
+    /// Returns (index in `unlisted`, test index) pairs.
+    pub(super) fn admit_unlisted(
+        &mut self,
+        module: usize,
+        unlisted: &[Discovered],
+    ) -> Vec<(usize, usize)> {
+        let rel = &self.modules[module].rel;
+        let mut chosen = Vec::new();
+        for (index, found) in unlisted.iter().enumerate() {
+            let id = format!("{rel}::{}", found.name);
+            if !(self.select_unlisted)(&id, &found.tags) {
+                continue;
+            }
+            let group = found
+                .name
+                .rsplit_once("::")
+                .map(|(class, _)| class.to_string());
+            self.table.push(TestEntry {
+                name: found.name.clone(),
+                module,
+                group,
+                timeout: None,
+                estimate: self.fallback_estimate,
+            });
+            self.done.push(false);
+            self.attempts.push(0);
+            chosen.push((index, self.table.len() - 1));
+        }
+        if !chosen.is_empty() {
+            self.observer.tests_added(chosen.len());
+        }
+        chosen
+    }
+
+    pub(super) fn on_batch_done(&mut self, slot: usize, batch: u32) {
+        let Some(live) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let Some(index) = live.inflight.iter().position(|f| f.batch == batch) else {
+            return self
+                .protocol_violation(slot, format!("`batch_done` for unknown batch {batch}"));
+        };
+        let Some(flight) = live.inflight.remove(index) else {
+            return;
+        };
+        let unreported: Vec<usize> = flight.unfinished().collect();
+        for test in unreported {
+            let result = self.error_result(
+                test,
+                slot as u32 + 1,
+                ErrorKind::Protocol,
+                Phase::Call,
+                "the worker finished the batch without reporting this test".into(),
+                None,
+                0.0,
+            );
+            self.record(test, result);
+        }
+        self.maybe_recycle(slot);
+        self.refill(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merged_order;
+
+    #[test]
+    fn an_admitted_test_follows_its_class_or_goes_last() {
+        // Listed: A::a1, f, A::a2; admitted: B::b, A::a3, g.
+        let groups = [Some("A"), None, Some("A"), Some("B"), Some("A"), None];
+        assert_eq!(merged_order(&groups, 3), [0, 1, 2, 4, 3, 5]);
+        assert_eq!(merged_order(&groups[..3], 3), [0, 1, 2], "nothing admitted");
+    }
+}

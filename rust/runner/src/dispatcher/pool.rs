@@ -1,0 +1,306 @@
+//! The worker pool's lifecycle: starting workers (forked by the fork server or
+//! started as interpreters), keeping them busy, recycling, retiring and
+//! replacing them, and ending them all.
+
+use super::{Dispatcher, InFlight, PendingReap};
+use crate::forkserver::ForkServer;
+use crate::process::{ReapMode, WorkerProcess};
+use crate::spawn::WorkerPipes;
+use dbtest_model::Running;
+use dbtest_protocol::{ToWorker, WorkerConfig, PROTOCOL_VERSION};
+use std::collections::VecDeque;
+use std::time::Instant;
+
+pub(super) struct Live {
+    pub(super) process: WorkerProcess,
+    pub(super) greeted: bool,
+    pub(super) inflight: VecDeque<InFlight>,
+    pub(super) last_activity: Instant,
+    pub(super) affinity: Option<usize>,
+    /// Tests sent to it so far (for `max_tests_per_worker`).
+    pub(super) tests_sent: usize,
+    /// It gets no more work and is replaced once its batches are done.
+    pub(super) retiring: bool,
+}
+
+/// Workers come from a fork server when more than one is started; if the
+/// server cannot be started or stops answering, interpreters are started
+/// directly for the rest of the run.
+pub(super) enum ForkServerState {
+    /// Workers start as interpreters.
+    Unused,
+    /// Started when the first worker is needed.
+    NotStarted,
+    Running(ForkServer),
+    /// It failed a request (no fork, a late or garbled answer): it gets no
+    /// more, but lives on until the run ends, because the workers it forked
+    /// die with it (PR_SET_PDEATHSIG) and may be running tests.
+    Degraded {
+        /// Held only: dropping it would end the server.
+        _kept: ForkServer,
+    },
+}
+
+impl ForkServerState {
+    /// Stops sending requests to a server that failed one, keeping it alive.
+    fn degrade(&mut self) {
+        if let ForkServerState::Running(server) = std::mem::replace(self, ForkServerState::Unused) {
+            *self = ForkServerState::Degraded { _kept: server };
+        }
+    }
+}
+
+impl Dispatcher<'_> {
+    pub(super) fn fork_server(&mut self) -> Option<&mut ForkServer> {
+        if let ForkServerState::NotStarted = self.fork_server {
+            self.fork_server = match ForkServer::start(&self.options.spawn) {
+                Ok(server) => ForkServerState::Running(server),
+                Err(_) => ForkServerState::Unused,
+            };
+        }
+        match &mut self.fork_server {
+            ForkServerState::Running(server) => Some(server),
+            _ => None,
+        }
+    }
+
+    /// Asks the fork server for every slot's worker at once: it forks them back
+    /// to back while the coordinator sets up the ones already forked, instead of
+    /// waiting for a round trip per worker. In slot order.
+    pub(super) fn request_workers(&mut self) -> VecDeque<WorkerPipes> {
+        let count = self.slots.len();
+        let mut requested = VecDeque::with_capacity(count);
+        if let Some(server) = self.fork_server() {
+            for _ in 0..count {
+                let Ok(pipes) = WorkerPipes::new() else { break };
+                if server.request(pipes.worker_ends()).is_err() {
+                    break;
+                }
+                requested.push_back(pipes);
+            }
+        }
+        requested
+    }
+
+    /// `requested`: pipes the fork server was already asked to fork a worker
+    /// with (see `request_workers`).
+    pub(super) fn start_worker(&mut self, slot: usize, requested: Option<WorkerPipes>) {
+        let id = self.next_process;
+        self.next_process += 1;
+        let traceback_file = self.options.run_dir.join(format!("worker-{id}.tb"));
+        let (options, events) = (self.options, self.events_tx.clone());
+        let spec = &options.spawn;
+        let spawn = |server: Option<&mut ForkServer>, requested: Option<WorkerPipes>| {
+            WorkerProcess::spawn(
+                spec,
+                server,
+                requested,
+                id,
+                slot as u32 + 1,
+                traceback_file.clone(),
+                events.clone(),
+            )
+        };
+        let forked = self
+            .fork_server()
+            .map(|server| spawn(Some(server), requested));
+        let spawned = match forked {
+            Some(Ok(process)) => Ok(process),
+            Some(Err(err)) => {
+                // Its answers can no longer be matched to requests: interpreters
+                // from now on, while the workers it forked carry on.
+                self.fork_server.degrade();
+                self.observer.warning(&format!(
+                    "the fork server failed ({err}); new workers start as interpreters"
+                ));
+                spawn(None, None)
+            }
+            None => spawn(None, None),
+        };
+        let process = match spawned {
+            Ok(process) => process,
+            Err(err) => {
+                self.outcome.fatal = Some(format!(
+                    "cannot start a worker with {}: {err}",
+                    self.options.spawn.python.display()
+                ));
+                return;
+            }
+        };
+        let config = ToWorker::Config(WorkerConfig {
+            protocol: PROTOCOL_VERSION,
+            worker: slot as u32 + 1,
+            rootdir: self.options.rootdir.to_string_lossy().into_owned(),
+            capture: self.options.capture,
+            capture_passed: self.options.capture_passed,
+            output_limit: self.options.output_limit,
+            traceback_file: traceback_file.to_string_lossy().into_owned(),
+            cache_dir: self
+                .options
+                .cache_dir
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned()),
+        });
+        if let Err(err) = process.send(&config) {
+            self.outcome.fatal = Some(format!("cannot configure a worker: {err}"));
+        }
+        self.slots[slot] = Some(Live {
+            process,
+            greeted: false,
+            inflight: VecDeque::new(),
+            last_activity: Instant::now(),
+            affinity: None,
+            tests_sent: 0,
+            retiring: false,
+        });
+        self.refill(slot);
+    }
+
+    pub(super) fn slot_of(&self, process: u64) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|l| l.process.id == process))
+    }
+
+    /// Work can reappear after a worker went idle (requeued after a crash, a
+    /// retry): give it to idle workers, and restart slots left empty.
+    pub(super) fn keep_workers_busy(&mut self) {
+        for slot in 0..self.slots.len() {
+            if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+                return;
+            }
+            match &self.slots[slot] {
+                Some(live) if live.inflight.is_empty() && !live.retiring => self.refill(slot),
+                Some(_) => {}
+                // Retired for want of work, not lost: no restart to count.
+                None if self.retired[slot] => {
+                    self.retired[slot] = false;
+                    self.start_worker(slot, None);
+                }
+                None if self.any_greeted => self.replace_worker(slot),
+                None => {}
+            }
+        }
+    }
+
+    /// Ends the workers that have nothing left to do once all work is handed
+    /// out, rather than at the end of the run: their module teardowns and exits
+    /// overlap the tests still running elsewhere. Not while a batch somewhere may
+    /// still reveal tests only its import shows (they may need workers); work
+    /// that reappears later (a retry, a crash's requeue) restarts the slot.
+    pub(super) fn retire_idle_workers(&mut self) {
+        if !self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+            return;
+        }
+        let imports_pending = self
+            .slots
+            .iter()
+            .flatten()
+            .any(|live| live.inflight.iter().any(|flight| !flight.imported));
+        if imports_pending {
+            return;
+        }
+        for slot in 0..self.slots.len() {
+            let idle = self.slots[slot]
+                .as_ref()
+                .is_some_and(|live| live.inflight.is_empty() && !live.retiring);
+            if idle {
+                self.retire(slot);
+                self.retired[slot] = true;
+            }
+        }
+    }
+
+    /// Replaces a worker that ran its quota of tests or grew too big, once its
+    /// queued batches are done.
+    pub(super) fn maybe_recycle(&mut self, slot: usize) {
+        let Some(live) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let too_many = self
+            .options
+            .max_tests_per_worker
+            .is_some_and(|max| live.tests_sent >= max);
+        let too_big = self.options.max_worker_rss.is_some_and(|max| {
+            crate::status::resident_bytes(live.process.pid).is_some_and(|rss| rss > max)
+        });
+        live.retiring |= too_many || too_big;
+        if !live.retiring || !live.inflight.is_empty() {
+            return;
+        }
+        self.retire(slot);
+        if !self.scheduler.is_empty() && self.outcome.stopped.is_none() {
+            self.start_worker(slot, None);
+        }
+    }
+
+    /// Asks the worker in `slot` to shut down and leaves the slot empty; the
+    /// worker is reaped in the background (module teardowns may still report).
+    pub(super) fn retire(&mut self, slot: usize) {
+        let Some(live) = self.slots[slot].take() else {
+            return;
+        };
+        let _ = live.process.send(&ToWorker::Shutdown);
+        self.pending
+            .insert(live.process.id, PendingReap::quiet(slot as u32 + 1));
+        if let Some(handle) = live
+            .process
+            .reap(ReapMode::Shutdown, self.events_tx.clone())
+        {
+            self.reapers.push(handle);
+        }
+    }
+
+    pub(super) fn replace_worker(&mut self, slot: usize) {
+        if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+            return;
+        }
+        if self.restarts >= self.options.max_worker_restarts {
+            self.stop_dispatching(format!(
+                "stopped after {} worker restarts (--max-worker-restart)",
+                self.restarts
+            ));
+            return;
+        }
+        self.restarts += 1;
+        self.start_worker(slot, None);
+    }
+
+    pub(super) fn end_all(&mut self, mode: ReapMode) {
+        for slot in 0..self.slots.len() {
+            if let Some(live) = self.slots[slot].take() {
+                if mode == ReapMode::Shutdown {
+                    let _ = live.process.send(&ToWorker::Shutdown);
+                }
+                // Wait for it in `finish`: module teardowns may still report.
+                self.pending
+                    .insert(live.process.id, PendingReap::quiet(slot as u32 + 1));
+                if let Some(handle) = live.process.reap(mode, self.events_tx.clone()) {
+                    self.reapers.push(handle);
+                }
+            }
+        }
+    }
+
+    /// The test a worker is busy with and its time limit, if it has one.
+    pub(super) fn current_test(&self, live: &Live) -> Option<(usize, f64)> {
+        let test = live.inflight.front()?.current()?;
+        let limit = self.table[test].timeout.or(self.options.default_timeout)?;
+        Some((test, limit))
+    }
+
+    pub(super) fn running(&self) -> Vec<Running> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter_map(|live| {
+                let test = live.inflight.front()?.current()?;
+                Some(Running {
+                    slot: live.process.slot,
+                    id: self.id_of(test),
+                    elapsed: live.last_activity.elapsed(),
+                })
+            })
+            .collect()
+    }
+}

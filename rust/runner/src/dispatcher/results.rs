@@ -1,0 +1,155 @@
+//! Result accounting: turning worker reports into results, retries
+//! (`--retries`), failures and `--maxfail`, and publishing to the observer.
+
+use super::Dispatcher;
+use dbtest_model::{ErrorKind, Outcome, Phase, TestResult};
+use dbtest_protocol::{FixtureReport, TestReport};
+
+impl Dispatcher<'_> {
+    pub(super) fn on_result(&mut self, slot: usize, report: TestReport) {
+        let Some(live) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let Some(flight) = live.inflight.iter_mut().find(|f| f.batch == report.batch) else {
+            return self
+                .protocol_violation(slot, format!("result for unknown batch {}", report.batch));
+        };
+        let position = report.position as usize;
+        let Some(&test) = flight.tests.get(position) else {
+            return self
+                .protocol_violation(slot, format!("result for unknown position {position}"));
+        };
+        flight.imported = true;
+        if flight.order.get(flight.next) == Some(&position) {
+            flight.next += 1;
+        } else if let Some(index) = flight.order.iter().position(|&p| p == position) {
+            flight.next = flight.next.max(index + 1);
+        }
+        let mut result = TestResult::new(self.id_of(test), report.outcome, report.phase);
+        result.error_kind = report.error_kind;
+        result.duration = report.duration;
+        result.worker = slot as u32 + 1;
+        result.message = report.message;
+        result.traceback = report.traceback;
+        result.stdout = report.stdout;
+        result.stderr = report.stderr;
+        result.subtests_passed = report.subtests_passed;
+        result.warnings = report.warnings;
+        // Each failed subTest block is a result of its own (as pytest 9 counts them).
+        for failure in report.subtests {
+            let mut sub = TestResult::new(
+                format!("{} {}", result.id, failure.description),
+                failure.outcome,
+                Phase::Call,
+            );
+            sub.error_kind = (failure.outcome == Outcome::Error).then_some(ErrorKind::Exception);
+            sub.worker = result.worker;
+            sub.message = failure.message;
+            sub.traceback = failure.traceback;
+            sub.parent = Some(result.id.clone());
+            self.count_and_publish(sub);
+        }
+        self.record(test, result);
+        self.refill(slot);
+    }
+
+    pub(super) fn on_fixture(&mut self, worker: u32, report: FixtureReport) {
+        let rel = self
+            .modules
+            .iter()
+            .find(|m| m.module.name == report.module)
+            .map_or(report.module.as_str(), |m| m.rel.as_str());
+        let mut result = TestResult::new(
+            format!("{rel}::{}", report.name),
+            Outcome::Error,
+            report.phase,
+        );
+        result.error_kind = Some(ErrorKind::Exception);
+        result.duration = report.duration;
+        result.worker = worker;
+        result.message = report.message;
+        result.traceback = report.traceback;
+        result.stdout = report.stdout;
+        result.stderr = report.stderr;
+        self.count_and_publish(result);
+    }
+
+    /// Records a test's result, or requeues it for another attempt (`--retries`).
+    pub(super) fn record(&mut self, test: usize, mut result: TestResult) {
+        if self.done[test] {
+            return;
+        }
+        if result.phase == Phase::Import && result.outcome == Outcome::Skipped {
+            // A module that skips itself as it is imported (`pytest.importorskip`,
+            // `unittest.SkipTest`) is one skipped result named after its file, as
+            // pytest and unittest count it, however many tests it holds and however
+            // many workers imported it.
+            self.done[test] = true;
+            let module = self.table[test].module;
+            if self.skipped_modules.insert(module) {
+                result.id = self.modules[module].rel.clone();
+                result.attempts = 1;
+                self.count_and_publish(result);
+            }
+            return;
+        }
+        self.attempts[test] += 1;
+        result.attempts = self.attempts[test];
+        let failing = matches!(result.outcome, Outcome::Failed | Outcome::Error);
+        if failing && result.attempts <= self.options.retries && self.outcome.stopped.is_none() {
+            self.observer.test_retried(&result);
+            self.scheduler.requeue(&[test], &self.table);
+            return;
+        }
+        result.flaky = result.outcome == Outcome::Passed && result.attempts > 1;
+        self.done[test] = true;
+        self.count_and_publish(result);
+    }
+
+    pub(super) fn count_and_publish(&mut self, result: TestResult) {
+        if result.outcome.fails_run() {
+            self.failures += 1;
+            if let Some(max) = self.options.max_failures {
+                if self.failures >= max && self.outcome.stopped.is_none() {
+                    let plural = if max == 1 { "failure" } else { "failures" };
+                    self.stop_dispatching(format!("stopped after {max} {plural}"));
+                }
+            }
+        }
+        self.observer.test_finished(&result);
+        self.outcome.results.push(result);
+    }
+
+    pub(super) fn stop_dispatching(&mut self, why: String) {
+        if self.outcome.stopped.is_none() {
+            self.outcome.stopped = Some(why);
+        }
+        self.scheduler.drain();
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn error_result(
+        &self,
+        test: usize,
+        worker: u32,
+        kind: ErrorKind,
+        phase: Phase,
+        message: String,
+        traceback: Option<String>,
+        duration: f64,
+    ) -> TestResult {
+        let mut result = TestResult::new(self.id_of(test), Outcome::Error, phase);
+        result.error_kind = Some(kind);
+        result.duration = duration;
+        result.worker = worker;
+        result.message = Some(message);
+        result.traceback = traceback;
+        result
+    }
+
+    /// `<module rel>::<name>`: built when needed rather than stored per test.
+    pub(super) fn id_of(&self, test: usize) -> String {
+        let entry = &self.table[test];
+        format!("{}::{}", self.modules[entry.module].rel, entry.name)
+    }
+}
