@@ -28,6 +28,7 @@ def exit_code(name: str) -> int:
 
     return int(getattr(_core, f"EXIT_{name}"))
 
+
 # (pid, socket fd) of a fork server started by `dbtest.launch`, until a run takes it.
 _fork_server: tuple[int, int] | None = None
 
