@@ -341,3 +341,22 @@ def test_nothing_selected_in_any_shard_is_still_exit_5(project, tmp_path):
     run = run_dbtest("--no-cache", "--shard", "1/2", "-k", "nothing", "--json", str(report), cwd=root)
     assert run.code == 5, run
     assert json.loads(report.read_text())["tests"] == []
+
+
+def test_a_collection_error_is_reported_by_one_shard(project, tmp_path):
+    root = project(
+        {
+            "test_ok.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n",
+            "test_broken.py": "def test_x(:\n",
+        }
+    )
+    reports = [tmp_path / f"shard-{k}.json" for k in (1, 2, 3)]
+    codes = []
+    for k, report in enumerate(reports, 1):
+        codes.append(run_dbtest("--no-cache", "--shard", f"{k}/3", "--json", str(report), cwd=root).code)
+    errors = [k for k, report in enumerate(reports, 1) if "test_broken.py" in ran(report)]
+    assert len(errors) == 1, "exactly one shard reports the file's collection error"
+    assert sorted(codes) == [0, 0, 1], codes
+    run = run_dbtest("merge", *map(str, reports), "--json", str(tmp_path / "merged.json"), cwd=root)
+    assert run.code == 1, run
+    assert sorted(ran(tmp_path / "merged.json")) == ["test_broken.py", "test_ok.py::test_a", "test_ok.py::test_b"]

@@ -71,7 +71,14 @@ pub(crate) fn execute(
     let previous_failures = cache_dir.map(state::last_failed).unwrap_or_default();
     let rerun = apply_last_failed(settings, &collected, selection, &previous_failures);
     let (plan, mut early) = build_plan(&collected, &rerun, selection.exact, &durations);
-    early.splice(0..0, collection_error_results(&collected));
+    let mut collection_errors = collection_error_results(&collected);
+    // Every shard collects every file; a file's collection error is reported
+    // once, by the shard that owns the file, or merged reports would hold it
+    // twice.
+    if let Some(owners) = &selection.owners {
+        collection_errors.retain(|error| owners.owns_file(&error.id));
+    }
+    early.splice(0..0, collection_errors);
     let mut plan_info = planned_tests(&collected, selection, &rerun, &report_files);
     // From here on the plan says what runs. The static list is kept only as the
     // set of known ids (hashed: a collision would only hide a test found at
