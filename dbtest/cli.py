@@ -1,7 +1,9 @@
 """The ``dbtest`` command: parses the command line with click, then hands over to
 the Rust coordinator (``dbtest._core.run``), which does everything else.
 
-Usage errors exit with 4 (pytest's convention) after one line on stderr.
+Usage errors exit with 4 (pytest's convention) after one line on stderr. Exit
+codes are defined once, in the coordinator (``rust/coordinator/src/exit.rs``),
+and read from the native module when needed (see `exit_code`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ import click
 
 from dbtest import __version__
 
-USAGE_ERROR = 4
-INTERRUPTED = 2
+
+def exit_code(name: str) -> int:
+    """The exit code called ``name`` (``USAGE_ERROR``, ``INTERRUPTED``, ...), from the
+    coordinator's definition. Read on the way out only: loading the native module
+    would add to every ``dbtest --version``."""
+    from dbtest import _core
+
+    return int(getattr(_core, f"EXIT_{name}"))
+
 
 # (pid, socket fd) of a fork server started by `dbtest.launch`, until a run takes it.
 _fork_server: tuple[int, int] | None = None
@@ -173,7 +182,7 @@ def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
     try:
         return _core.run(json.dumps(args), fork_server)
     except KeyboardInterrupt:
-        return INTERRUPTED
+        return exit_code("INTERRUPTED")
 
 
 def _test_command(name: str, command: str, kinds: list[str], summary: str) -> click.Command:
@@ -274,13 +283,13 @@ def main(argv: list[str] | None = None, fork_server: tuple[int, int] | None = No
     except click.exceptions.UsageError as exc:
         message = " ".join(exc.format_message().split())
         sys.stderr.write(f"dbtest: error: {message} (see dbtest --help)\n")
-        code = USAGE_ERROR
+        code = exit_code("USAGE_ERROR")
     except click.exceptions.Abort:
-        code = INTERRUPTED
+        code = exit_code("INTERRUPTED")
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except KeyboardInterrupt:
-        code = INTERRUPTED
+        code = exit_code("INTERRUPTED")
     finally:
         if _fork_server is not None:
             from dbtest.launch import end_fork_server

@@ -203,8 +203,12 @@ def test_pyproject_configuration(project):
     assert run.last_line.startswith("1 passed, 0 failed, 1 error"), run
     assert "timed out after 2 s" in run.stdout
     assert "on 1 worker" in run.stdout
-    cli_wins = run_dbtest("--no-cache", "--timeout", "60", "-k", "ok", cwd=root)
-    assert cli_wins.last_line.startswith("1 passed"), cli_wins
+    # The command line's timeout wins over the configuration's: the same test
+    # now times out after the command line's 1 s, not the configured 2 s.
+    cli_wins = run_dbtest("--no-cache", "--timeout", "1", "-k", "slow", cwd=root)
+    assert cli_wins.last_line.startswith("0 passed, 0 failed, 1 error"), cli_wins
+    assert "timed out after 1 s" in cli_wins.stdout, cli_wins
+    assert "timed out after 2 s" not in cli_wins.stdout, cli_wins
 
 
 @pytest.mark.parametrize(
@@ -220,3 +224,141 @@ def test_bad_pyproject_is_a_usage_error_naming_the_key(project, config, named):
     run = run_dbtest(cwd=root)
     assert run.code == 4, run
     assert named in run.stderr and run.stderr.count("\n") == 1, run
+
+
+GENERATED = """\
+def test_static():
+    pass
+
+
+def _make(i):
+    def test():
+        assert i >= 0
+
+    return test
+
+
+for i in range(40):
+    globals()[f"test_gen_{i}"] = _make(i)
+"""
+
+
+def ran(report: Path) -> list[str]:
+    return [test["id"] for test in json.loads(report.read_text())["tests"]]
+
+
+@pytest.mark.parametrize("mode", ["slice", "hash"])
+def test_tests_found_only_at_import_run_in_exactly_one_shard(project, tmp_path, mode):
+    root = project({"tests/test_gen.py": GENERATED})
+    expected = {"tests/test_gen.py::test_static", *(f"tests/test_gen.py::test_gen_{i}" for i in range(40))}
+    reports = []
+    for k in (1, 2, 3):
+        report = tmp_path / f"shard-{k}.json"
+        run = run_dbtest("--no-cache", "--shard", f"{k}/3", "--shard-mode", mode, "--json", str(report), cwd=root)
+        assert run.code == 0, run
+        reports.append(report)
+    union = [test for report in reports for test in ran(report)]
+    assert sorted(union) == sorted(expected), "each of the 41 tests runs in exactly one shard"
+    merged = tmp_path / "merged.json"
+    run = run_dbtest("merge", *map(str, reports), "--json", str(merged), cwd=root)
+    assert run.code == 0, run
+    assert sorted(ran(merged)) == sorted(expected)
+
+
+def test_merge_notices_tests_that_ran_in_no_shard(project, tmp_path):
+    root = project({"tests/test_gen.py": GENERATED})
+    # Slices of one static test: shard 1 runs test_static (and imports the file
+    # for it); the file's own shard, 3, runs the 40 generated tests.
+    reports = [tmp_path / f"shard-{k}.json" for k in (1, 2, 3)]
+    for k, report in enumerate(reports, 1):
+        run = run_dbtest("--no-cache", "--shard", f"{k}/3", "--shard-mode", "slice", "--json", str(report), cwd=root)
+        assert run.code == 0, run
+    assert ran(reports[0]) == ["tests/test_gen.py::test_static"]
+    assert len(ran(reports[2])) == 40
+    # Lose a planned test and a test found at import from the reports.
+    for report in (reports[0], reports[2]):
+        document = json.loads(report.read_text())
+        document["tests"].pop()
+        report.write_text(json.dumps(document))
+    merged = tmp_path / "merged.json"
+    run = run_dbtest("merge", *map(str, reports), "--json", str(merged), cwd=root)
+    assert run.code == 3, run
+    assert run.stderr.count("\n") == 1, run
+    assert "2 tests have no result in any report: tests/test_gen.py::test_static" in run.stderr, run
+    assert len(ran(merged)) == 39, "the merged report is still written"
+
+
+def test_merge_refuses_shards_of_different_selections(project, tmp_path):
+    root = project({"tests/test_gen.py": GENERATED})
+    first, second = tmp_path / "shard-1.json", tmp_path / "shard-2.json"
+    assert run_dbtest("--no-cache", "--shard", "1/2", "--json", str(first), cwd=root).code == 0
+    run = run_dbtest("--no-cache", "--shard", "2/2", "-k", "not static", "--json", str(second), cwd=root)
+    assert run.code == 0, run
+    run = run_dbtest("merge", str(first), str(second), "--json", str(tmp_path / "merged.json"), cwd=root)
+    assert run.code == 4, run
+    assert "shard-1.json selected 1 test but" in run.stderr and "shard-2.json selected 0:" in run.stderr, run
+    assert run.stderr.count("\n") == 1, run
+
+
+def test_an_empty_shard_writes_its_reports_and_passes(project, tmp_path):
+    # Two tests dealt over four shards: shards 3 and 4 get nothing.
+    root = project({"test_two.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n"})
+    listed_empty = run_dbtest("list", "--shard", "3/4", "--shard-mode", "slice", cwd=root)
+    assert (listed_empty.code, listed_empty.stdout) == (0, ""), listed_empty
+    reports = []
+    for k in (1, 2, 3, 4):
+        out = tmp_path / f"shard-{k}"
+        run = run_dbtest(
+            "--no-cache",
+            "--shard",
+            f"{k}/4",
+            "--shard-mode",
+            "slice",
+            "--json",
+            f"{out}.json",
+            "--junit-xml",
+            f"{out}.xml",
+            "--markdown",
+            f"{out}.md",
+            cwd=root,
+        )
+        assert run.code == 0, run
+        reports.append(Path(f"{out}.json"))
+    empty = json.loads(reports[3].read_text())
+    assert empty["tests"] == [] and empty["run"]["shard"] == {"index": 4, "total": 4}
+    assert empty["plan"]["selected"] == 2 and empty["plan"]["planned"] == []
+    assert ET.parse(tmp_path / "shard-4.xml").getroot().findall(".//testcase") == []
+    assert (tmp_path / "shard-4.md").read_text().strip()
+    on_stdout = run_dbtest("--no-cache", "--shard", "4/4", "--shard-mode", "slice", "--format", "json", cwd=root)
+    assert on_stdout.code == 0 and json.loads(on_stdout.stdout)["tests"] == [], on_stdout
+    merged = tmp_path / "merged.json"
+    run = run_dbtest("merge", *map(str, reports), "--json", str(merged), cwd=root)
+    assert run.code == 0, run
+    assert sorted(ran(merged)) == ["test_two.py::test_a", "test_two.py::test_b"]
+
+
+def test_nothing_selected_in_any_shard_is_still_exit_5(project, tmp_path):
+    root = project({"test_two.py": "def test_a():\n    pass\n"})
+    report = tmp_path / "r.json"
+    run = run_dbtest("--no-cache", "--shard", "1/2", "-k", "nothing", "--json", str(report), cwd=root)
+    assert run.code == 5, run
+    assert json.loads(report.read_text())["tests"] == []
+
+
+def test_a_collection_error_is_reported_by_one_shard(project, tmp_path):
+    root = project(
+        {
+            "test_ok.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n",
+            "test_broken.py": "def test_x(:\n",
+        }
+    )
+    reports = [tmp_path / f"shard-{k}.json" for k in (1, 2, 3)]
+    codes = []
+    for k, report in enumerate(reports, 1):
+        codes.append(run_dbtest("--no-cache", "--shard", f"{k}/3", "--json", str(report), cwd=root).code)
+    errors = [k for k, report in enumerate(reports, 1) if "test_broken.py" in ran(report)]
+    assert len(errors) == 1, "exactly one shard reports the file's collection error"
+    assert sorted(codes) == [0, 0, 1], codes
+    run = run_dbtest("merge", *map(str, reports), "--json", str(tmp_path / "merged.json"), cwd=root)
+    assert run.code == 1, run
+    assert sorted(ran(tmp_path / "merged.json")) == ["test_broken.py", "test_ok.py::test_a", "test_ok.py::test_b"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from .conftest import FIXTURES, REPO, run_dbtest
 
@@ -60,6 +62,30 @@ def test_version():
     run = run_dbtest("--version")
     assert run.code == 0
     assert run.stdout.startswith("dbtest ")
+
+
+def test_exit_codes_come_from_the_coordinator_and_cost_version_nothing():
+    from dbtest import _core, cli
+
+    codes = {name: cli.exit_code(name) for name in ("OK", "TESTS_FAILED", "INTERRUPTED")}
+    codes |= {name: cli.exit_code(name) for name in ("INTERNAL_ERROR", "USAGE_ERROR", "NO_TESTS")}
+    assert codes == {
+        "OK": 0,
+        "TESTS_FAILED": 1,
+        "INTERRUPTED": 2,
+        "INTERNAL_ERROR": 3,
+        "USAGE_ERROR": 4,
+        "NO_TESTS": 5,
+    }
+    assert _core.EXIT_USAGE_ERROR == 4
+    # `dbtest --version` never loads the native module.
+    version = subprocess.run(
+        [sys.executable, "-P", "-X", "importtime", "-m", "dbtest", "--version"], capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout.startswith("dbtest "), version
+    imported = [line.rsplit("|", 1)[-1].strip() for line in version.stderr.splitlines()]
+    assert "click" in imported, "-X importtime lists the imports"
+    assert "dbtest._core" not in imported
 
 
 def test_noisy_tests_do_not_disturb_the_protocol():

@@ -1,17 +1,18 @@
 //! `dbtest` (run): plan, run on the worker pool, report, remember.
 
 use crate::cache::{Cache, DurationIndex};
+use crate::ci::{bazel_test_env, process_env};
 use crate::error::CoordinatorError;
 use crate::exit;
-use crate::pipeline::{process_env, Collected, Selection};
-use crate::plan::{apply_last_failed, build_plan, collection_error_results};
-use crate::reports::{build_report, ReportFiles, ReportKind, RunFacts};
+use crate::pipeline::{Collected, Selection};
+use crate::plan::{apply_last_failed, build_plan, collection_error_results, Rerun};
+use crate::reports::{build_report, ReportFiles, RunFacts};
 use crate::state;
 use dbtest_config::Settings;
 use dbtest_model::{Kind, TestResult};
-use dbtest_report::{ConsoleOptions, ConsoleReporter, RunSummary};
+use dbtest_report::{ConsoleOptions, ConsoleReporter, PlanInfo, RunSummary};
 use dbtest_runner::{ForkServer, RunObserver, RunnerOptions, SpawnSpec};
-use dbtest_select::bazel_test_env;
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::time::{Instant, SystemTime};
 
@@ -58,19 +59,26 @@ pub(crate) fn execute(
 ) -> Result<i32, CoordinatorError> {
     let started_at = SystemTime::now() - started.elapsed();
     let bazel = bazel_test_env(&process_env);
-    if let (Some(bazel), Some(_)) = (&bazel, selection.shard) {
+    if let (Some(bazel), Some(_)) = (&bazel, selection.shard()) {
         bazel.touch_shard_status_file().map_err(|e| {
             CoordinatorError::Usage(format!("cannot touch TEST_SHARD_STATUS_FILE: {e}"))
         })?;
     }
     let report_files = ReportFiles::open(settings, bazel.as_ref())?;
-    let stdout_report = ReportKind::for_stdout(settings.format);
     let cache_dir = settings.cache_dir.as_deref();
     let cache = cache_dir.map(|d| Cache::new(d.to_path_buf()));
     let previous_failures = cache_dir.map(state::last_failed).unwrap_or_default();
     let rerun = apply_last_failed(settings, &collected, selection, &previous_failures);
     let (plan, mut early) = build_plan(&collected, &rerun, selection.exact, &durations);
-    early.splice(0..0, collection_error_results(&collected));
+    let mut collection_errors = collection_error_results(&collected);
+    // Every shard collects every file; a file's collection error is reported
+    // once, by the shard that owns the file, or merged reports would hold it
+    // twice.
+    if let Some(owners) = &selection.owners {
+        collection_errors.retain(|error| owners.owns_file(&error.id));
+    }
+    early.splice(0..0, collection_errors);
+    let mut plan_info = planned_tests(&collected, selection, &rerun, &report_files);
     // From here on the plan says what runs. The static list is dropped and the
     // durations are read again at the end: memory per test stays close to the
     // result record.
@@ -79,9 +87,10 @@ pub(crate) fn execute(
     drop(durations);
 
     // With a report document on stdout, the console goes to stderr.
-    let (console_out, terminal): (Box<dyn Write>, bool) = match stdout_report {
-        None => (Box::new(std::io::stdout()), std::io::stdout().is_terminal()),
-        Some(_) => (Box::new(std::io::stderr()), std::io::stderr().is_terminal()),
+    let (console_out, terminal): (Box<dyn Write>, bool) = if report_files.on_stdout() {
+        (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+    } else {
+        (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
     };
     let color = settings
         .color
@@ -102,11 +111,43 @@ pub(crate) fn execute(
         },
     );
 
+    // A shard of a non-empty selection may get nothing: normal in a CI
+    // matrix, so it passes (and writes its reports, which `merge` needs).
+    let empty_shard = selection.shard().is_some() && !selection.whole.is_empty();
     if plan.modules.is_empty() && early.is_empty() {
-        let elapsed = started.elapsed().as_secs_f64();
+        let elapsed = started.elapsed();
         drop(reporter);
-        let _ = writeln!(std::io::stdout(), "no tests ran in {elapsed:.2}s");
-        return Ok(exit::NO_TESTS);
+        let line = match selection.shard() {
+            Some(spec) if empty_shard => format!(
+                "no tests ran in {:.2}s (shard {spec} got none of the selection)",
+                elapsed.as_secs_f64()
+            ),
+            _ => format!("no tests ran in {:.2}s", elapsed.as_secs_f64()),
+        };
+        let _ = if report_files.on_stdout() {
+            writeln!(std::io::stderr(), "{line}")
+        } else {
+            writeln!(std::io::stdout(), "{line}")
+        };
+        if report_files.wanted() {
+            let facts = RunFacts {
+                started_at,
+                elapsed,
+                workers: 0,
+                shard: selection.shard(),
+                interrupted: false,
+                not_run: 0,
+                stopped: None,
+                python: None,
+                plan: plan_info,
+            };
+            report_files.write(&build_report(facts, settings, &[], &[]));
+        }
+        return Ok(if empty_shard {
+            exit::OK
+        } else {
+            exit::NO_TESTS
+        });
     }
 
     // Off the start-up path: the temporary directory may hold many entries.
@@ -148,11 +189,23 @@ pub(crate) fn execute(
     // the static pass missed (they are told every static name of the module).
     let criteria = &selection.criteria;
     let only = rerun.only.as_ref();
+    // Selected tests found here that another shard runs, for the report.
+    let elsewhere: RefCell<Vec<String>> = RefCell::new(Vec::new());
+    let record_elsewhere = plan_info.is_some();
     let admit = |id: &str, tags: &[String]| {
-        criteria.matches(id, Kind::of_test(id, tags), tags)
-            && only.is_none_or(|failed| failed.contains(id))
-            // Tests only an import reveals belong to one shard, by their id.
-            && selection.shard.is_none_or(|spec| spec.owns_unlisted(id))
+        let selected = criteria.matches(id, Kind::of_test(id, tags), tags)
+            && only.is_none_or(|failed| failed.contains(id));
+        // Tests only an import reveals belong to exactly one shard (the rule is
+        // `ShardOwners`'), which imports their module too.
+        match &selection.owners {
+            Some(owners) if selected && !owners.owns_unlisted(id) => {
+                if record_elsewhere {
+                    elsewhere.borrow_mut().push(id.to_string());
+                }
+                false
+            }
+            _ => selected,
+        }
     };
 
     let journal = match cache_dir.map(|d| state::Journal::start(d, plan.test_count() + early.len()))
@@ -209,7 +262,7 @@ pub(crate) fn execute(
     if let (Some(cache), Some(dir)) = (&cache, cache_dir) {
         // A shard leaves the durations file alone: every shard of a matrix must
         // partition with the same file (`dbtest merge --durations` makes the next one).
-        let durations_written = match selection.shard {
+        let durations_written = match selection.shard() {
             Some(_) => Ok(()),
             None => cache.record(cache.durations(), &results),
         };
@@ -224,34 +277,31 @@ pub(crate) fn execute(
         }
     }
     // The report document copies every result: only build it when asked for.
-    if !report_files.is_empty() || stdout_report.is_some() {
+    if report_files.wanted() {
+        if let Some(plan) = &mut plan_info {
+            let mut elsewhere = elsewhere.into_inner();
+            // A module imported again (a retried batch) reports its tests again.
+            elsewhere.sort_unstable();
+            elsewhere.dedup();
+            plan.elsewhere = elsewhere;
+        }
         let report = build_report(
             RunFacts {
                 started_at,
                 elapsed: started.elapsed(),
                 workers: outcome.workers,
-                shard: selection.shard,
+                shard: selection.shard(),
                 interrupted: outcome.interrupted,
                 not_run: outcome.not_run,
                 stopped: outcome.stopped.clone(),
                 python: outcome.python.clone(),
+                plan: plan_info,
             },
             settings,
             &retried,
             &results,
         );
-        for problem in report_files.write(&report) {
-            eprintln!("dbtest: error: {problem}");
-        }
-        if let Some(kind) = stdout_report {
-            match kind.render(&report) {
-                // Ignored write errors: a closed pipe (`| head`) is not our failure.
-                Ok(text) => {
-                    let _ = std::io::stdout().write_all(text.as_bytes());
-                }
-                Err(err) => eprintln!("dbtest: error: {err}"),
-            }
-        }
+        report_files.write(&report);
     }
     crate::memory_note("cache written");
     let counts = dbtest_report::Counts::of(&results);
@@ -259,7 +309,7 @@ pub(crate) fn execute(
         exit::INTERRUPTED
     } else if counts.any_failure(settings.flaky_fails) {
         exit::TESTS_FAILED
-    } else if results.is_empty() && outcome.not_run == 0 {
+    } else if results.is_empty() && outcome.not_run == 0 && !empty_shard {
         exit::NO_TESTS
     } else {
         exit::OK
@@ -342,6 +392,28 @@ impl<O: RunObserver> RunObserver for Observers<'_, O> {
     fn warning(&mut self, message: &str) {
         self.console.warning(message);
     }
+}
+
+/// What the report records of the plan, for `dbtest merge`: the whole
+/// selection and the static tests this run set out to run. `None` when no
+/// report is wanted, and for an `--lf` rerun, which runs a part of the
+/// selection that only this machine's cache knows.
+fn planned_tests(
+    collected: &Collected,
+    selection: &Selection,
+    rerun: &Rerun,
+    report_files: &ReportFiles,
+) -> Option<PlanInfo> {
+    (report_files.wanted() && rerun.only.is_none()).then(|| PlanInfo {
+        selected: selection.whole.tests as u64,
+        selection_digest: PlanInfo::digest_text(selection.whole.digest),
+        planned: rerun
+            .items
+            .iter()
+            .map(|&i| collected.items[i].id.to_string())
+            .collect(),
+        elsewhere: Vec::new(),
+    })
 }
 
 fn cache_dir_text(settings: &Settings) -> String {

@@ -3,6 +3,7 @@
 //! the `dbtest-coordinator` binary, with the same JSON arguments.
 
 mod cache;
+mod ci;
 mod error;
 mod execute;
 pub mod exit;

@@ -1,14 +1,18 @@
 //! `dbtest merge`: combines the JSON reports of a CI matrix's shards into one
 //! report (and JUnit/Markdown renderings of it), and their durations into one
-//! durations file. Inputs may be reports or durations files; duplicates and
-//! missing shards are errors.
+//! durations file. Inputs may be reports or durations files; duplicates,
+//! missing shards and shards that disagree on the selection are usage errors
+//! (exit 4, nothing written). Tests a report planned, or found at import for
+//! another shard, that have no result in any report ran in no shard: the
+//! merged files are written, then one line on stderr and exit 3 (internal
+//! error: dbtest failed to run every selected test exactly once).
 
 use crate::error::CoordinatorError;
 use crate::exit;
 use crate::reports::{open_for_writing, ReportKind};
 use dbtest_config::Settings;
 use dbtest_durations::Durations;
-use dbtest_report::{merge_named, RunReport};
+use dbtest_report::{merge_named, unreported, RunReport, Unreported};
 use std::io::Write;
 
 pub(crate) fn merge(settings: &Settings) -> Result<i32, CoordinatorError> {
@@ -51,6 +55,9 @@ pub(crate) fn merge(settings: &Settings) -> Result<i32, CoordinatorError> {
         }
         durations.push(file);
     }
+    // Checked before merging consumes the reports; reported after the merged
+    // files are written, so that a CI summary still shows what did run.
+    let missing = unreported(&reports);
     let merged = if reports.is_empty() {
         None
     } else {
@@ -88,8 +95,27 @@ pub(crate) fn merge(settings: &Settings) -> Result<i32, CoordinatorError> {
             t.errors,
             t.skipped
         );
+        if let Some(first) = missing.first() {
+            eprintln!("dbtest: error: {}", missing_message(first, missing.len()));
+            return Ok(exit::INTERNAL_ERROR);
+        }
         let failed = t.any_failure(report.run.flaky_fails);
         return Ok(if failed { exit::TESTS_FAILED } else { exit::OK });
     }
     Ok(exit::OK)
+}
+
+/// One line for tests that ran in no shard: how many, and the first.
+fn missing_message(first: &Unreported, count: usize) -> String {
+    let more = match count {
+        1 => String::new(),
+        2 => " and 1 more".to_string(),
+        n => format!(" and {} more", n - 1),
+    };
+    let tests = if count == 1 { "test has" } else { "tests have" };
+    format!(
+        "{count} {tests} no result in any report: {} (expected by {}){more}; \
+         they ran in no shard",
+        first.id, first.expected_by
+    )
 }

@@ -2,13 +2,14 @@
 //! static collection, selection. Nothing here imports Python code.
 
 use crate::cache::DurationIndex;
+use crate::ci::{process_env, resolve_shard};
 use crate::error::CoordinatorError;
 use dbtest_collect::CollectError;
 use dbtest_config::{normalize, Settings};
 use dbtest_discovery::{discover_each, relative_id_path, DiscoveryOptions};
 use dbtest_model::{Kind, TestFile, TestItem};
 use dbtest_select::{
-    shard_items, Criteria, Expression, NodeId, ShardMode, ShardRequest, ShardSpec,
+    shard_selection, Criteria, Expression, NodeId, ShardMode, ShardOwners, ShardRequest, ShardSpec,
 };
 use std::path::PathBuf;
 
@@ -25,15 +26,48 @@ pub struct Collected {
 
 pub struct Selection {
     pub criteria: Criteria,
-    /// Indices into `Collected::items`, in collection order.
+    /// Indices into `Collected::items` of the tests this run plans (under
+    /// `--shard`, its shard's part), in collection order.
     pub items: Vec<usize>,
-    /// Files with no selected static items that must still be imported to find
-    /// tests the static pass could not see.
+    /// Files that may define tests the static pass could not see, which this
+    /// run must import to find them (under `--shard`, the files it owns: see
+    /// [`ShardOwners`]), whether or not it plans static tests of theirs.
     pub probes: Vec<usize>,
     /// Node ids named a test: run exactly that, do not look for more.
     pub exact: bool,
+    /// Under `--shard`: the shard this run is, and the owner of every test
+    /// found at import.
+    pub owners: Option<ShardOwners>,
+    /// The whole selection, before sharding: the same in every shard.
+    pub whole: WholeSelection,
+}
+
+impl Selection {
     /// The shard this run is (`--shard`), if any.
-    pub shard: Option<ShardSpec>,
+    pub fn shard(&self) -> Option<ShardSpec> {
+        self.owners.as_ref().map(ShardOwners::spec)
+    }
+}
+
+/// What every shard of a matrix knows of the whole selection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WholeSelection {
+    /// Selected tests the static pass found.
+    pub tests: usize,
+    /// Wrapping sum of the FNV-1a hashes of their ids: shards that disagree
+    /// on the selection (other arguments, other files) tell each other apart
+    /// by it even when the counts agree. Order-free, so no sort is needed.
+    pub digest: u64,
+    /// Files that may define tests only an import reveals.
+    pub dynamic_files: usize,
+}
+
+impl WholeSelection {
+    /// Nothing to run in any shard: no static test, and no file to import
+    /// that might define one.
+    pub fn is_empty(&self) -> bool {
+        self.tests == 0 && self.dynamic_files == 0
+    }
 }
 
 /// Command-line paths split into walk roots and node ids.
@@ -164,21 +198,15 @@ fn collect_project(settings: &Settings) -> dbtest_collect::Project {
     dbtest_collect::Project::with_rules(id_options, rules)
 }
 
-/// The process environment, for `--shard auto` and Bazel.
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 /// `--shard`: which shard this run is, or `None` for all of it.
 fn shard_spec(settings: &Settings) -> Result<Option<ShardSpec>, CoordinatorError> {
     let Some(text) = &settings.shard else {
         return Ok(None);
     };
-    let usage = |e: dbtest_select::ShardError| CoordinatorError::Usage(e.to_string());
-    text.parse::<ShardRequest>()
-        .map_err(usage)?
-        .resolve(&process_env)
-        .map_err(usage)
+    let request = text
+        .parse::<ShardRequest>()
+        .map_err(|e| CoordinatorError::Usage(e.to_string()))?;
+    resolve_shard(request, &process_env).map_err(|e| CoordinatorError::Usage(e.to_string()))
 }
 
 /// Applies `-k`, `-m`, kinds, node ids and `--shard` to the collected items.
@@ -232,22 +260,24 @@ pub fn select(
         }
     }
 
-    let mut has_selected = vec![false; collected.files.len()];
-    for &i in &items {
-        has_selected[collected.items[i].file] = true;
-    }
-    let probes = (0..collected.files.len())
+    // Files that may define tests only an import reveals, and that could hold
+    // selected ones.
+    let dynamic_files: Vec<usize> = (0..collected.files.len())
         .filter(|&f| {
             let file = &collected.files[f];
-            let path_kind = Kind::of_test(&file.rel, &[]);
-            !has_selected[f]
-                && collected.dynamic[f]
+            collected.dynamic[f]
                 && !file.is_benchmark
-                && criteria.may_select_in_file(&file.rel, path_kind)
+                && criteria.may_select_in_file(&file.rel, Kind::of_test(&file.rel, &[]))
         })
         .collect();
-    let shard = shard_spec(settings)?;
-    let items = match shard {
+    let whole = WholeSelection {
+        tests: items.len(),
+        digest: items.iter().fold(0u64, |sum, &i| {
+            sum.wrapping_add(dbtest_select::fnv1a64(collected.items[i].id.as_bytes()))
+        }),
+        dynamic_files: dynamic_files.len(),
+    };
+    let (items, owners) = match shard_spec(settings)? {
         Some(spec) => {
             let mode = match &settings.shard_mode {
                 Some(text) => text
@@ -255,17 +285,36 @@ pub fn select(
                     .map_err(|e| CoordinatorError::Usage(e.to_string()))?,
                 None => ShardMode::default_for(!durations.is_empty()),
             };
-            shard_items(&collected.items, &items, spec, mode, &|id| {
+            let sharded = shard_selection(&collected.items, &items, spec, mode, &|id| {
                 durations.get(id)
-            })
+            });
+            (sharded.items, Some(sharded.owners))
         }
-        None => items,
+        None => (items, None),
     };
+    // Decided after sharding: a shard imports each such file in which it owns
+    // anything, that is, each file it owns (tests found there that belong to no
+    // static unit are its own) and each file whose static tests it runs (tests
+    // found there may belong to those tests' units).
+    let mut planned_here = vec![false; collected.files.len()];
+    for &i in &items {
+        planned_here[collected.items[i].file] = true;
+    }
+    let probes = dynamic_files
+        .into_iter()
+        .filter(|&f| {
+            planned_here[f]
+                || owners
+                    .as_ref()
+                    .is_none_or(|o| o.owns_file(&collected.files[f].rel))
+        })
+        .collect();
     Ok(Selection {
         criteria,
         items,
         probes,
         exact: targets.exact,
-        shard,
+        owners,
+        whole,
     })
 }

@@ -3,13 +3,14 @@
 //! unwritable path is a usage error that costs nothing, and written at the end
 //! (an interrupted run writes its partial report too).
 
+use crate::ci::BazelTestEnv;
 use crate::error::CoordinatorError;
 use dbtest_config::{Format, Settings};
 use dbtest_model::TestResult;
 use dbtest_report::{
-    junit_xml, local_hostname, markdown, JunitOptions, RunInfo, RunReport, ShardInfo,
+    junit_xml, local_hostname, markdown, JunitOptions, PlanInfo, RunInfo, RunReport, ShardInfo,
 };
-use dbtest_select::{BazelTestEnv, ShardSpec};
+use dbtest_select::ShardSpec;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,9 +50,11 @@ impl ReportKind {
     }
 }
 
-/// Report files opened for writing.
+/// Where a run's report goes: files opened for writing, and the document
+/// `--format` prints on stdout.
 pub(crate) struct ReportFiles {
     files: Vec<(ReportKind, PathBuf, File)>,
+    stdout: Option<ReportKind>,
 }
 
 impl ReportFiles {
@@ -75,25 +78,41 @@ impl ReportFiles {
             let file = open_for_writing(&path)?;
             files.push((kind, path, file));
         }
-        Ok(ReportFiles { files })
+        Ok(ReportFiles {
+            files,
+            stdout: ReportKind::for_stdout(settings.format),
+        })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+    /// Whether any report is asked for (building one copies every result).
+    pub fn wanted(&self) -> bool {
+        !self.files.is_empty() || self.stdout.is_some()
     }
 
-    /// Writes every report; returns one message per report that failed.
-    pub fn write(self, report: &RunReport) -> Vec<String> {
-        let mut problems = Vec::new();
+    /// Whether a report document goes to stdout (the console then uses stderr).
+    pub fn on_stdout(&self) -> bool {
+        self.stdout.is_some()
+    }
+
+    /// Writes every report, saying on stderr which could not be written.
+    pub fn write(self, report: &RunReport) {
         for (kind, path, mut file) in self.files {
             let written = kind
                 .render(report)
                 .and_then(|text| file.write_all(text.as_bytes()).map_err(|e| e.to_string()));
             if let Err(err) = written {
-                problems.push(format!("cannot write {}: {err}", path.display()));
+                eprintln!("dbtest: error: cannot write {}: {err}", path.display());
             }
         }
-        problems
+        if let Some(kind) = self.stdout {
+            match kind.render(report) {
+                // Ignored write errors: a closed pipe (`| head`) is not our failure.
+                Ok(text) => {
+                    let _ = std::io::stdout().write_all(text.as_bytes());
+                }
+                Err(err) => eprintln!("dbtest: error: {err}"),
+            }
+        }
     }
 }
 
@@ -119,6 +138,8 @@ pub(crate) struct RunFacts {
     pub stopped: Option<String>,
     /// The workers' Python version, when a worker started.
     pub python: Option<String>,
+    /// What the run planned, for `dbtest merge`'s checks.
+    pub plan: Option<PlanInfo>,
 }
 
 /// The report document of a run: `retried` are the failing attempts of retried
@@ -143,5 +164,7 @@ pub(crate) fn build_report(
     run.stopped = facts.stopped;
     run.python = facts.python;
     run.flaky_fails = settings.flaky_fails;
-    RunReport::from_results(run, retried.iter().chain(results).cloned())
+    let mut report = RunReport::from_results(run, retried.iter().chain(results).cloned());
+    report.plan = facts.plan;
+    report
 }

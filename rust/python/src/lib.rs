@@ -172,5 +172,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(render_report, m)?)?;
     m.add_function(wrap_pyfunction!(merge_durations, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The exit codes, defined once (`dbtest_coordinator::exit`); the shim
+    // reads them from here.
+    for (name, code) in dbtest_coordinator::exit::ALL {
+        m.add(format!("EXIT_{name}"), code)?;
+    }
     Ok(())
 }

@@ -40,6 +40,40 @@ pub struct RunReport {
     pub totals: Totals,
     /// One entry per test, in the order the results were recorded.
     pub tests: Vec<TestReport>,
+    /// What the run set out to run, for `dbtest merge` to check that every
+    /// test ran somewhere. `None` in merged reports, in reports of `--lf`
+    /// reruns, and in reports written before this field existed.
+    #[serde(default)]
+    pub plan: Option<PlanInfo>,
+}
+
+/// What a run planned, as `dbtest merge` checks it: shards of one matrix must
+/// agree on the selection, their planned tests must add up to it, and every
+/// planned test (or test one shard found at import for another) must have a
+/// result in some report.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PlanInfo {
+    /// Tests the static pass found in the whole selection, before sharding:
+    /// every shard of a matrix computes the same number.
+    pub selected: u64,
+    /// Of those tests' ids: the wrapping sum of their 64-bit FNV-1a hashes,
+    /// as 16 lowercase hex digits. Shards of one selection agree on it.
+    pub selection_digest: String,
+    /// Ids of the statically found tests this run planned (under `--shard`,
+    /// its share of the selection), each with a result in `tests` unless the
+    /// run stopped early.
+    pub planned: Vec<String>,
+    /// Ids of selected tests this shard found at import that belong to
+    /// another shard (which must have run them), sorted.
+    #[serde(default)]
+    pub elsewhere: Vec<String>,
+}
+
+impl PlanInfo {
+    /// The digest as written: 16 lowercase hex digits.
+    pub fn digest_text(digest: u64) -> String {
+        format!("{digest:016x}")
+    }
 }
 
 /// Facts about the run as a whole.
@@ -305,6 +339,7 @@ impl RunReport {
             run,
             totals: Totals::of(&tests),
             tests,
+            plan: None,
         }
     }
 
@@ -453,6 +488,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_plan_round_trips() {
+        let mut report = sample(Some((1, 2)), &[("a.py::t", Outcome::Passed)]);
+        let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(value["plan"], serde_json::Value::Null);
+        report.plan = Some(PlanInfo {
+            selected: 2,
+            selection_digest: PlanInfo::digest_text(0xab),
+            planned: vec!["a.py::t".into()],
+            elsewhere: vec!["a.py::gen_1".into()],
+        });
+        let text = report.to_json();
+        assert_eq!(RunReport::from_json(&text).unwrap(), report);
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value["plan"],
+            serde_json::json!({"selected": 2, "selection_digest": "00000000000000ab",
+                               "planned": ["a.py::t"], "elsewhere": ["a.py::gen_1"]})
+        );
+    }
+
+    #[test]
     fn retries_become_attempts_and_flaky() {
         let mut run_again = result("t.py::test_flaky", Outcome::Passed);
         run_again.worker = 2;
@@ -499,6 +555,7 @@ pub(crate) mod tests {
                        "message": null, "traceback": null, "stdout": null, "stderr": null}]}"#;
         let report = RunReport::from_json(text).unwrap();
         assert_eq!(report.run.python, None);
+        assert_eq!(report.plan, None);
         assert!(report.tests[0].previous_attempts.is_empty());
     }
 

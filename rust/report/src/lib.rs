@@ -12,10 +12,10 @@ mod summary;
 
 pub use console::{ConsoleOptions, ConsoleReporter};
 pub use json::{
-    rfc3339, Attempt, ReportError, RunInfo, RunReport, ShardInfo, TestReport, Totals,
+    rfc3339, Attempt, PlanInfo, ReportError, RunInfo, RunReport, ShardInfo, TestReport, Totals,
     REPORT_SCHEMA, REPORT_VERSION,
 };
 pub use junit::{junit_xml, local_hostname, JunitError, JunitOptions};
 pub use markdown::{markdown, markdown_with, MarkdownOptions};
-pub use merge::{merge, merge_named, MergeError};
+pub use merge::{merge, merge_named, unreported, MergeError, Unreported};
 pub use summary::{fails_the_run, summary_line, Counts, RunSummary};

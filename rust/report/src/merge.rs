@@ -4,10 +4,13 @@
 //! shards disagreed on the partition (different selections or durations
 //! files) or a report was given twice; a missing shard means a job's report
 //! was lost, and a merged report without it would look green while having
-//! run only part of the suite.
+//! run only part of the suite. Reports that record their plan (see
+//! [`PlanInfo`]) are checked further: shards must agree on the selection and
+//! their plans must add up to it, and [`unreported`] names the tests that were
+//! planned (or found at import for another shard) but ran nowhere.
 
-use crate::json::{RunInfo, RunReport, ShardInfo, TestReport};
-use std::collections::{BTreeMap, HashMap};
+use crate::json::{PlanInfo, RunInfo, RunReport, ShardInfo, TestReport};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Why reports cannot be merged. One line each.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +46,37 @@ pub enum MergeError {
         shard: ShardInfo,
         unsharded: String,
     },
+    #[error("{}", selection_message(.first, *.first_selected, .second, *.second_selected))]
+    SelectionDiffers {
+        first: String,
+        first_selected: u64,
+        second: String,
+        second_selected: u64,
+    },
+    #[error(
+        "the shards planned {planned} tests but the selection holds {selected}: they split it \
+         differently (give every shard the same durations file and --shard-mode)"
+    )]
+    PlansDoNotAddUp { planned: u64, selected: u64 },
+}
+
+fn selection_message(first: &str, first_n: u64, second: &str, second_n: u64) -> String {
+    let tests = |n: u64| {
+        if n == 1 {
+            "1 test".to_string()
+        } else {
+            format!("{n} tests")
+        }
+    };
+    let what = if first_n == second_n {
+        format!("{first} and {second} selected different tests ({first_n} each)")
+    } else {
+        format!(
+            "{first} selected {} but {second} selected {second_n}",
+            tests(first_n)
+        )
+    };
+    format!("{what}: run every shard with the same arguments on the same files")
 }
 
 fn missing_message(missing: &[ShardInfo]) -> String {
@@ -138,11 +172,80 @@ fn check_shards(reports: &[(String, RunReport)]) -> Result<(), MergeError> {
         .filter(|i| !by_index.contains_key(i))
         .map(|index| ShardInfo { index, total })
         .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(MergeError::MissingShards { missing })
+    if !missing.is_empty() {
+        return Err(MergeError::MissingShards { missing });
     }
+    check_plans(reports)
+}
+
+/// Shards that recorded their plans agree on the selection, and when all did,
+/// their plans add up to it.
+fn check_plans(reports: &[(String, RunReport)]) -> Result<(), MergeError> {
+    let plans: Vec<(&String, &PlanInfo)> = reports
+        .iter()
+        .filter_map(|(name, r)| r.plan.as_ref().map(|p| (name, p)))
+        .collect();
+    let Some(&(first_name, first)) = plans.first() else {
+        return Ok(());
+    };
+    for &(name, plan) in &plans[1..] {
+        if (plan.selected, &plan.selection_digest) != (first.selected, &first.selection_digest) {
+            return Err(MergeError::SelectionDiffers {
+                first: first_name.clone(),
+                first_selected: first.selected,
+                second: name.clone(),
+                second_selected: plan.selected,
+            });
+        }
+    }
+    let planned: u64 = plans.iter().map(|(_, p)| p.planned.len() as u64).sum();
+    if plans.len() == reports.len() && planned != first.selected {
+        return Err(MergeError::PlansDoNotAddUp {
+            planned,
+            selected: first.selected,
+        });
+    }
+    Ok(())
+}
+
+/// A test that a report expected to run somewhere and that has no result in
+/// any of the reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreported {
+    pub id: String,
+    /// The name of the report that planned it, or found it at import and left
+    /// it to another shard.
+    pub expected_by: String,
+}
+
+/// The tests the reports planned, or found at import for another shard, that
+/// have no result in any of them, each once, in report order. Tests of a run
+/// that stopped early (Ctrl-C, `--maxfail`) are expected to be missing and
+/// not listed; a test left to another shard is not listed when any run
+/// stopped early. Reports without a plan expect nothing.
+pub fn unreported(reports: &[(String, RunReport)]) -> Vec<Unreported> {
+    let stopped_early = |r: &RunReport| r.run.interrupted || r.run.not_run > 0;
+    let any_stopped = reports.iter().any(|(_, r)| stopped_early(r));
+    let reported: HashSet<&str> = reports
+        .iter()
+        .flat_map(|(_, r)| r.tests.iter().map(|t| t.id.as_str()))
+        .collect();
+    let mut named: HashSet<&str> = HashSet::new();
+    let mut missing = Vec::new();
+    for (name, report) in reports {
+        let Some(plan) = &report.plan else { continue };
+        let planned = (!stopped_early(report)).then_some(&plan.planned);
+        let elsewhere = (!any_stopped).then_some(&plan.elsewhere);
+        for id in planned.into_iter().chain(elsewhere).flatten() {
+            if !reported.contains(id.as_str()) && named.insert(id.as_str()) {
+                missing.push(Unreported {
+                    id: id.clone(),
+                    expected_by: name.clone(),
+                });
+            }
+        }
+    }
+    missing
 }
 
 /// The run as a whole: from the earliest start to the latest end (shards run
@@ -309,5 +412,126 @@ mod tests {
         assert!(merged.run.interrupted);
         assert_eq!(merged.run.not_run, 3);
         assert_eq!(merged.totals.skipped, 1);
+    }
+
+    /// `report` with a plan: `planned` are its own tests' ids unless given.
+    fn planned(
+        mut report: RunReport,
+        selected: u64,
+        planned: &[&str],
+        elsewhere: &[&str],
+    ) -> RunReport {
+        report.plan = Some(PlanInfo {
+            selected,
+            selection_digest: PlanInfo::digest_text(selected * 7),
+            planned: planned.iter().map(|s| s.to_string()).collect(),
+            elsewhere: elsewhere.iter().map(|s| s.to_string()).collect(),
+        });
+        report
+    }
+
+    fn named(reports: Vec<RunReport>) -> Vec<(String, RunReport)> {
+        reports
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (format!("shard-{}.json", i + 1), r))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_shard_merges() {
+        let reports = named(vec![
+            planned(shard(1, 3, &["a", "b"]), 3, &["a", "b"], &[]),
+            planned(shard(2, 3, &[]), 3, &[], &[]),
+            planned(shard(3, 3, &["c"]), 3, &["c"], &[]),
+        ]);
+        assert!(unreported(&reports).is_empty());
+        let merged = merge_named(reports).unwrap();
+        assert_eq!(merged.tests.len(), 3);
+        assert_eq!(merged.plan, None, "a merged report records no plan");
+    }
+
+    #[test]
+    fn shards_must_agree_on_the_selection() {
+        let error = merge_named(named(vec![
+            planned(shard(1, 2, &["a"]), 2, &["a"], &[]),
+            planned(shard(2, 2, &["b"]), 3, &["b"], &[]),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "shard-1.json selected 2 tests but shard-2.json selected 3: \
+             run every shard with the same arguments on the same files"
+        );
+        let mut other = planned(shard(2, 2, &["b"]), 2, &["b"], &[]);
+        other.plan.as_mut().unwrap().selection_digest = "0000000000000001".into();
+        let error = merge_named(named(vec![
+            planned(shard(1, 2, &["a"]), 2, &["a"], &[]),
+            other,
+        ]))
+        .unwrap_err();
+        assert!(error
+            .to_string()
+            .starts_with("shard-1.json and shard-2.json selected different tests (2 each)"));
+    }
+
+    #[test]
+    fn plans_must_add_up_to_the_selection() {
+        // Shards that split with different durations files: "c" is in no plan.
+        let error = merge_named(named(vec![
+            planned(shard(1, 2, &["a"]), 3, &["a"], &[]),
+            planned(shard(2, 2, &["b"]), 3, &["b"], &[]),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            error,
+            MergeError::PlansDoNotAddUp {
+                planned: 2,
+                selected: 3
+            }
+        );
+        // A report without a plan (an older dbtest, an --lf rerun) is not counted.
+        assert!(merge_named(named(vec![
+            planned(shard(1, 2, &["a"]), 3, &["a"], &[]),
+            shard(2, 2, &["b"]),
+        ]))
+        .is_ok());
+    }
+
+    #[test]
+    fn tests_that_ran_nowhere_are_named() {
+        let reports = named(vec![
+            // Shard 1 planned "a" and "lost"; it found "gen_2" and "gen_3" at
+            // import, which belong to shard 2.
+            planned(shard(1, 2, &["a"]), 3, &["a", "lost"], &["gen_2", "gen_3"]),
+            planned(shard(2, 2, &["b", "gen_2"]), 3, &["b"], &[]),
+        ]);
+        let missing: Vec<(String, String)> = unreported(&reports)
+            .into_iter()
+            .map(|u| (u.id, u.expected_by))
+            .collect();
+        let expected_by_1 = |id: &str| (id.to_string(), "shard-1.json".to_string());
+        assert_eq!(missing, [expected_by_1("lost"), expected_by_1("gen_3")]);
+        // Unsharded reports are checked too.
+        let alone = named(vec![planned(sample(None, &[]), 1, &["x"], &[])]);
+        assert_eq!(unreported(&alone).len(), 1);
+    }
+
+    #[test]
+    fn a_run_that_stopped_early_is_expected_to_miss_tests() {
+        let mut stopped = planned(shard(1, 2, &["a"]), 3, &["a", "not_run"], &["gen"]);
+        stopped.run.not_run = 1;
+        let reports = named(vec![stopped, planned(shard(2, 2, &["b"]), 3, &["b"], &[])]);
+        assert!(unreported(&reports).is_empty());
+        let mut interrupted = planned(shard(2, 2, &["b"]), 3, &["b", "cut"], &[]);
+        interrupted.run.interrupted = true;
+        let reports = named(vec![
+            planned(shard(1, 2, &["a"]), 3, &["a", "lost"], &["gen"]),
+            interrupted,
+        ]);
+        // Shard 1 was complete: its own planned test is still missing; what it
+        // left to the interrupted shard is not.
+        let missing: Vec<String> = unreported(&reports).into_iter().map(|u| u.id).collect();
+        assert_eq!(missing, ["lost"]);
     }
 }

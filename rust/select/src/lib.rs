@@ -7,9 +7,9 @@ mod shard;
 
 pub use expression::{Expression, ExpressionError};
 pub use shard::{
-    assign, bazel_test_env, detect_ci_shard, effective_durations, fnv1a64, partition, shard_items,
-    shard_units, BazelTestEnv, ShardError, ShardMode, ShardRequest, ShardSpec, ShardUnit,
-    ShardUnits,
+    assign, effective_durations, file_shard, fnv1a64, partition, shard_selection, shard_units,
+    ShardError, ShardMode, ShardOwners, ShardRequest, ShardSpec, ShardUnit, ShardUnits,
+    ShardedSelection,
 };
 
 use dbtest_model::{Kind, TestItem};
