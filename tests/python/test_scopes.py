@@ -377,3 +377,52 @@ class Case(unittest.TestCase):
     for name in ("test_teardowns.py::tearDownModule", "test_teardowns.py::TestPlain::teardown_class"):
         assert f"ERROR    {name}" in run.stdout, (name, run)
     assert "ERROR    test_teardowns.py::Case::tearDownClass" in run.stdout, run
+
+
+def test_what_set_up_before_a_failing_hook_is_torn_down_as_under_pytest(project, tmp_path):
+    # setUpClass succeeded, pytest's setup_class then failed: unittest's
+    # teardown and class cleanups still run (not teardown_class).
+    ours, theirs = tmp_path / "ours.log", tmp_path / "theirs.log"
+    root = project(
+        {
+            "test_partial.py": """
+import os, unittest
+
+def note(event):
+    with open(os.environ["ORDER_LOG"], "a") as log:
+        log.write(event + "\\n")
+
+class Case(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        note("setUpClass")
+        cls.addClassCleanup(note, "class cleanup")
+
+    @classmethod
+    def setup_class(cls):
+        note("setup_class")
+        raise RuntimeError("setup_class broke")
+
+    @classmethod
+    def teardown_class(cls):
+        note("teardown_class")
+
+    @classmethod
+    def tearDownClass(cls):
+        note("tearDownClass")
+
+    def test_a(self):
+        note("test_a")
+""",
+        }
+    )
+    run = run_dbtest("-j", "1", "--no-cache", str(root), env={"ORDER_LOG": str(ours)})
+    assert _counts(run) == "0 passed, 0 failed, 1 error", run
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)],
+        env={**os.environ, "ORDER_LOG": str(theirs)},
+        cwd=root,
+        capture_output=True,
+    )
+    assert ours.read_text().splitlines() == theirs.read_text().splitlines()
+    assert ours.read_text().splitlines() == ["setUpClass", "setup_class", "tearDownClass", "class cleanup"]
