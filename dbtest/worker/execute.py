@@ -107,7 +107,6 @@ class Runner:
 
     def _run_one(self, batch: int, position: int, name: str, target: Target | None) -> None:
         start = perf_counter()
-        report = self.reporter.result
         if target is None:
             outcome = Outcome(
                 ERROR,
@@ -115,21 +114,21 @@ class Runner:
                 "missing",
                 f"{name} is not defined in {self.module_name} (listed by static collection, not found at import)",
             )
-            report(batch, position, outcome, 0.0, [])
+            self.reporter.result(batch, position, outcome, 0.0, [])
             return
         # pytest evaluates skip marks before any set-up of the test.
         function = target.function if target.cls is None else getattr(target.cls, target.method or "", None)
         try:
             reason, xfail = mark_verdict(self.module, target.cls, function)  # type: ignore[arg-type]
         except BaseException as exc:  # noqa: BLE001 - a broken condition errors the test
-            report(batch, position, from_exception(exc, SETUP), perf_counter() - start, [])
+            self.reporter.result(batch, position, from_exception(exc, SETUP), perf_counter() - start, [])
             return
         if reason is not None:
-            report(batch, position, Outcome(SKIPPED, SETUP, None, reason), perf_counter() - start, [])
+            self.reporter.result(batch, position, Outcome(SKIPPED, SETUP, None, reason), perf_counter() - start, [])
             return
         if xfail is not None and not xfail.run:
             outcome = Outcome(XFAILED, SETUP, None, f"[NOTRUN] {xfail.reason}".rstrip())
-            report(batch, position, outcome, perf_counter() - start, [])
+            self.reporter.result(batch, position, outcome, perf_counter() - start, [])
             return
         stack = self.stack
         subtests_passed, subtests = 0, None
@@ -152,4 +151,4 @@ class Runner:
             outcome = expected_to_fail(outcome, xfail)
         restore(stack.snapshot)
         warnings = self.children.check()
-        report(batch, position, outcome, perf_counter() - start, warnings, subtests_passed, subtests)
+        self.reporter.result(batch, position, outcome, perf_counter() - start, warnings, subtests_passed, subtests)

@@ -77,7 +77,7 @@ def _with_hooks(
             return from_exception(exc, SETUP)
     if teardown is not None:
         node.addfinalizer(lambda: teardown(test), teardown_name)
-    return call_and_finish(lambda: await_(test()), stack)
+    return call_and_finish(test, None, stack)
 
 
 def run_suite_method(target: Target, stack: ScopeStack) -> Outcome:
@@ -100,15 +100,16 @@ def run_suite_method(target: Target, stack: ScopeStack) -> Outcome:
     teardown = getattr(instance, "teardown", None)
     if callable(teardown):
         node.addfinalizer(lambda: await_(teardown(), loop), "teardown")
-    return call_and_finish(lambda: await_(method(), loop), stack)
+    return call_and_finish(method, loop, stack)
 
 
-def call_and_finish(call: Callable[[], Any], stack: ScopeStack) -> Outcome:
-    """The call, then the test's node torn down: a teardown error makes a
-    passed (or skipped, or xfailed) test an error."""
+def call_and_finish(test: Callable[[], Any], loop: Any, stack: ScopeStack) -> Outcome:
+    """The call (awaited on ``loop`` if it returns an awaitable), then the test's
+    node torn down: a teardown error makes a passed (or skipped, or xfailed)
+    test an error."""
     outcome = PASS
     try:
-        call()
+        await_(test(), loop)
     except BaseException as exc:  # noqa: BLE001
         outcome = from_exception(exc, CALL)
     failure = stack.finish_function()
