@@ -131,9 +131,14 @@ class ScopeStack:
         """Before module ``name`` is imported: tears down what is not on its path."""
         keys = packages_of(name)
         keys.append(name)
+        scopes = ["package"] * (len(keys) - 1)
+        scopes.append("module")
         nodes = self.nodes
         depth = 1
-        while depth < len(nodes) and depth <= len(keys) and nodes[depth].key == keys[depth - 1]:
+        while depth < len(nodes) and depth <= len(keys):
+            node = nodes[depth]
+            if node.key != keys[depth - 1] or node.scope != scopes[depth - 1]:
+                break
             depth += 1
         self.teardown_to(depth)
 

@@ -222,3 +222,16 @@ def test_the_function_node_gives_the_test_its_teardown_error(harness):
     assert failure is not None and (failure.outcome, failure.phase) == ("error", "teardown")
     assert events == ["first"]
     assert stack.function is None
+
+
+def test_a_module_and_a_package_of_the_same_name_are_different_nodes(harness):
+    stack = harness.stack
+    harness.module("tests")
+    stack.enter(_function("test_x"))
+    harness.module("tests.test_y")
+    stack.enter(_function("test_y"))
+    assert [(n.scope, n.key) for n in stack.nodes] == [
+        ("session", ""),
+        ("package", "tests"),
+        ("module", "tests.test_y"),
+    ]
