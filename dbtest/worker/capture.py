@@ -31,9 +31,10 @@ class FdCapture:
 
     def __init__(self, limit: int) -> None:
         self.limit = max(limit, 64)
-        # Keep the original pipes for the worker's own diagnostics.
-        self.original_stdout = os.dup(1)
-        self.original_stderr = os.dup(2)
+        # The worker keeps its own descriptor of each file (besides fd 1/2): a
+        # test that closes fd 1 or points it elsewhere must neither break capture
+        # nor have its own file read and truncated. (The worker's diagnostics go
+        # to a copy of the original fd 2 that `main` keeps.)
         self._out = _anonymous_file("dbtest-stdout")
         self._err = _anonymous_file("dbtest-stderr")
         sys.stdout.flush()

@@ -45,10 +45,6 @@ class Target:
         self.cls = cls
         self.method = method
 
-    @property
-    def group(self) -> str | None:
-        return self.name.rsplit("::", 1)[0] if "::" in self.name else None
-
 
 def _is_test_flagged_off(obj: Any) -> bool:
     return getattr(obj, "__test__", True) is False

@@ -16,6 +16,8 @@ import os
 import sys
 from types import ModuleType
 
+from .outcomes import CALL, ERROR, FAILED, PASSED, XFAILED, XPASSED, Outcome
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -103,3 +105,16 @@ def _xfail(marks: tuple[Any, ...], module: ModuleType) -> Xfail | None:
             reason = f"condition: {conditions[0]}"
         return Xfail(reason, bool(kwargs.get("run", True)), bool(kwargs.get("strict", False)), kwargs.get("raises"))
     return None
+
+
+def expected_to_fail(outcome: Outcome, xfail: Xfail) -> Outcome:
+    """What an ``xfail`` mark makes of an outcome, as pytest decides it."""
+    if outcome.outcome in (FAILED, ERROR):
+        if xfail.raises is not None and not (outcome.raised is not None and issubclass(outcome.raised, xfail.raises)):
+            return outcome
+        return Outcome(XFAILED, outcome.phase, None, xfail.reason or outcome.message)
+    if outcome.outcome == PASSED:
+        if xfail.strict:
+            return Outcome(FAILED, CALL, None, f"[XPASS(strict)] {xfail.reason}".rstrip())
+        return Outcome(XPASSED, CALL, None, xfail.reason)
+    return outcome

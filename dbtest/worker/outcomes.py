@@ -124,3 +124,11 @@ def from_exception(exc: BaseException, phase: str) -> Outcome:
     if pytest_kind == FAILED or (isinstance(exc, AssertionError) and phase == CALL):
         return Outcome(FAILED, phase, None, message, text, type(exc))
     return Outcome(ERROR, phase, "exception", message, text, type(exc))
+
+
+def teardown_error(exc: BaseException) -> Outcome:
+    """A teardown that raised makes the test an error, whatever it raised."""
+    outcome = from_exception(exc, TEARDOWN)
+    if outcome.outcome == FAILED:
+        outcome = outcome._replace(outcome=ERROR, error_kind="exception")
+    return outcome

@@ -149,3 +149,40 @@ class Hooked(unittest.TestCase):
     )
     run = run_dbtest("-j", "1", "--no-cache", str(root / "proj"), cwd=root / "proj")
     assert run.last_line.startswith("4 passed, 0 failed"), run
+
+
+def test_a_worker_holds_no_spare_copies_of_its_descriptors(project, tmp_path):
+    # Each pipe or file a worker has open is held once; the capture files twice
+    # (as fd 1/2 and as the worker's own handle, which survives a test that
+    # closes or replaces fd 1/2). Copies of the output pipe nothing reads leak.
+    listing = tmp_path / "fds.txt"
+    root = project(
+        {
+            "test_fds.py": f"""
+import os
+
+def test_list_open_descriptors():
+    lines = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            lines.append(name + " " + os.readlink("/proc/self/fd/" + name))
+        except OSError:  # the listing's own descriptor
+            pass
+    with open({str(listing)!r}, "w") as out:
+        out.write("\\n".join(lines))
+""",
+        }
+    )
+    run = run_dbtest("-j", "1", "--no-cache", str(root))
+    assert run.code == 0, run
+    held: dict[str, list[int]] = {}
+    for line in listing.read_text().splitlines():
+        fd, target = line.split(" ", 1)
+        if target != "/dev/null" and not target.endswith(str(listing)):
+            held.setdefault(target, []).append(int(fd))
+    spare = {
+        target: fds for target, fds in held.items() if len(fds) > (2 if target.startswith("/memfd:dbtest-") else 1)
+    }
+    assert not spare, f"held more than once: {spare}"
+    captures = sorted(sorted(fds) for target, fds in held.items() if target.startswith("/memfd:dbtest-"))
+    assert [fds[0] for fds in captures] == [1, 2], captures

@@ -117,38 +117,91 @@ def test_retries_report_flaky_tests(project, tmp_path):
     assert run.code == 1, run
 
 
+_PIDS = """
+import os, pathlib, time
+
+LOG = pathlib.Path({log!r})
+
+
+def record(event):
+    with open(LOG, "a") as f:
+        f.write(f"{{event}} {{os.getpid()}}\\n")
+
+
+def pids(event):
+    lines = LOG.read_text().splitlines() if LOG.exists() else []
+    return [int(pid) for name, pid in (line.split() for line in lines) if name == event]
+
+
+def ended(pid):
+    try:
+        with open(f"/proc/{{pid}}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] == "Z"
+    except OSError:
+        return True
+
+
+def wait_for(condition, what):
+    deadline = time.monotonic() + 30
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("gave up waiting for " + what)
+        time.sleep(0.02)
+"""
+
+
 def test_a_retry_runs_on_a_worker_ended_for_want_of_work(project, tmp_path):
-    # test_quick.py's worker runs out of work and is ended while the other runs
-    # TestSlow (one batch: the class has set-up). test_flaky fails and is
-    # requeued while test_late keeps that worker busy, so the retry needs the
-    # ended slot: starting a worker there is not a restart (none are allowed).
+    # TestSlow is one batch (its class has set-up) on one worker; test_quick.py
+    # is the other's only work, after which that worker is ended for want of
+    # work. test_a_flaky's first attempt fails only once that worker has exited,
+    # and test_b_late keeps its own worker busy until the retry has run
+    # (test_c_last follows it, so that its worker is not on its batch's last test
+    # and gets no second batch queued): the retry can only run on a worker
+    # started in the ended slot, which is not a restart (none are allowed).
+    # Each test records the pid it ran in.
+    log = tmp_path / "pids"
     counter = tmp_path / "counter"
+    helpers = _PIDS.format(log=str(log))
     root = project(
         {
-            "test_slow.py": f"""
-import pathlib, time, unittest
+            "test_slow.py": helpers
+            + f"""
+import unittest
+
 COUNTER = pathlib.Path({str(counter)!r})
+
 
 class TestSlow(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        time.sleep(0.3)
+        pass
 
-    def test_flaky(self):
+    def test_a_flaky(self):
         n = int(COUNTER.read_text()) if COUNTER.exists() else 0
         COUNTER.write_text(str(n + 1))
-        assert n >= 1
+        if n >= 1:
+            record("retry")
+            return
+        wait_for(lambda: pids("quick"), "test_quick to run")
+        wait_for(lambda: ended(pids("quick")[0]), "test_quick's worker to end")
+        record("failed")
+        raise AssertionError("the first attempt fails")
 
-    def test_late(self):
-        time.sleep(1.0)
+    def test_b_late(self):
+        wait_for(lambda: pids("retry"), "the retry to run elsewhere")
+
+    def test_c_last(self):
+        pass
 """,
-            # Long enough for TestSlow's import to be reported first.
-            "test_quick.py": "import time\n\ndef test_quick():\n    time.sleep(0.1)\n",
+            "test_quick.py": helpers + "\n\ndef test_quick():\n    record('quick')\n",
         }
     )
     run = run_dbtest("-j", "2", "--retries", "1", "--max-worker-restart", "0", "--no-cache", str(root))
     assert run.code == 0, run
-    assert run.last_line.startswith("2 passed, 0 failed, 1 flaky"), run
+    assert run.last_line.startswith("3 passed, 0 failed, 1 flaky"), run
+    events = {name: int(pid) for name, pid in (line.split() for line in log.read_text().splitlines())}
+    assert events["failed"] != events["quick"], events
+    assert events["retry"] not in (events["failed"], events["quick"]), events
 
 
 def test_last_failed_and_failed_first(project):

@@ -1,0 +1,118 @@
+"""Running one test of each plain style: a function, a method of a plain
+``Test*`` class, a method of a dbtest ``TestSuite`` (``unittest.TestCase`` is
+`testcase`'s).
+
+Per-test hooks (pytest's ``setup_function``/``setup_method``, a suite's
+``setup``/``teardown``) set up the test's function node: the set-up runs
+before the call and the teardown is the node's finalizer, run after the call
+whatever it did. A test without hooks, the common case, gets no node and no
+closure: it is called, and awaited if it returns an awaitable.
+"""
+
+from __future__ import annotations
+
+from .outcomes import CALL, PASS, PASSED, SETUP, SKIPPED, XFAILED, Outcome, from_exception
+from .xunit import await_, first_attr
+
+# typing costs milliseconds of worker start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from .collect import Target
+    from .scopes import ScopeStack
+
+
+def run_function(target: Target, stack: ScopeStack) -> Outcome:
+    function = target.function
+    assert function is not None and stack.module is not None
+    setup, teardown = stack.module.function_hooks
+    if setup is None and teardown is None:
+        try:
+            result = function()
+            if result is not None:
+                await_(result)
+        except BaseException as exc:  # noqa: BLE001
+            return from_exception(exc, CALL)
+        return PASS
+    return _with_hooks(target, stack, function, setup, teardown, "teardown_function")
+
+
+def run_plain_method(target: Target, stack: ScopeStack) -> Outcome:
+    assert target.cls is not None and target.method is not None
+    try:
+        instance = target.cls()
+    except BaseException as exc:  # noqa: BLE001
+        return from_exception(exc, SETUP)
+    method = getattr(instance, target.method)
+    setup = first_attr(instance, "setup_method")
+    teardown = first_attr(instance, "teardown_method")
+    if setup is None and teardown is None:
+        try:
+            result = method()
+            if result is not None:
+                await_(result)
+        except BaseException as exc:  # noqa: BLE001
+            return from_exception(exc, CALL)
+        return PASS
+    return _with_hooks(target, stack, method, setup, teardown, "teardown_method")
+
+
+def _with_hooks(
+    target: Target,
+    stack: ScopeStack,
+    test: Callable[[], Any],
+    setup: Callable[..., Any] | None,
+    teardown: Callable[..., Any] | None,
+    teardown_name: str,
+) -> Outcome:
+    """pytest's xunit hooks take the test function (or bound method)."""
+    node = stack.function_node(target.name)
+    if setup is not None:
+        try:
+            setup(test)
+        except BaseException as exc:  # noqa: BLE001
+            stack.finish_function()
+            return from_exception(exc, SETUP)
+    if teardown is not None:
+        node.addfinalizer(lambda: teardown(test), teardown_name)
+    return call_and_finish(test, None, stack)
+
+
+def run_suite_method(target: Target, stack: ScopeStack) -> Outcome:
+    suite = stack.klass
+    assert suite is not None
+    instance, loop = suite.instance, suite.loop
+    method = getattr(instance, target.method or "")
+    info = getattr(method, "__dbtest_test__", None)
+    skip = getattr(info, "skip", None)
+    if skip:
+        return Outcome(SKIPPED, SETUP, None, skip if isinstance(skip, str) else "skipped")
+    node = stack.function_node(target.name)
+    setup = getattr(instance, "setup", None)
+    if callable(setup):
+        try:
+            await_(setup(), loop)
+        except BaseException as exc:  # noqa: BLE001
+            stack.finish_function()
+            return from_exception(exc, SETUP)
+    teardown = getattr(instance, "teardown", None)
+    if callable(teardown):
+        node.addfinalizer(lambda: await_(teardown(), loop), "teardown")
+    return call_and_finish(method, loop, stack)
+
+
+def call_and_finish(test: Callable[[], Any], loop: Any, stack: ScopeStack) -> Outcome:
+    """The call (awaited on ``loop`` if it returns an awaitable), then the test's
+    node torn down: a teardown error makes a passed (or skipped, or xfailed)
+    test an error."""
+    outcome = PASS
+    try:
+        await_(test(), loop)
+    except BaseException as exc:  # noqa: BLE001
+        outcome = from_exception(exc, CALL)
+    failure = stack.finish_function()
+    if failure is not None and outcome.outcome in (PASSED, SKIPPED, XFAILED):
+        outcome = failure
+    return outcome
