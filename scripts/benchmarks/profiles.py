@@ -122,7 +122,7 @@ def run_profiles(ctx: Context) -> Profiles:
 
 
 def print_profiles(profiles: Profiles) -> None:
-    log("(profile) worker per-test path: unprofiled cost of each step")
+    log("(profile) worker per-test path, unprofiled: per call, or per test of one run")
     for name, value in profiles.components.items():
         log(f"    {value * 1e6:7.2f} µs  {name}")
     log("(profile) worker, cProfile, share of own time")
