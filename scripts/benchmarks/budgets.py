@@ -1,0 +1,197 @@
+"""The spec's performance budgets (section 8), each a PASS or FAIL line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .formatting import log, mib, ms, secs, times
+from .generate import SLEEP_FLOOR
+from .micro import Micro
+from .overhead import Overhead
+from .stats import median
+from .suites import SuiteResult
+
+RSS_PER_TEST_LIMIT = 1024
+
+BUDGETS_HELP = """\
+budgets (ratios from the same run; PASS/FAIL printed for each):
+  (a) dbtest >= 10x faster than pytest -n N, >= 5x faster than pytest; < 1 s
+  (b) wall <= (test time / N) / 0.9 + start-up (1-test run)
+  (c) -j 8 wall <= 0.25 x pytest -n 8
+  (d) >= 10x faster than pytest -n N -k NAME
+  (e) second run <= 1.1 x max(longest test, test time / N)
+  (f) >= 2x faster than plain pytest (with pytest-asyncio)
+  dbtest --version and dbtest list on a small project <= 150 ms; coordinator CPU
+  per test <= 50 us; coordinator RSS growth <= 1 KiB per test (5k vs 50k tests);
+  discovery + collection <= 3 ms per 100 files; selection <= 10 ms per 1,000
+  tests; dbtest list <= 0.1 x pytest --collect-only -q on the 200-file suite.
+(b) and (e) divide the test time measured by the workers in one more dbtest run
+(--json), beside its wall time; their comparison with a separate serial run, at
+the parallel capacity probed in the same run, is shown for information.
+"""
+
+
+@dataclass
+class Budget:
+    name: str
+    measured: str
+    limit: str
+    ok: bool | None  # None: shown for information, not a verdict
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return "info" if self.ok is None else "PASS" if self.ok else "FAIL"
+
+
+def faster_by(name: str, ratio: float, floor: float) -> Budget:
+    """dbtest at least ``floor`` times faster."""
+    return Budget(name, times(ratio), f"≥ {floor:g}×", ratio >= floor)
+
+
+def within_ms(name: str, seconds: float, limit: float) -> Budget:
+    """A figure of at most ``limit`` seconds, shown in milliseconds."""
+    return Budget(name, ms(seconds), f"≤ {limit * 1000:g} ms", seconds <= limit)
+
+
+def probe_text(probes: Sequence[float]) -> str:
+    if not probes:
+        return "no probe"
+    return f"parallel probe {median(probes):.2f}× (range {min(probes):.2f}–{max(probes):.2f})"
+
+
+def budgets(jobs: int, suites: dict[str, SuiteResult], micro: Micro | None, overhead: Overhead | None) -> list[Budget]:
+    """The budgets of the sections that ran; ``jobs`` is N (dbtest -j, pytest -n)."""
+    out: list[Budget] = []
+    if "a" in suites:
+        a = suites["a"]
+        out.append(faster_by(f"(a) vs pytest -n {jobs}", a.ratio("xdist"), 10))
+        out.append(faster_by("(a) vs pytest", a.ratio("pytest"), 5))
+        out.append(Budget("(a) 5,000 trivial tests", secs(a.wall("dbtest")), "< 1 s", a.wall("dbtest") < 1.0))
+    if "b" in suites and micro is not None:
+        limit = limit_b(micro.figures["dbtest run (1 test)"])
+        out.append(budget_in_run(jobs, suites["b"], "(b) CPU-bound, ≥ 90% of linear", limit))
+        out.append(budget_vs_serial(jobs, suites["b"], "(b) CPU-bound, vs a separate serial run", limit))
+    if "c" in suites:
+        out.append(budget_sleep(suites["c"]))
+    if "d" in suites:
+        d = suites["d"]
+        out.append(faster_by(f"(d) -k vs pytest -n {jobs} -k", d.ratio("xdist"), 10))
+        imported = int(median(d.extra["modules imported by dbtest"]))
+        note = d.notes["modules imported by dbtest"]
+        out.append(Budget("(d) modules dbtest -k imports", str(imported), "1", imported == 1, note))
+    if "e" in suites:
+        out.append(budget_in_run(jobs, suites["e"], "(e) skewed, second run", limit_e))
+        out.append(budget_vs_serial(jobs, suites["e"], "(e) skewed, vs a separate serial run", limit_e))
+    if "f" in suites:
+        out.append(faster_by("(f) async vs pytest", suites["f"].ratio("pytest"), 2))
+    if micro is not None:
+        out.extend(micro_budgets(micro))
+    if overhead is not None:
+        out.extend(overhead_budgets(overhead))
+    return out
+
+
+def budget_sleep(c: SuiteResult) -> Budget:
+    """(c): -j 8 within a quarter of pytest -n 8; the note says what the sleep
+    floor leaves for start-up and teardown."""
+    share = c.wall("dbtest") / c.wall("xdist")
+    allowed = 0.25 * c.wall("xdist")
+    note = (
+        f"each worker sleeps {secs(SLEEP_FLOOR)}; 0.25 × pytest -n 8 = {secs(allowed)} leaves "
+        f"{ms(allowed - SLEEP_FLOOR)} for start-up and teardown, dbtest took {ms(c.wall('dbtest') - SLEEP_FLOOR)}"
+    )
+    return Budget("(c) -j 8 vs pytest -n 8", f"{share:.2f}×", "≤ 0.25×", share <= 0.25, note)
+
+
+# A suite's wall-time limit from its test time, its longest test and the CPUs
+# it may count on.
+Limit = Callable[[float, float, float], float]
+
+
+def limit_b(startup: float) -> Limit:
+    """(b): ≥ 90% of linear speed-up, plus the start-up of a one-test run."""
+    return lambda total, _longest, cpus: total / cpus / 0.9 + startup
+
+
+def limit_e(total: float, longest: float, cpus: float) -> float:
+    """(e): within 10% of the longest test or of the test time spread evenly."""
+    return 1.1 * max(longest, total / cpus)
+
+
+def budget_in_run(jobs: int, result: SuiteResult, name: str, limit: Limit) -> Budget:
+    """A budget against the test time of the same run: the tests' durations as the
+    workers measured them while N ran at once, in one more `--json` run per
+    repetition. The median of each run's own wall / limit ratio decides. This
+    shows that the workers were kept busy; whether the machine delivered N CPUs'
+    worth of work is the parallel probe's to say (`budget_vs_serial`)."""
+    walls = result.extra["in-run wall"]
+    test_times, longest = result.extra["in-run test time"], result.extra["in-run longest"]
+    limits = [limit(t, lo, jobs) for t, lo in zip(test_times, longest, strict=True)]
+    ratio = median([w / li for w, li in zip(walls, limits, strict=True)])
+    note = (
+        f"wall and test time of the --json runs; test time {secs(median(test_times))}, longest "
+        f"{secs(median(longest))}; wall / limit {ratio:.3f} (median of the runs' ratios)"
+    )
+    return Budget(name, secs(median(walls)), f"≤ {secs(median(limits))}", ratio <= 1, note)
+
+
+def budget_vs_serial(jobs: int, result: SuiteResult, name: str, limit: Limit) -> Budget:
+    """The same limit from a separate serial run, for information: on a shared
+    machine whose CPUs deliver less than N times one CPU's work (see the parallel
+    probe), a serial reference understates what the tests cost N at a time."""
+    total, longest = median(result.extra["serial"]), median(result.extra["longest"])
+    capacity = min(float(jobs), median(result.extra["probe"]))
+    wall = result.wall("dbtest")
+    note = (
+        f"median of the timed runs; serial {secs(total)}, longest {secs(longest)}; "
+        f"{probe_text(result.extra['probe'])}: at the measured capacity the limit is "
+        f"{secs(limit(total, longest, capacity))}; speed-up {total / wall:.2f}×"
+    )
+    return Budget(name, secs(wall), secs(limit(total, longest, jobs)), None, note)
+
+
+def micro_budgets(micro: Micro) -> list[Budget]:
+    f = micro.figures
+    per100 = max(f["collect 200 files / 5,000 tests"] / 2, f["collect 100 files / 2,500 tests"])
+    list_share = f["dbtest list (200 files)"] / f["pytest --collect-only -q (200 files)"]
+    return [
+        within_ms("dbtest --version", f["dbtest --version"], 0.150),
+        within_ms("dbtest list, small project", f["dbtest list (1 test)"], 0.150),
+        within_ms("discovery + collection per 100 files", per100, 0.003),
+        within_ms("selection per 1,000 tests", f["select 1,000 ids (-k and -m)"], 0.010),
+        Budget("dbtest list vs pytest --collect-only -q", f"{list_share:.3f}×", "≤ 0.1×", list_share <= 0.1),
+    ]
+
+
+def overhead_budgets(o: Overhead) -> list[Budget]:
+    small, large = o.sizes
+    return [
+        Budget(
+            "coordinator overhead per test",
+            f"{o.cpu_per_test * 1e6:.1f} µs CPU",
+            "≤ 50 µs",
+            o.cpu_per_test <= 50e-6,
+            f"wall {o.wall_per_test * 1e6:.1f} µs/test with one worker, "
+            f"of which {o.worker_per_test * 1e6:.1f} µs in the worker",
+        ),
+        Budget(
+            "coordinator memory flat in tests",
+            f"{o.rss_per_test:.0f} B/test",
+            f"≤ {RSS_PER_TEST_LIMIT} B/test",
+            o.rss_per_test <= RSS_PER_TEST_LIMIT,
+            f"peak RSS {mib_of(o, small)} at {small:,} tests, {mib_of(o, large)} at {large:,}",
+        ),
+    ]
+
+
+def mib_of(o: Overhead, tests: int) -> str:
+    """The coordinator's median peak RSS at ``tests`` tests."""
+    return mib(int(median(o.rss_kib[tests])))
+
+
+def print_budgets(items: Sequence[Budget]) -> None:
+    log("\n== budgets")
+    for b in items:
+        log(f"{b.verdict:<4}  {b.name}: {b.measured} (limit {b.limit}){'; ' + b.note if b.note else ''}")

@@ -1,0 +1,133 @@
+"""The synthetic suites and corpora, written as project directories. Each
+generator returns the number of tests it wrote; CPU-bound ones take the number
+of busy-loop iterations (calibrated at start-up, see `Context.spins`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+# The busy loop of CPU-bound tests and heavy imports.
+SPIN_SOURCE = """\
+def _spin(n):
+    x = 0
+    for i in range(n):
+        x += i
+    return x
+"""
+
+SLEEP_FILES, SLEEP_TESTS_PER_FILE, SLEEP_SECONDS, SLEEP_WORKERS = 8, 10, 0.05, 8
+# Suite c's sleep per worker when spread evenly: no runner's wall time is shorter.
+SLEEP_FLOOR = SLEEP_FILES * SLEEP_TESTS_PER_FILE * SLEEP_SECONDS / SLEEP_WORKERS
+
+NEEDLE = "test_needle"  # suite d's one selected test
+IMPORT_LOG = "imports.log"  # where suite d's modules note their import
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def project(root: Path, async_plugin: bool = False) -> None:
+    """A project root: pyproject.toml (dbtest's rootdir marker) with pytest's settings.
+    pytest-asyncio is installed in the environment; it is switched off where no
+    test needs it so that pytest does not pay for importing asyncio."""
+    if async_plugin:
+        pytest_options = 'asyncio_mode = "auto"\nasyncio_default_fixture_loop_scope = "function"\n'
+    else:
+        pytest_options = 'addopts = "-p no:asyncio"\n'
+    write(
+        root / "pyproject.toml",
+        f'[project]\nname = "{root.name}"\nversion = "0"\n\n[tool.pytest.ini_options]\n{pytest_options}',
+    )
+
+
+def functions(names: Iterable[str], body: str, keyword: str = "def") -> str:
+    """Test functions of one line each, a blank line pair before every one."""
+    return "".join(f"\n\n{keyword} {name}():\n    {body}\n" for name in names)
+
+
+def trivial_tests(count: int, prefix: str, start: int = 0) -> str:
+    return "".join(f"\n\ndef test_{prefix}{i}():\n    assert {i} + 1 == {i + 1}\n" for i in range(start, start + count))
+
+
+def write_test_modules(
+    root: Path, stem: str, files: int, per_file: int, header: str, body: str, keyword: str = "def"
+) -> int:
+    """``files`` modules test_STEM_F.py of ``per_file`` tests test_STEM_F_I running ``body``."""
+    for f in range(files):
+        names = (f"test_{stem}_{f}_{i}" for i in range(per_file))
+        write(root / f"test_{stem}_{f}.py", header + functions(names, body, keyword))
+    return files * per_file
+
+
+def gen_trivial_packages(root: Path) -> int:
+    """Suite a: 10 packages x 4 subpackages x 5 modules x 25 tests = 5,000 in 200 files."""
+    project(root)
+    for p in range(10):
+        write(root / f"pkg{p}" / "__init__.py", "")
+        for s in range(4):
+            write(root / f"pkg{p}" / f"sub{s}" / "__init__.py", "")
+            for m in range(5):
+                body = f'"""Generated: trivial tests."""{trivial_tests(25, f"p{p}s{s}m{m}_")}'
+                write(root / f"pkg{p}" / f"sub{s}" / f"test_p{p}_s{s}_m{m}.py", body)
+    return 5000
+
+
+def gen_flat(root: Path, files: int, per_file: int) -> int:
+    """Trivial tests in ``files`` loose modules (no packages), 50 per directory."""
+    project(root)
+    for f in range(files):
+        write(root / f"d{f // 50}" / f"test_flat_{f}.py", '"""Generated."""' + trivial_tests(per_file, f"f{f}_"))
+    return files * per_file
+
+
+def gen_cpu(root: Path, spin: int) -> int:
+    """Suite b: 5 files x 10 tests, each a busy loop of ``spin`` iterations (~60 ms)."""
+    project(root)
+    return write_test_modules(root, "cpu", 5, 10, SPIN_SOURCE, f"_spin({spin})")
+
+
+def gen_sleep(root: Path) -> int:
+    """Suite c: 8 files x 10 tests that sleep 50 ms."""
+    project(root)
+    body = f"time.sleep({SLEEP_SECONDS})"
+    return write_test_modules(root, "sleep", SLEEP_FILES, SLEEP_TESTS_PER_FILE, "import time\n", body)
+
+
+def gen_heavy_imports(root: Path, spin: int) -> int:
+    """Suite d: 60 modules that spin ``spin`` iterations (~40 ms) at import, 5 tests
+    each; one is the needle. Each module notes its import in imports.log beside it."""
+    project(root)
+    note = f"import os\n\nwith open(os.path.join(os.path.dirname(__file__), {IMPORT_LOG!r}), 'a') as _log:\n"
+    note += "    _log.write(__name__ + '\\n')\n"
+    for m in range(60):
+        names = [f"test_m{m}_{i}" for i in range(5)]
+        if m == 37:
+            names[2] = NEEDLE
+        write(root / f"test_heavy_{m}.py", f"{note}\n{SPIN_SOURCE}\n_spin({spin})\n{functions(names, 'assert True')}")
+    return 300
+
+
+def gen_skewed(root: Path, short: int, long: int) -> int:
+    """Suite e: one file, 200 tests of ``short`` iterations (~5 ms) then 4 of
+    ``long`` (~1.5 s): last, the worst case for in-order runs."""
+    project(root)
+    tests = functions((f"test_short_{i}" for i in range(200)), f"_spin({short})")
+    tests += functions((f"test_long_{i}" for i in range(4)), f"_spin({long})")
+    write(root / "test_skewed.py", SPIN_SOURCE + tests)
+    return 204
+
+
+def gen_async(root: Path) -> int:
+    """Suite f: 4 files x 25 ``async def`` tests."""
+    project(root, async_plugin=True)
+    return write_test_modules(root, "async", 4, 25, "import asyncio\n", "await asyncio.sleep(0)", keyword="async def")
+
+
+def gen_small(root: Path) -> int:
+    """A one-test project: start-up figures."""
+    project(root)
+    write(root / "test_one.py", "def test_one():\n    assert True\n")
+    return 1

@@ -1,0 +1,182 @@
+"""`scripts/bench` does not rot: its package imports, its suites hold the tests it
+expects, its statistics, budgets and report work on made-up figures, and every
+probe still speaks to the installed dbtest. Nothing here is timed or asserts a
+timing (the full benchmark takes minutes; see docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from dbtest import _core
+
+from .conftest import REPO, run_dbtest
+
+BENCH = REPO / "scripts" / "bench"
+if str(BENCH.parent) not in sys.path:
+    sys.path.insert(0, str(BENCH.parent))
+
+from benchmarks import generate, report, stats  # noqa: E402
+from benchmarks.budgets import budgets  # noqa: E402
+from benchmarks.commands import Tool, dbtest_counts, pytest_counts  # noqa: E402
+from benchmarks.micro import Micro  # noqa: E402
+from benchmarks.overhead import SIZES, Overhead  # noqa: E402
+from benchmarks.probes.core import list_args  # noqa: E402
+from benchmarks.suites import SUITES, SuiteResult, suite_tools  # noqa: E402
+
+
+def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def probe(name: str, *args: str, cwd: Path) -> Any:
+    done = bench("_probe", name, *args, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def collected_ids(root: Path, keyword: str | None = None) -> list[str]:
+    document = json.loads(_core.collect(list_args(root, [str(root)], keyword)))
+    assert document["errors"] == []
+    return [test["id"] for test in document["tests"]]
+
+
+def test_help_names_every_section_and_budget(tmp_path: Path) -> None:
+    done = bench("--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "a,b,c,d,e,f,micro,overhead,profile" in done.stdout
+    assert "(c) -j 8 wall <= 0.25 x pytest -n 8" in done.stdout
+
+
+def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
+    done = bench("--only", "a,zz", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown sections ['zz']" in done.stderr
+
+
+@pytest.mark.parametrize("suite", SUITES, ids=[suite.key for suite in SUITES])
+def test_each_suite_holds_the_tests_it_is_timed_on(tmp_path: Path, suite: Any) -> None:
+    ctx = SimpleNamespace(spins=lambda seconds: 3, jobs=2, dbtest=lambda *a: ["dbtest", *a])
+    ctx.pytest = lambda *a: ["pytest", *a]
+    root = tmp_path / suite.directory
+    written = suite.generate(ctx, root)
+    assert len(collected_ids(root)) == written
+    if suite.keyword is not None:
+        assert len(collected_ids(root, suite.keyword)) == 1
+    tools = suite_tools(ctx, suite, written)  # type: ignore[arg-type]
+    assert [tool.key for tool in tools] == ["dbtest", "pytest", "xdist"]
+
+
+def test_the_overhead_trees_and_the_one_test_project(tmp_path: Path) -> None:
+    assert generate.gen_flat(tmp_path / "flat", 120, 3) == len(collected_ids(tmp_path / "flat")) == 360
+    assert generate.gen_small(tmp_path / "small") == len(collected_ids(tmp_path / "small")) == 1
+
+
+def test_dbtest_summary_line_is_parsed(tmp_path: Path) -> None:
+    generate.write_test_modules(tmp_path, "x", 2, 3, "", "assert True")
+    run = run_dbtest("-j", "2", str(tmp_path), cwd=tmp_path)
+    counts = dbtest_counts(run.stdout)
+    assert counts is not None and (counts.passed, counts.failed, counts.errors) == (6, 0, 0), run
+
+
+def test_pytest_summary_lines_are_parsed() -> None:
+    counts = pytest_counts("....\n========= 3 passed, 1 failed, 2 errors in 0.52s =========\n")
+    assert counts is not None and (counts.passed, counts.failed, counts.errors) == (3, 1, 2)
+    assert pytest_counts("no summary here\n") is None
+
+
+def test_medians_and_differences_per_test() -> None:
+    assert stats.median([3.0, 1.0, 2.0]) == 2.0
+    assert stats.median([]) != stats.median([])  # nan: nothing measured
+    assert stats.per_unit({10: [1.0, 3.0], 110: [5.0]}, 10, 110) == pytest.approx(0.03)
+    assert stats.per_call(3, lambda: None, rounds=2) >= 0
+    assert stats.median_time(2, lambda: None) >= 0
+
+
+def made_up_results() -> tuple[dict[str, SuiteResult], Micro, Overhead]:
+    suites = {}
+    for suite in SUITES:
+        tools = [Tool(key, key, [key], lambda argv, m: None) for key in ("dbtest", "pytest", "xdist")]
+        result = SuiteResult(
+            suite.key, suite.title, 10, tools, walls={"dbtest": [1.0], "pytest": [3.0], "xdist": [2.0]}
+        )
+        result.rss = {"dbtest": 40_000, "pytest": 30_000, "xdist": 90_000}
+        if suite.cpu_bound:
+            for name in ("in-run wall", "in-run test time", "in-run longest", "serial", "longest", "probe"):
+                result.extra[name] = [1.5, 1.0]
+        if suite.keyword:
+            result.extra["modules imported by dbtest"] = [1.0]
+            result.notes["modules imported by dbtest"] = "test_heavy_37"
+        suites[suite.key] = result
+    names = [
+        "dbtest --version",
+        "dbtest list (1 test)",
+        "dbtest run (1 test)",
+        "collect 200 files / 5,000 tests",
+        "collect 100 files / 2,500 tests",
+        "select 1,000 ids (-k and -m)",
+        "dbtest list (200 files)",
+        "pytest --collect-only -q (200 files)",
+    ]
+    micro = Micro(figures={name: 0.002 for name in names})
+    small, large = SIZES
+    series = {small: [1.0], large: [2.0]}
+    overhead = Overhead(
+        SIZES, wall=series, cpu=series, rss_kib={small: [30_000.0], large: [60_000.0]}, in_worker=series
+    )
+    return suites, micro, overhead
+
+
+def test_budgets_and_report_from_made_up_figures(tmp_path: Path) -> None:
+    suites, micro, overhead = made_up_results()
+    items = budgets(2, suites, micro, overhead)
+    assert {item.verdict for item in items} <= {"PASS", "FAIL", "info"}
+    by_name = {item.name: item for item in items}
+    assert by_name["(a) vs pytest"].verdict == "FAIL"  # 3× where 5× is asked
+    assert by_name["(d) modules dbtest -k imports"].verdict == "PASS"
+    old = tmp_path / "benchmarks.md"
+    old.write_text(f"old figures\n{report.ANALYSIS_BEGIN}\nhand-written\n{report.ANALYSIS_END}\n")
+    text = report.render(["- machine"], old, suites, micro, overhead, None, items, 60.0)
+    for heading in ("## Results (median wall time)", "## Budgets", "## Start-up, collection, overhead"):
+        assert heading in text
+    assert "hand-written" in text and "old figures" not in text
+    for key, result in suites.items():
+        assert f"| ({key}) {result.title}<br>" in text
+    for item in items:
+        assert f"| {item.name} | {item.measured} | {item.limit} | **{item.verdict}** |" in text
+
+
+def test_plain_probes(tmp_path: Path) -> None:
+    assert probe("spin", cwd=tmp_path)["per_second"] > 0
+    generate.gen_flat(tmp_path / "flat", 3, 5)
+    assert probe("serial", str(tmp_path / "flat"), cwd=tmp_path)["count"] == 15
+    out = tmp_path / "usage.json"
+    done = bench("_probe", "coordinator", str(out), "-j", "1", str(tmp_path / "flat"), cwd=tmp_path)
+    counts = dbtest_counts(done.stdout)
+    assert done.returncode == 0 and counts is not None and counts.passed == 15, done
+    assert set(json.loads(out.read_text())) == {"maxrss_kib", "cpu"}
+
+
+def test_core_probe_on_suite_a(tmp_path: Path) -> None:
+    generate.gen_trivial_packages(tmp_path / "a")
+    data = probe("core", str(tmp_path / "a"), "1", cwd=tmp_path)
+    assert {"collect_200", "collect_100", "document_200", "select_1000"} <= set(data)
+    assert data["select_note"].endswith("of 1,000")
+
+
+def test_worker_probes_drive_a_real_worker(tmp_path: Path) -> None:
+    generate.gen_small(tmp_path / "small")
+    assert set(probe("handshake", str(tmp_path / "small"), "1", cwd=tmp_path)) == {"hello", "first_result"}
+    generate.gen_flat(tmp_path / "flat", 3, 5)
+    data = probe("worker", str(tmp_path / "flat"), "--profile", cwd=tmp_path)
+    assert data["passed"] == 15 and data["counts"] == {"passed": 15}
+    assert "test function call (floor)" in data["components"]
+    assert len(data["profile"]["top"]) == 25, "the worker's profile was written and read"
