@@ -1,22 +1,28 @@
 """Run-time collection: the tests a module really defines.
 
 Mirrors the static collector (`rust/collect`): functions and plain classes whose
-names start with ``test``/``Test``, every ``unittest.TestCase`` subclass, dbtest
-``TestSuite`` subclasses. Used to find tests the static pass could not see and to
-resolve the names the coordinator sends.
+names pytest's ``python_functions``/``python_classes`` accept (``test``/``Test``
+by default, or ``__test__ = True``), every ``unittest.TestCase`` subclass,
+dbtest ``TestSuite`` subclasses; a fixture is never a test; a parametrized test
+is its cases (`parametrize`). Used to find tests the static pass could not see
+and to resolve the names the coordinator sends.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from types import FunctionType, ModuleType
 
-from .marks import pytest_marks
+from . import options
+from .marks import marks_in_order, pytest_marks
+from .names import TestName
+from .outcomes import ERROR, SETUP, Outcome
+from .parametrize import Case, ParametrizeError, arg_names, expand, parametrize_marks
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -27,9 +33,9 @@ SUITE = "suite"
 
 
 class Target:
-    """A resolved test: what to call and how."""
+    """A resolved test: what to call and how, with what, under which marks."""
 
-    __slots__ = ("name", "style", "function", "cls", "method")
+    __slots__ = ("cls", "function", "kwargs", "marks", "method", "name", "problem", "style")
 
     def __init__(
         self,
@@ -44,10 +50,27 @@ class Target:
         self.function = function
         self.cls = cls
         self.method = method
+        # The arguments of a parametrized case.
+        self.kwargs: dict[str, Any] | None = None
+        # Every mark that applies, closest first (the function's, its case's,
+        # its classes', its module's).
+        self.marks: list[Any] = []
+        # Why the test cannot run (reported as its error instead).
+        self.problem: Outcome | None = None
 
 
 def _is_test_flagged_off(obj: Any) -> bool:
     return getattr(obj, "__test__", True) is False
+
+
+def is_fixture(obj: Any) -> bool:
+    """A function decorated with ``@pytest.fixture`` (or ``dbtest.fixture``): never a test."""
+    return (
+        type(obj).__name__ == "FixtureFunctionDefinition"
+        or getattr(obj, "_fixture_function_marker", None) is not None
+        or getattr(obj, "_pytestfixturefunction", None) is not None
+        or getattr(obj, "__dbtest_fixture__", None) is not None
+    )
 
 
 def class_style(cls: type) -> str | None:
@@ -58,7 +81,8 @@ def class_style(cls: type) -> str | None:
     suite = sys.modules.get("dbtest.suite")
     if suite is not None and issubclass(cls, suite.TestSuite):
         return SUITE if cls is not suite.TestSuite else None
-    if cls.__name__.startswith("Test") and cls.__init__ is object.__init__:
+    named = options.current.is_test_class(cls.__name__) or getattr(cls, "__test__", None) is True
+    if named and cls.__init__ is object.__init__:
         return PLAIN_CLASS
     return None
 
@@ -72,6 +96,7 @@ def _class_test_names(cls: type, style: str) -> list[str]:
         if not names and callable(getattr(cls, "runTest", None)):
             names = ["runTest"]
         return names
+    rules = options.current
     names: list[str] = []
     seen: set[str] = set()
     for klass in cls.__mro__:
@@ -82,71 +107,187 @@ def _class_test_names(cls: type, style: str) -> list[str]:
                 continue
             seen.add(name)
             func = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
-            if not callable(func) or isinstance(func, type):
+            if not callable(func) or isinstance(func, type) or is_fixture(func):
                 continue
-            if name.startswith("test") or (style == SUITE and getattr(func, "__dbtest_test__", None) is not None):
+            if style == SUITE:
+                if name.startswith("test") or getattr(func, "__dbtest_test__", None) is not None:
+                    names.append(name)
+            elif rules.is_test_function(name) and not _is_test_flagged_off(func):
                 names.append(name)
     return names
 
 
-def _marks(obj: Any) -> list[str]:
+def _tags(marks: list[Any]) -> list[str]:
     tags: list[str] = []
-    for mark in pytest_marks(obj):
+    for mark in marks:
         name = getattr(mark, "name", None)
         if isinstance(name, str) and name not in tags:
             tags.append(name)
-    info = getattr(obj, "__dbtest_test__", None)
-    for tag in getattr(info, "tags", None) or ():
-        if tag not in tags:
-            tags.append(tag)
     return tags
 
 
+def _dbtest_tags(obj: Any) -> list[str]:
+    info = getattr(obj, "__dbtest_test__", None)
+    return list(getattr(info, "tags", None) or ())
+
+
 def module_tests(module: ModuleType) -> list[tuple[str, list[str]]]:
-    """Every test in ``module`` as (name, tags), in definition order."""
+    """Every test in ``module`` as (name, tags), in definition order, with
+    parametrized tests expanded into their cases."""
     if _is_test_flagged_off(module):
         return []
-    module_tags = _marks(module)
     found: list[tuple[str, list[str]]] = []
+    rules = options.current
     for name, obj in list(vars(module).items()):
         if isinstance(obj, type):
-            _collect_class(obj, name, module_tags, found)
-        elif name.startswith("test") and isinstance(obj, FunctionType) and not _is_test_flagged_off(obj):
-            found.append((name, _merge(_marks(obj), module_tags)))
+            _collect_class(module, [obj], name, found)
+        elif (
+            isinstance(obj, FunctionType)
+            and (rules.is_test_function(name) or getattr(obj, "__test__", None) is True)
+            and not _is_test_flagged_off(obj)
+            and not is_fixture(obj)
+        ):
+            _add_function(module, [], None, name, obj, found)
     return found
+
+
+def _add_function(
+    module: ModuleType,
+    classes: list[type],
+    qualname: str | None,
+    name: str,
+    function: Any,
+    found: list[tuple[str, list[str]]],
+) -> None:
+    full = f"{qualname}::{name}" if qualname else name
+    marks = marks_in_order(module, classes, function)
+    extra = _dbtest_tags(function)
+    cases = _cases(module, classes, name, function)
+    if isinstance(cases, dict) and cases:
+        for case in cases.values():
+            found.append((f"{full}[{case.id}]", _merge(_tags(marks + case.marks), extra)))
+    else:
+        found.append((full, _merge(_tags(marks), extra)))
 
 
 def _merge(a: list[str], b: list[str]) -> list[str]:
     return a + [t for t in b if t not in a]
 
 
-def _collect_class(cls: type, qualname: str, inherited: list[str], found: list[tuple[str, list[str]]]) -> None:
+def _collect_class(module: ModuleType, classes: list[type], qualname: str, found: list[tuple[str, list[str]]]) -> None:
+    cls = classes[-1]
     style = class_style(cls)
     if style is None or _is_test_flagged_off(cls):
         return
-    class_tags = _merge(_marks(cls), inherited)
     for method in _class_test_names(cls, style):
-        found.append((f"{qualname}::{method}", _merge(_marks(getattr(cls, method, None)), class_tags)))
+        function = getattr(cls, method, None)
+        if style == PLAIN_CLASS:
+            _add_function(module, classes, qualname, method, function, found)
+        else:
+            tags = _tags(marks_in_order(module, classes, function)) + _dbtest_tags(function)
+            found.append((f"{qualname}::{method}", tags))
     if style == PLAIN_CLASS:
         for name, inner in vars(cls).items():
             if isinstance(inner, type) and name.startswith("Test"):
-                _collect_class(inner, f"{qualname}::{name}", class_tags, found)
+                _collect_class(module, [*classes, inner], f"{qualname}::{name}", found)
+
+
+# A test's cases by id (or why it has none), per (owner, name): expanded once.
+_expansions: dict[tuple[Any, str], dict[str, Case] | ParametrizeError] = {}
+
+
+def _cases(module: ModuleType, classes: list[type], name: str, function: Any) -> dict[str, Case] | ParametrizeError:
+    """The cases of a test by id (empty when it is not parametrized)."""
+    owner = classes[-1] if classes else module
+    key = (owner, name)
+    known = _expansions.get(key)
+    if known is not None:
+        return known
+    marks = parametrize_marks(marks_in_order(module, classes, function))
+    result: dict[str, Case] | ParametrizeError
+    if not marks:
+        result = {}
+    else:
+        takes = set(arg_names(function, is_method=bool(classes) and not _is_static(owner, name)))
+        try:
+            result = {case.id: case for case in expand(marks, takes.__contains__, options.current.ids)}
+        except ParametrizeError as exc:
+            result = exc
+    _expansions[key] = result
+    return result
+
+
+def _is_static(cls: Any, name: str) -> bool:
+    import inspect
+
+    return isinstance(inspect.getattr_static(cls, name, None), staticmethod)
 
 
 def resolve(module: ModuleType, name: str) -> Target | None:
-    """The test called ``name`` (``func`` or ``Class::method``) in ``module``."""
-    parts = name.split("::")
-    if len(parts) == 1:
-        obj = getattr(module, parts[0], None)
-        if obj is None or not callable(obj):
-            return None
-        return Target(name=name, style=FUNCTION, function=obj)
+    """The test called ``name`` (``func``, ``Class::method``, ``func[case]``)
+    in ``module``, or None if the module does not define it."""
+    test_name = TestName(name)
+    classes: list[type] = []
     owner: Any = module
-    for part in parts[:-1]:
+    for part in test_name.classes:
         owner = getattr(owner, part, None)
         if not isinstance(owner, type):
             return None
-    style = class_style(owner)
-    if style is None or not callable(getattr(owner, parts[-1], None)):
+        classes.append(owner)
+    function = getattr(owner, test_name.function, None)
+    if function is None or not callable(function):
         return None
-    return Target(name=name, style=style, cls=owner, method=parts[-1])
+    if classes:
+        style = class_style(owner)
+        if style is None:
+            return None
+        target = Target(name=name, style=style, cls=owner, method=test_name.function)
+    else:
+        target = Target(name=name, style=FUNCTION, function=function)
+    marks = marks_in_order(module, classes, function)
+    target.marks = marks
+    if target.style not in (FUNCTION, PLAIN_CLASS):
+        return target  # unittest and dbtest suites take no arguments
+    params: dict[str, Any] = {}
+    indirect: frozenset[str] = frozenset()
+    if test_name.params is not None:
+        cases = _cases(module, classes, test_name.function, function)
+        if isinstance(cases, ParametrizeError):
+            target.problem = Outcome(ERROR, SETUP, "exception", f"In {test_name.function}: {cases}")
+            return target
+        case = cases.get(test_name.params)
+        if case is None:
+            return None
+        params, indirect = case.params, case.indirect
+        target.kwargs = {k: v for k, v in params.items() if k not in indirect}
+        # The function's own marks, then its case's, then its classes' and module's.
+        own = len(pytest_marks(function))
+        marks = marks[:own] + case.marks + marks[own:]
+    elif marks and parametrize_marks(marks):
+        cases = _cases(module, classes, test_name.function, function)
+        if isinstance(cases, ParametrizeError):
+            target.problem = Outcome(ERROR, SETUP, "exception", f"In {test_name.function}: {cases}")
+            return target
+    target.marks = marks
+    if indirect:
+        target.problem = _unsupported(
+            f"{name}: indirect parametrization of {', '.join(sorted(indirect))} needs fixtures, "
+            "which dbtest does not run yet"
+        )
+        return target
+    needed = [
+        arg
+        for arg in arg_names(function, is_method=bool(classes) and not _is_static(owner, test_name.function))
+        if arg not in params
+    ]
+    if needed:
+        target.problem = _unsupported(
+            f"fixture '{needed[0]}' not found: {name} needs "
+            + ("pytest fixtures" if len(needed) > 1 else "a pytest fixture")
+            + f" ({', '.join(needed)}), which dbtest does not run yet"
+        )
+    return target
+
+
+def _unsupported(message: str) -> Outcome:
+    return Outcome(ERROR, SETUP, "exception", message)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import protocol
+from . import options, protocol
 from .children import ChildWatch
 from .collect import FUNCTION, PLAIN_CLASS, TESTCASE, Target, module_tests, resolve
 from .isolation import restore
@@ -18,6 +18,8 @@ from .reporting import Reporter
 from .scopes import ScopeStack
 from .styles import run_function, run_plain_method, run_suite_method
 from .testcase import run_testcase
+from .warnfilters import Applied, FilterError
+from .warnfilters import marks_of as filterwarnings_marks
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -31,10 +33,10 @@ perf_counter = time.perf_counter
 
 
 class Runner:
-    def __init__(self, channel: protocol.Channel, capture: Any, capture_passed: bool) -> None:
+    def __init__(self, channel: protocol.Channel, capture: Any) -> None:
         self.channel = channel
         self.capture = capture
-        self.reporter = Reporter(channel, capture, capture_passed)
+        self.reporter = Reporter(channel, capture)
         self.children = ChildWatch()
         self.stack = ScopeStack(self.children, self.reporter.teardown_error)
         self.module: ModuleType | None = None
@@ -116,10 +118,10 @@ class Runner:
             )
             self.reporter.result(batch, position, outcome, 0.0, [])
             return
+        marks = target.marks
         # pytest evaluates skip marks before any set-up of the test.
-        function = target.function if target.cls is None else getattr(target.cls, target.method or "", None)
         try:
-            reason, xfail = mark_verdict(self.module, target.cls, function)  # type: ignore[arg-type]
+            reason, xfail = mark_verdict(marks, self.module)  # type: ignore[arg-type]
         except BaseException as exc:  # noqa: BLE001 - a broken condition errors the test
             self.reporter.result(batch, position, from_exception(exc, SETUP), perf_counter() - start, [])
             return
@@ -130,6 +132,26 @@ class Runner:
             outcome = Outcome(XFAILED, SETUP, None, f"[NOTRUN] {xfail.reason}".rstrip())
             self.reporter.result(batch, position, outcome, perf_counter() - start, [])
             return
+        if target.problem is not None:
+            self.reporter.result(batch, position, target.problem, perf_counter() - start, [])
+            return
+        warning_marks = filterwarnings_marks(marks) if marks else ()
+        if warning_marks or options.current.warnings.active:
+            try:
+                with Applied(options.current.warnings, warning_marks):
+                    outcome, subtests_passed, subtests = self._run_in_scopes(target)
+            except FilterError as exc:
+                outcome, subtests_passed, subtests = Outcome(ERROR, SETUP, "exception", str(exc)), 0, None
+        else:
+            outcome, subtests_passed, subtests = self._run_in_scopes(target)
+        if xfail is not None:
+            outcome = expected_to_fail(outcome, xfail)
+        restore(self.stack.snapshot)
+        warnings = self.children.check()
+        self.reporter.result(batch, position, outcome, perf_counter() - start, warnings, subtests_passed, subtests)
+
+    def _run_in_scopes(self, target: Target) -> tuple[Outcome, int, list[dict[str, Any]] | None]:
+        """Enters the test's scopes and runs it in its style."""
         stack = self.stack
         subtests_passed, subtests = 0, None
         outcome = stack.enter(target)
@@ -147,8 +169,4 @@ class Runner:
                 failure = stack.finish_function()
                 if failure is not None and outcome.outcome in (PASSED, SKIPPED, XFAILED):
                     outcome = failure
-        if xfail is not None:
-            outcome = expected_to_fail(outcome, xfail)
-        restore(stack.snapshot)
-        warnings = self.children.check()
-        self.reporter.result(batch, position, outcome, perf_counter() - start, warnings, subtests_passed, subtests)
+        return outcome, subtests_passed, subtests

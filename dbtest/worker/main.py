@@ -63,6 +63,12 @@ def main() -> int:
     from .rewrite import set_cache_dir
 
     set_cache_dir(config["cache_dir"])
+    from . import options
+
+    options.configure(config["pytest"])
+    # pytest's `pythonpath` setting: first on sys.path, in the order given.
+    for path in reversed(options.current.pythonpath):
+        sys.path.insert(0, path)
     # As under `python -m pytest`, the invocation directory is importable, but
     # last: installed packages (and dbtest itself, hence -P) are found first.
     cwd = os.getcwd()
@@ -70,7 +76,7 @@ def main() -> int:
         sys.path.append(cwd)
 
     capture = FdCapture(config["output_limit"]) if config["capture"] else NoCapture()
-    runner = Runner(channel, capture, config["capture_passed"])
+    runner = Runner(channel, capture)
     # Everything loaded so far lives as long as the worker: straight to the oldest
     # generation (freeze, then unfreeze, moves it there without a collection, which
     # would walk it all and, in a forked worker, copy the pages it sits on). Tests

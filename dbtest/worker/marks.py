@@ -4,10 +4,13 @@ Suites written for pytest use ``@pytest.mark.skip``, ``skipif`` and ``xfail`` on
 functions, classes and modules (``pytestmark``), unittest-style classes
 included. The static collector already reports literal ``skip`` marks; the
 conditions need the module, so they are evaluated here, before the test's
-set-up, as pytest does. ``xfail_strict`` from pytest's configuration is not
-read: ``strict`` is what the mark says, else false. Other marks
-(``parametrize``, ``usefixtures``) belong to the pytest-compatibility layer and
-are not interpreted yet.
+set-up, as pytest does. ``strict`` is what the mark says, else pytest's
+``xfail_strict`` setting.
+
+A test's marks, in the order pytest's ``iter_markers`` gives them (closest
+first): the function's own (its closest decorator first), a parametrized
+case's (``pytest.param(..., marks=...)``), its classes' (innermost first,
+each with its bases' before its own), its module's ``pytestmark``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import sys
 from types import ModuleType
 
+from . import options
 from .outcomes import CALL, ERROR, FAILED, PASSED, XFAILED, XPASSED, Outcome
 
 TYPE_CHECKING = False
@@ -25,11 +29,33 @@ if TYPE_CHECKING:
 
 def pytest_marks(obj: Any) -> list[Any]:
     """The marks pytest keeps on an object: a list, or a single mark
-    (``pytestmark = pytest.mark.slow`` at module level)."""
+    (``pytestmark = pytest.mark.slow`` at module level), each as a ``Mark``."""
     marks = getattr(obj, "pytestmark", None)
     if marks is None:
         return []
-    return list(marks) if isinstance(marks, (list, tuple)) else [marks]
+    marks = marks if isinstance(marks, (list, tuple)) else [marks]
+    # A `MarkDecorator` (what `pytest.mark.x` is) holds its `Mark`.
+    return [getattr(m, "mark", m) for m in marks]
+
+
+def _class_marks(cls: type) -> list[Any]:
+    """A class's marks as pytest reads them: its bases' first, then its own."""
+    marks: list[Any] = []
+    for klass in reversed(cls.__mro__):
+        own = klass.__dict__.get("pytestmark")
+        if own is not None:
+            own = own if isinstance(own, (list, tuple)) else [own]
+            marks.extend(getattr(m, "mark", m) for m in own)
+    return marks
+
+
+def marks_in_order(module: Any, classes: list[type] | tuple[type, ...], function: Any) -> list[Any]:
+    """Every mark that applies to a test (a parametrized case's aside), closest first."""
+    marks = pytest_marks(function)
+    for cls in reversed(classes):
+        marks.extend(_class_marks(cls))
+    marks.extend(pytest_marks(module))
+    return marks
 
 
 def _condition_holds(condition: Any, module: ModuleType) -> bool:
@@ -40,11 +66,6 @@ def _condition_holds(condition: Any, module: ModuleType) -> bool:
         namespace.update(vars(module))
         return bool(eval(condition, namespace))  # noqa: S307 - pytest's documented skipif semantics
     return bool(condition)
-
-
-def _marks_of(module: ModuleType, owner: Any, function: Any) -> tuple[Any, ...]:
-    # Closest first: the function's, its class's, the module's.
-    return (*pytest_marks(function), *pytest_marks(owner), *pytest_marks(module))
 
 
 def _arguments(mark: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -63,20 +84,19 @@ class Xfail:
         self.raises = raises
 
 
-def mark_verdict(module: ModuleType, owner: Any, function: Any) -> tuple[str | None, Xfail | None]:
-    """What the test's pytest marks say before it runs: why it is skipped (skip
-    marks win, as in pytest), else the ``xfail`` mark that applies, if any.
+def mark_verdict(marks: list[Any], module: ModuleType) -> tuple[str | None, Xfail | None]:
+    """What a test's marks (closest first) say before it runs: why it is skipped
+    (skip marks win, as in pytest), else the ``xfail`` mark that applies, if any.
 
     Raises what evaluating a string condition raises (the test then errors, as
     under pytest)."""
-    marks = _marks_of(module, owner, function)
     if not marks:
         return None, None
     reason = _skip_reason(marks, module)
     return (reason, None) if reason is not None else (None, _xfail(marks, module))
 
 
-def _skip_reason(marks: tuple[Any, ...], module: ModuleType) -> str | None:
+def _skip_reason(marks: list[Any], module: ModuleType) -> str | None:
     for mark in marks:
         name = getattr(mark, "name", None)
         if name not in ("skip", "skipif"):
@@ -91,7 +111,7 @@ def _skip_reason(marks: tuple[Any, ...], module: ModuleType) -> str | None:
     return None
 
 
-def _xfail(marks: tuple[Any, ...], module: ModuleType) -> Xfail | None:
+def _xfail(marks: list[Any], module: ModuleType) -> Xfail | None:
     """The first ``xfail`` mark whose conditions hold (or that has none)."""
     for mark in marks:
         if getattr(mark, "name", None) != "xfail":
@@ -103,7 +123,8 @@ def _xfail(marks: tuple[Any, ...], module: ModuleType) -> Xfail | None:
         reason = kwargs.get("reason") or ""
         if not reason and conditions and isinstance(conditions[0], str):
             reason = f"condition: {conditions[0]}"
-        return Xfail(reason, bool(kwargs.get("run", True)), bool(kwargs.get("strict", False)), kwargs.get("raises"))
+        strict = bool(kwargs.get("strict", options.current.xfail_strict))
+        return Xfail(reason, bool(kwargs.get("run", True)), strict, kwargs.get("raises"))
     return None
 
 

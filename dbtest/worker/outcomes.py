@@ -121,7 +121,9 @@ def from_exception(exc: BaseException, phase: str) -> Outcome:
     if pytest_kind in (SKIPPED, XFAILED):
         return Outcome(pytest_kind, phase, None, _reason(exc))
     message, text = format_exception(exc)
-    if pytest_kind == FAILED or (isinstance(exc, AssertionError) and phase == CALL):
+    # As pytest counts them: whatever the test itself raises fails it; an
+    # exception in its set-up or teardown is an error.
+    if pytest_kind == FAILED or phase == CALL:
         return Outcome(FAILED, phase, None, message, text, type(exc))
     return Outcome(ERROR, phase, "exception", message, text, type(exc))
 

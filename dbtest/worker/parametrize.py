@@ -313,36 +313,6 @@ def expand(marks: Sequence[Any], takes: Callable[[str], bool], options: IdOption
     return cases
 
 
-def _own_marks(obj: Any) -> list[Any]:
-    """An object's ``pytestmark`` as a list of marks (one mark, or a list of them)."""
-    marks = getattr(obj, "pytestmark", None)
-    if marks is None:
-        return []
-    marks = marks if isinstance(marks, (list, tuple)) else [marks]
-    return [getattr(m, "mark", m) for m in marks]
-
-
-def _class_marks(cls: type) -> list[Any]:
-    """A class's marks as pytest reads them: its bases' first, then its own."""
-    marks: list[Any] = []
-    for klass in reversed(cls.__mro__):
-        own = klass.__dict__.get("pytestmark")
-        if own is not None:
-            own = own if isinstance(own, (list, tuple)) else [own]
-            marks.extend(getattr(m, "mark", m) for m in own)
-    return marks
-
-
-def marks_in_order(module: Any, classes: Sequence[type], function: Any) -> list[Any]:
-    """Every mark that applies to a test, in pytest's order: the function's own
-    (closest decorator first), its classes' (innermost first), its module's."""
-    marks = _own_marks(function)
-    for cls in reversed(classes):
-        marks.extend(_class_marks(cls))
-    marks.extend(_own_marks(module))
-    return marks
-
-
 def parametrize_marks(marks: Sequence[Any]) -> list[Any]:
     return [m for m in marks if getattr(m, "name", None) == "parametrize"]
 

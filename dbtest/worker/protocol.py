@@ -21,11 +21,23 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_FRAME_LEN = 32 * 1024 * 1024
 
 # Field order of every message, and of the maps nested in them.
 MODULE_REF = ("path", "name", "import_root")
+PYTEST_OPTIONS = (
+    "xfail_strict",
+    "filterwarnings",
+    "warning_filters",
+    "escape_ids",
+    "long_str_strategy",
+    "strict_parametrization_ids",
+    "empty_parameter_set_mark",
+    "python_classes",
+    "python_functions",
+    "pythonpath",
+)
 DISCOVERED = ("name", "tags")
 SUBTEST_FAILURE = ("description", "outcome", "message", "traceback")
 MESSAGES: dict[str, tuple[str, ...]] = {
@@ -35,10 +47,10 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "worker",
         "rootdir",
         "capture",
-        "capture_passed",
         "output_limit",
         "traceback_file",
         "cache_dir",
+        "pytest",
     ),
     "run": ("batch", "module", "tests", "run_unlisted", "known"),
     "extend": ("batch", "unlisted", "order"),
@@ -65,6 +77,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
     "batch_done": ("batch",),
 }
 NESTED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("config", "pytest"): PYTEST_OPTIONS,
     ("run", "module"): MODULE_REF,
     ("imported", "unlisted"): DISCOVERED,
     ("result", "subtests"): SUBTEST_FAILURE,
@@ -120,6 +133,52 @@ def decode_body(body: bytes) -> dict[str, Any]:
     if not isinstance(message, dict) or "type" not in message:
         raise ProtocolError("frame is not a message map")
     return message
+
+
+def pytest_options(**overrides: Any) -> dict[str, Any]:
+    """``config.pytest`` with pytest's defaults (what a project without pytest
+    configuration gets), changed by ``overrides``."""
+    options: dict[str, Any] = {
+        "xfail_strict": False,
+        "filterwarnings": [],
+        "warning_filters": [],
+        "escape_ids": True,
+        "long_str_strategy": "short",
+        "strict_parametrization_ids": False,
+        "empty_parameter_set_mark": "skip",
+        "python_classes": ["Test"],
+        "python_functions": ["test"],
+        "pythonpath": [],
+    }
+    unknown = set(overrides) - set(options)
+    if unknown:
+        raise ProtocolError(f"config.pytest: unexpected {sorted(unknown)}")
+    options.update(overrides)
+    return options
+
+
+def config(
+    worker: int,
+    rootdir: str,
+    capture: bool,
+    output_limit: int,
+    traceback_file: str,
+    cache_dir: str | None,
+    pytest: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The coordinator's first message (for drivers other than the coordinator:
+    tests and the benchmark probes)."""
+    return {
+        "type": "config",
+        "protocol": PROTOCOL_VERSION,
+        "worker": worker,
+        "rootdir": rootdir,
+        "capture": capture,
+        "output_limit": output_limit,
+        "traceback_file": traceback_file,
+        "cache_dir": cache_dir,
+        "pytest": pytest if pytest is not None else pytest_options(),
+    }
 
 
 # Constructors for what the worker sends (hot path: plain dict literals in

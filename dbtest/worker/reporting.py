@@ -13,10 +13,9 @@ if TYPE_CHECKING:
 
 
 class Reporter:
-    def __init__(self, channel: protocol.Channel, capture: Any, capture_passed: bool) -> None:
+    def __init__(self, channel: protocol.Channel, capture: Any) -> None:
         self.channel = channel
         self.capture = capture
-        self.capture_passed = capture_passed
 
     def result(
         self,
@@ -29,7 +28,8 @@ class Reporter:
         subtests: list[dict[str, Any]] | None = None,
     ) -> None:
         stdout, stderr = self.capture.take()
-        if outcome.outcome == PASSED and not self.capture_passed:
+        if outcome.outcome == PASSED:
+            # What a passing test printed is shown nowhere (as under pytest).
             stdout = stderr = ""
         if outcome is PASS and not (stdout or stderr or warnings or subtests_passed or subtests):
             # Most results: a frame from constant parts.

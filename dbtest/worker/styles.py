@@ -28,15 +28,16 @@ def run_function(target: Target, stack: ScopeStack) -> Outcome:
     function = target.function
     assert function is not None and stack.module is not None
     setup, teardown = stack.module.function_hooks
+    kwargs = target.kwargs
     if setup is None and teardown is None:
         try:
-            result = function()
+            result = function(**kwargs) if kwargs else function()
             if result is not None:
                 await_(result)
         except BaseException as exc:  # noqa: BLE001
             return from_exception(exc, CALL)
         return PASS
-    return _with_hooks(target, stack, function, setup, teardown, "teardown_function")
+    return _with_hooks(target, stack, function, setup, teardown, "teardown_function", kwargs)
 
 
 def run_plain_method(target: Target, stack: ScopeStack) -> Outcome:
@@ -48,15 +49,16 @@ def run_plain_method(target: Target, stack: ScopeStack) -> Outcome:
     method = getattr(instance, target.method)
     setup = first_attr(instance, "setup_method")
     teardown = first_attr(instance, "teardown_method")
+    kwargs = target.kwargs
     if setup is None and teardown is None:
         try:
-            result = method()
+            result = method(**kwargs) if kwargs else method()
             if result is not None:
                 await_(result)
         except BaseException as exc:  # noqa: BLE001
             return from_exception(exc, CALL)
         return PASS
-    return _with_hooks(target, stack, method, setup, teardown, "teardown_method")
+    return _with_hooks(target, stack, method, setup, teardown, "teardown_method", kwargs)
 
 
 def _with_hooks(
@@ -66,6 +68,7 @@ def _with_hooks(
     setup: Callable[..., Any] | None,
     teardown: Callable[..., Any] | None,
     teardown_name: str,
+    kwargs: dict[str, Any] | None,
 ) -> Outcome:
     """pytest's xunit hooks take the test function (or bound method)."""
     node = stack.function_node(target.name)
@@ -77,6 +80,8 @@ def _with_hooks(
             return from_exception(exc, SETUP)
     if teardown is not None:
         node.addfinalizer(lambda: teardown(test), teardown_name)
+    if kwargs:
+        return call_and_finish(lambda: test(**kwargs), None, stack)
     return call_and_finish(test, None, stack)
 
 

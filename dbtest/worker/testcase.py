@@ -10,7 +10,6 @@ from __future__ import annotations
 from . import protocol
 from .outcomes import (
     CALL,
-    ERROR,
     FAILED,
     PASS,
     PASSED,
@@ -57,11 +56,9 @@ def _case_result_class() -> type:
                 self.outcome = outcome
 
         def addError(self, test: Any, err: Any) -> None:
-            exc = err[1]
-            phase = _unittest_phase(err[2], test)
-            outcome = from_exception(exc, phase)
-            if outcome.outcome == FAILED:
-                outcome = outcome._replace(outcome=ERROR, error_kind="exception")
+            # pytest runs a TestCase's setUp, test and tearDown as its call:
+            # whatever raises there fails the test (the phase says where).
+            outcome = from_exception(err[1], CALL)._replace(phase=_unittest_phase(err[2], test))
             self._set(outcome)
 
         def addFailure(self, test: Any, err: Any) -> None:
@@ -96,8 +93,6 @@ def _case_result_class() -> type:
                 outcome = Outcome(FAILED, CALL, None, message, text)
             else:
                 outcome = from_exception(err[1], CALL)
-                if outcome.outcome == FAILED:
-                    outcome = outcome._replace(outcome=ERROR, error_kind="exception")
             self.subtest_failures.append((description, outcome))
 
     _CASE_RESULT = CaseResult

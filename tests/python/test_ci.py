@@ -91,11 +91,12 @@ def test_duration_shards_are_balanced_within_the_longest_test(big_suite, tmp_pat
 
 @pytest.fixture(scope="module")
 def mixed_suite(tmp_path_factory) -> Path:
-    """100 tests: 70 pass, 15 fail, 5 error, 10 skipped."""
+    """100 tests: 70 pass, 15 fail, 5 error (in their set-up), 10 skipped."""
     root = tmp_path_factory.mktemp("mixed")
-    bodies = ["pass"] * 70 + ["assert False"] * 15 + ["raise ValueError('x')"] * 5
-    bodies += ["raise unittest.SkipTest('later')"] * 10
+    bodies = ["pass"] * 70 + ["assert False"] * 15 + ["raise unittest.SkipTest('later')"] * 10
     text = "import unittest\n\n" + "".join(f"def test_{i}():\n    {b}\n\n" for i, b in enumerate(bodies))
+    text += "class TestBroken:\n    def setup_method(self, method):\n        raise ValueError('x')\n\n"
+    text += "".join(f"    def test_b{i}(self):\n        pass\n\n" for i in range(5))
     (root / "test_mixed.py").write_text(text)
     return root
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from dbtest.worker.collect import module_tests
 from dbtest.worker.names import TestName
-from dbtest.worker.parametrize import arg_names, expand, marks_in_order, parametrize_marks
 
 from .conftest import REPO
 
@@ -30,28 +30,10 @@ def _module_from(source: str, path: Path, name: str) -> types.ModuleType:
     return module
 
 
-def _expanded_names(module: types.ModuleType) -> list[str]:
-    """Every test of the module as the worker names it after expanding parametrize."""
-    names = []
-    for name, obj in vars(module).items():
-        if isinstance(obj, type) and name.startswith("Test"):
-            for attr, method in vars(obj).items():
-                if attr.startswith("test"):
-                    marks = parametrize_marks(marks_in_order(module, [obj], method))
-                    takes = set(arg_names(method, is_method=True)).__contains__
-                    cases = expand(marks, takes)
-                    names.extend(f"{name}::{attr}[{c.id}]" for c in cases) if cases else names.append(f"{name}::{attr}")
-        elif name.startswith("test") and callable(obj):
-            marks = parametrize_marks(marks_in_order(module, [], obj))
-            cases = expand(marks, set(arg_names(obj, is_method=False)).__contains__)
-            names.extend(f"{name}[{c.id}]" for c in cases) if cases else names.append(name)
-    return names
-
-
 @pytest.mark.parametrize("case", CASES, ids=range(len(CASES)))
 def test_the_worker_expands_parametrize_as_the_golden_cases_say(case, tmp_path):
     module = _module_from(case["source"], tmp_path / "test_g.py", f"golden_case_{CASES.index(case)}")
-    assert _expanded_names(module) == case["ids"]
+    assert [name for name, _ in module_tests(module)] == case["ids"]
 
 
 def test_the_golden_cases_are_what_pytest_collects(tmp_path):

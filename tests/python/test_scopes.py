@@ -372,7 +372,7 @@ class Case(unittest.TestCase):
 """,
         }
     )
-    run = run_dbtest("-j", "1", "-v", "--no-cache", str(root))
+    run = run_dbtest("-j", "1", "-v", "--no-cache", str(root), cwd=root)
     assert _counts(run) == "2 passed, 0 failed, 3 errors", run
     for name in ("test_teardowns.py::tearDownModule", "test_teardowns.py::TestPlain::teardown_class"):
         assert f"ERROR    {name}" in run.stdout, (name, run)

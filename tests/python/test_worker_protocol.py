@@ -74,17 +74,7 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
     hello = started.receive()
     assert hello is not None and hello["type"] == "hello"
     started.channel.send(
-        {
-            "type": "config",
-            "protocol": protocol.PROTOCOL_VERSION,
-            "worker": 1,
-            "rootdir": str(tmp_path),
-            "capture": True,
-            "capture_passed": False,
-            "output_limit": 1 << 20,
-            "traceback_file": str(tmp_path / "worker.tb"),
-            "cache_dir": str(tmp_path / ".dbtest"),
-        }
+        protocol.config(1, str(tmp_path), True, 1 << 20, str(tmp_path / "worker.tb"), str(tmp_path / ".dbtest"))
     )
     yield started
     started.close()

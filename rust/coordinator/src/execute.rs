@@ -175,7 +175,7 @@ pub(crate) fn execute(
         run_dir: run_dir.path().to_path_buf(),
         cache_dir: settings.cache_dir.clone(),
         capture: settings.capture,
-        capture_passed: false,
+        pytest: crate::pytest::worker_options(settings),
         output_limit: OUTPUT_LIMIT,
         default_timeout: settings.timeout,
         max_failures: settings.maxfail,
@@ -284,6 +284,9 @@ pub(crate) fn execute(
             elsewhere.sort_unstable();
             elsewhere.dedup();
             plan.elsewhere = elsewhere;
+            let mut withdrawn = outcome.withdrawn.clone();
+            withdrawn.sort_unstable();
+            plan.withdrawn = withdrawn;
         }
         let report = build_report(
             RunFacts {
@@ -361,6 +364,9 @@ impl<O: RunObserver> RunObserver for Observers<'_, O> {
     fn tests_added(&mut self, count: usize) {
         self.console.tests_added(count);
     }
+    fn test_withdrawn(&mut self, id: &str) {
+        self.console.test_withdrawn(id);
+    }
     fn test_finished(&mut self, result: &TestResult) {
         if let Some(journal) = &mut self.journal {
             if journal.append(result).is_err() {
@@ -413,6 +419,7 @@ fn planned_tests(
             .map(|&i| collected.items[i].id.to_string())
             .collect(),
         elsewhere: Vec::new(),
+        withdrawn: Vec::new(),
     })
 }
 

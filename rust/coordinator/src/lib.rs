@@ -11,6 +11,7 @@ mod list;
 mod merge;
 mod pipeline;
 mod plan;
+mod pytest;
 mod reports;
 mod state;
 

@@ -141,7 +141,7 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
     } else {
         dbtest_config::default_jobs()
     };
-    let project = collect_project(settings);
+    let project = crate::pytest::collect_project(settings);
     let (files, collections) = dbtest_collect::collect_discovered(threads, &project, |found| {
         discover_each(&targets.roots, &options, found)
     })?;
@@ -171,31 +171,6 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
         },
         targets,
     ))
-}
-
-/// What static collection needs of pytest's settings: which names are tests,
-/// and how parametrized ids are made.
-fn collect_project(settings: &Settings) -> dbtest_collect::Project {
-    let pytest = &settings.pytest;
-    let id_options = dbtest_collect::IdOptions {
-        escape: pytest.escape_ids,
-        long_strings: match pytest.long_str_strategy {
-            dbtest_config::Strategy::Short => dbtest_collect::LongStrings::Short,
-            dbtest_config::Strategy::Legacy => dbtest_collect::LongStrings::Legacy,
-            _ => dbtest_collect::LongStrings::Other,
-        },
-        strict: pytest.strict_parametrization_ids,
-        empty_set: match pytest.empty_parameter_set_mark.as_str() {
-            "xfail" => dbtest_collect::EmptySet::Xfail,
-            "fail_at_collect" => dbtest_collect::EmptySet::Fail,
-            _ => dbtest_collect::EmptySet::Skip,
-        },
-    };
-    let rules = dbtest_collect::NameRules {
-        classes: pytest.python_classes.clone(),
-        functions: pytest.python_functions.clone(),
-    };
-    dbtest_collect::Project::with_rules(id_options, rules)
 }
 
 /// `--shard`: which shard this run is, or `None` for all of it.

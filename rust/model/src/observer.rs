@@ -19,6 +19,9 @@ pub trait RunObserver {
     fn run_started(&mut self, _tests: usize, _workers: usize) {}
     /// Tests found at import time were added to the run.
     fn tests_added(&mut self, _count: usize) {}
+    /// A listed test turned out not to be a test (the module, once imported,
+    /// does not define it): it leaves the run's total.
+    fn test_withdrawn(&mut self, _id: &str) {}
     fn test_finished(&mut self, _result: &TestResult) {}
     /// A failing attempt that will be rerun (`--retries`).
     fn test_retried(&mut self, _result: &TestResult) {}

@@ -41,8 +41,6 @@ pub struct WorkerConfig {
     pub rootdir: String,
     /// Capture fd 1 and 2 per test (`false` under `-s`).
     pub capture: bool,
-    /// Send captured output of passing tests too (reports that keep it ask for it).
-    pub capture_passed: bool,
     /// Bytes of captured output kept per stream and test (head and tail).
     pub output_limit: u32,
     /// File the worker's `faulthandler` writes thread dumps to (on SIGUSR1 and on fatal signals).
@@ -50,6 +48,50 @@ pub struct WorkerConfig {
     /// dbtest's cache directory, where rewritten test modules' bytecode is kept
     /// (`None` under `--no-cache`: beside the sources, if bytecode may be written).
     pub cache_dir: Option<String>,
+    /// What pytest's configuration says about running tests.
+    pub pytest: PytestOptions,
+}
+
+/// pytest's settings the worker applies (from the project's pytest
+/// configuration and its `addopts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PytestOptions {
+    /// Default `strict` of `xfail` marks.
+    pub xfail_strict: bool,
+    /// The `filterwarnings` setting's lines, in order.
+    pub filterwarnings: Vec<String>,
+    /// `-W` options, applied after `filterwarnings`.
+    pub warning_filters: Vec<String>,
+    /// Parametrized ids escape non-ASCII characters (pytest's default).
+    pub escape_ids: bool,
+    /// `short`, `legacy`, `sha256` or `disallow`.
+    pub long_str_strategy: String,
+    /// Repeated parametrized ids are an error rather than numbered.
+    pub strict_parametrization_ids: bool,
+    /// `skip`, `xfail` or `fail_at_collect`.
+    pub empty_parameter_set_mark: String,
+    /// Name prefixes or patterns of test classes and functions.
+    pub python_classes: Vec<String>,
+    pub python_functions: Vec<String>,
+    /// Absolute directories put first on `sys.path`.
+    pub pythonpath: Vec<String>,
+}
+
+impl Default for PytestOptions {
+    fn default() -> Self {
+        PytestOptions {
+            xfail_strict: false,
+            filterwarnings: Vec::new(),
+            warning_filters: Vec::new(),
+            escape_ids: true,
+            long_str_strategy: "short".into(),
+            strict_parametrization_ids: false,
+            empty_parameter_set_mark: "skip".into(),
+            python_classes: vec!["Test".into()],
+            python_functions: vec!["test".into()],
+            pythonpath: Vec::new(),
+        }
+    }
 }
 
 /// Where a module comes from and under which name to import it.

@@ -32,10 +32,24 @@ fn samples() -> Vec<(&'static str, Value)> {
                 worker: 2,
                 rootdir: "/home/user/project".into(),
                 capture: true,
-                capture_passed: false,
                 output_limit: 1_048_576,
                 traceback_file: "/tmp/dbtest-run/worker-2.tb".into(),
                 cache_dir: Some("/home/user/project/.dbtest".into()),
+                pytest: PytestOptions {
+                    xfail_strict: true,
+                    filterwarnings: vec![
+                        "error".into(),
+                        "ignore::DeprecationWarning:yaml.*".into(),
+                    ],
+                    warning_filters: vec!["ignore:old api".into()],
+                    escape_ids: true,
+                    long_str_strategy: "short".into(),
+                    strict_parametrization_ids: false,
+                    empty_parameter_set_mark: "skip".into(),
+                    python_classes: vec!["Test".into(), "*Suite".into()],
+                    python_functions: vec!["test".into()],
+                    pythonpath: vec!["/home/user/project/src".into()],
+                },
             })),
         ),
         (
@@ -209,18 +223,54 @@ fn golden_vectors_decode_and_reencode_byte_for_byte() {
     }
 }
 
-#[test]
-fn every_message_kind_has_a_golden_vector() {
-    let names: Vec<&str> = samples().iter().map(|(n, _)| *n).collect();
-    for kind in [
-        "hello",
-        "config",
-        "run",
-        "shutdown",
-        "imported",
-        "batch_done",
-    ] {
-        assert!(names.contains(&kind), "missing vector for {kind}");
+/// The type name each message has on the wire; the match is exhaustive, so a
+/// new message does not compile until it is named here (and then needs a vector).
+fn wire_type(message: &Value) -> &str {
+    message["type"].as_str().unwrap_or_default()
+}
+
+fn every_message_type() -> Vec<&'static str> {
+    let to_worker = |m: &ToWorker| match m {
+        ToWorker::Config(_) => "config",
+        ToWorker::Run(_) => "run",
+        ToWorker::Extend(_) => "extend",
+        ToWorker::Shutdown => "shutdown",
+    };
+    let from_worker = |m: &FromWorker| match m {
+        FromWorker::Hello(_) => "hello",
+        FromWorker::Imported(_) => "imported",
+        FromWorker::Result(_) => "result",
+        FromWorker::Fixture(_) => "fixture",
+        FromWorker::BatchDone(_) => "batch_done",
+    };
+    let mut names = Vec::new();
+    for (name, value) in samples() {
+        let kind = match direction_of(name) {
+            "to_worker" => to_worker(&serde_json::from_value(value).unwrap()),
+            _ => from_worker(&serde_json::from_value(value).unwrap()),
+        };
+        if !names.contains(&kind) {
+            names.push(kind);
+        }
     }
-    assert!(names.iter().any(|n| n.starts_with("result")));
+    names
+}
+
+#[test]
+fn the_vectors_file_holds_every_message_type() {
+    let text = std::fs::read_to_string(vectors_path()).expect("workers/golden/vectors.json");
+    let vectors: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let in_file: Vec<&str> = vectors.iter().map(|v| wire_type(&v["value"])).collect();
+    let expected = every_message_type();
+    assert_eq!(
+        expected.len(),
+        9,
+        "samples cover every variant: {expected:?}"
+    );
+    for kind in expected {
+        assert!(
+            in_file.contains(&kind),
+            "workers/golden/vectors.json has no {kind} vector"
+        );
+    }
 }

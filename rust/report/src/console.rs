@@ -284,6 +284,10 @@ impl<W: Write> RunObserver for ConsoleReporter<W> {
         self.total += count;
     }
 
+    fn test_withdrawn(&mut self, _id: &str) {
+        self.total = self.total.saturating_sub(1);
+    }
+
     fn test_retried(&mut self, result: &TestResult) {
         if self.options.verbose > 0 && !self.options.quiet {
             self.clear_status();

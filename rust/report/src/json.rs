@@ -67,6 +67,10 @@ pub struct PlanInfo {
     /// another shard (which must have run them), sorted.
     #[serde(default)]
     pub elsewhere: Vec<String>,
+    /// Ids among `planned` that turned out not to be tests once their module
+    /// was imported (as under pytest, they count nowhere), sorted.
+    #[serde(default)]
+    pub withdrawn: Vec<String>,
 }
 
 impl PlanInfo {
@@ -497,6 +501,7 @@ pub(crate) mod tests {
             selection_digest: PlanInfo::digest_text(0xab),
             planned: vec!["a.py::t".into()],
             elsewhere: vec!["a.py::gen_1".into()],
+            withdrawn: vec![],
         });
         let text = report.to_json();
         assert_eq!(RunReport::from_json(&text).unwrap(), report);
@@ -504,7 +509,7 @@ pub(crate) mod tests {
         assert_eq!(
             value["plan"],
             serde_json::json!({"selected": 2, "selection_digest": "00000000000000ab",
-                               "planned": ["a.py::t"], "elsewhere": ["a.py::gen_1"]})
+                               "planned": ["a.py::t"], "elsewhere": ["a.py::gen_1"], "withdrawn": []})
         );
     }
 

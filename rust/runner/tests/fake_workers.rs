@@ -81,7 +81,7 @@ fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
         run_dir: PathBuf::new(),
         cache_dir: None,
         capture: true,
-        capture_passed: false,
+        pytest: dbtest_protocol::PytestOptions::default(),
         output_limit: 1 << 20,
         default_timeout: None,
         max_failures: None,

@@ -32,17 +32,9 @@ def _high_fd(fd: int) -> int:
 def config_message(root: Path, cache_dir: Path | None) -> dict[str, Any]:
     """The coordinator's first message, as for a plain run in ``root``."""
     return protocol.canonical(
-        {
-            "type": "config",
-            "protocol": protocol.PROTOCOL_VERSION,
-            "worker": 1,
-            "rootdir": str(root),
-            "capture": True,
-            "capture_passed": False,
-            "output_limit": 1 << 20,
-            "traceback_file": str(root / "tracebacks.txt"),
-            "cache_dir": None if cache_dir is None else str(cache_dir),
-        }
+        protocol.config(
+            1, str(root), True, 1 << 20, str(root / "tracebacks.txt"), None if cache_dir is None else str(cache_dir)
+        )
     )
 
 

@@ -46,7 +46,8 @@ pub struct RunnerOptions {
     /// dbtest's cache directory (workers keep rewritten bytecode there).
     pub cache_dir: Option<PathBuf>,
     pub capture: bool,
-    pub capture_passed: bool,
+    /// pytest's settings the workers apply.
+    pub pytest: dbtest_protocol::PytestOptions,
     pub output_limit: u32,
     /// Applies to tests without a timeout of their own.
     pub default_timeout: Option<f64>,
@@ -84,6 +85,9 @@ pub struct RunOutcome {
     pub workers: usize,
     /// The workers' Python version (`3.12.3`), from the first one's `hello`.
     pub python: Option<String>,
+    /// Ids of listed tests the worker found not to be tests (see
+    /// [`RunObserver::test_withdrawn`](dbtest_model::RunObserver::test_withdrawn)).
+    pub withdrawn: Vec<String>,
 }
 
 /// `fork_server`: one already started (by the `dbtest` command), used for every

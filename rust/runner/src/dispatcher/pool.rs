@@ -132,7 +132,6 @@ impl Dispatcher<'_> {
             worker: slot as u32 + 1,
             rootdir: self.options.rootdir.to_string_lossy().into_owned(),
             capture: self.options.capture,
-            capture_passed: self.options.capture_passed,
             output_limit: self.options.output_limit,
             traceback_file: traceback_file.to_string_lossy().into_owned(),
             cache_dir: self
@@ -140,6 +139,7 @@ impl Dispatcher<'_> {
                 .cache_dir
                 .as_ref()
                 .map(|d| d.to_string_lossy().into_owned()),
+            pytest: self.options.pytest.clone(),
         });
         if let Err(err) = process.send(&config) {
             self.outcome.fatal = Some(format!("cannot configure a worker: {err}"));

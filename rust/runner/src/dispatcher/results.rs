@@ -79,6 +79,14 @@ impl Dispatcher<'_> {
         if self.done[test] {
             return;
         }
+        if result.error_kind == Some(ErrorKind::Missing) {
+            // Listed statically, not defined once imported (a class deleted when
+            // an optional dependency is missing): not a test, as under pytest.
+            self.done[test] = true;
+            self.observer.test_withdrawn(&result.id);
+            self.outcome.withdrawn.push(result.id);
+            return;
+        }
         if result.phase == Phase::Import && result.outcome == Outcome::Skipped {
             // A module that skips itself as it is imported (`pytest.importorskip`,
             // `unittest.SkipTest`) is one skipped result named after its file, as
