@@ -83,6 +83,11 @@ fn run_inner(
     if settings.command == Command::Merge {
         return merge::merge(&settings);
     }
+    if !settings.quiet {
+        for note in &settings.notes {
+            eprintln!("dbtest: note: {note}");
+        }
+    }
     memory_note("start");
     let (collected, targets) = pipeline::collect(&settings)?;
     memory_note("collected");
