@@ -141,18 +141,23 @@ impl<W: Write> ConsoleReporter<W> {
         self.end_progress_line();
         let color = self.options.color;
         let counts = Counts::of(summary.results);
-        let failing: Vec<&TestResult> = summary
+        // As pytest: errors (set-up, teardown, collection, crashes) have a
+        // section of their own before the failures; the short summary lists
+        // failures first.
+        let (errors, failures): (Vec<&TestResult>, Vec<&TestResult>) = summary
             .results
             .iter()
             .filter(|r| r.outcome.fails_run())
-            .collect();
-
-        if !failing.is_empty() {
-            let _ = writeln!(self.out, "{}", rule("FAILURES", '='));
-            for result in &failing {
-                self.write_failure(result);
+            .partition(|r| r.outcome == Outcome::Error);
+        for (title, section) in [("ERRORS", &errors), ("FAILURES", &failures)] {
+            if !section.is_empty() {
+                let _ = writeln!(self.out, "{}", rule(title, '='));
+                for result in section {
+                    self.write_failure(result);
+                }
             }
         }
+        let failing: Vec<&TestResult> = failures.iter().chain(&errors).copied().collect();
         if let Some(n) = self.options.durations.filter(|n| *n > 0) {
             let mut by_time: Vec<&TestResult> = summary.results.iter().collect();
             by_time.sort_by(|a, b| b.duration.total_cmp(&a.duration));
@@ -487,6 +492,23 @@ mod tests {
         assert!(warned < summary);
         // One line per failure, with the first line of its message.
         assert!(section.contains("\nFAILED test_a.py::test_bad - AssertionError: assert 1 == 2\n"));
+    }
+
+    #[test]
+    fn errors_have_their_own_section_before_the_failures_as_in_pytest() {
+        let mut error = result("test_a.py::test_setup", Outcome::Error, 0.0, 1);
+        error.phase = Phase::Setup;
+        error.message = Some("ValueError: no database".into());
+        let out = render(ConsoleOptions::default(), &[failure(), error]);
+        let errors = out.find(&rule("ERRORS", '=')).expect("an ERRORS section");
+        let failures = out.find(&rule("FAILURES", '=')).expect("a FAILURES section");
+        assert!(errors < failures, "{out}");
+        let in_errors = &out[errors..failures];
+        assert!(in_errors.contains("test_a.py::test_setup") && !in_errors.contains("test_bad"));
+        let summary = out.find(&rule("short test summary info", '=')).unwrap();
+        let failed = out[summary..].find("FAILED test_a.py::test_bad").unwrap();
+        let errored = out[summary..].find("ERROR test_a.py::test_setup").unwrap();
+        assert!(failed < errored, "failures first in the short summary: {out}");
     }
 
     #[test]
