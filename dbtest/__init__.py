@@ -19,6 +19,7 @@ _EXPORTS = {
     "TestSuite": "dbtest.suite",
     "test": "dbtest.suite",
     "expect": "dbtest.expectations",
+    "fixture": "dbtest.fixtures",
 }
 
 __all__ = ["__version__", *_EXPORTS]
