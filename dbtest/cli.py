@@ -31,6 +31,9 @@ def exit_code(name: str) -> int:
 
 # (pid, socket fd) of a fork server started by `dbtest.launch`, until a run takes it.
 _fork_server: tuple[int, int] | None = None
+# What follows `--` on the command line: options of the project's conftests
+# (their `pytest_addoption`), handed to the workers as they are.
+_extra_args: list[str] = []
 
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -168,6 +171,7 @@ def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
         "maxfail": 1 if fail_fast else maxfail,
         "format": params.pop("output_format"),
         "flaky_fails": None if flaky_result is None else flaky_result == "fail",
+        "extra_args": list(_extra_args),
         **params,
     }
     from dbtest import _core
@@ -272,8 +276,12 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None, fork_server: tuple[int, int] | None = None) -> None:
-    global _fork_server
+    global _fork_server, _extra_args
     _fork_server = fork_server
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, _extra_args = argv[:cut], argv[cut + 1 :]
     try:
         signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (dbtest called from a thread): leave it be

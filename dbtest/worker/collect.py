@@ -14,10 +14,11 @@ import sys
 from types import FunctionType, ModuleType
 
 from . import options
+from .engine import TestPlan, engine
 from .marks import marks_in_order, pytest_marks
 from .names import TestName
 from .outcomes import ERROR, SETUP, Outcome
-from .parametrize import Case, ParametrizeError, arg_names, expand, parametrize_marks
+from .parametrize import Case, ParametrizeError
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -35,7 +36,7 @@ SUITE = "suite"
 class Target:
     """A resolved test: what to call and how, with what, under which marks."""
 
-    __slots__ = ("cls", "function", "kwargs", "marks", "method", "name", "problem", "style")
+    __slots__ = ("case", "cls", "function", "item", "marks", "method", "name", "plan", "problem", "style")
 
     def __init__(
         self,
@@ -50,8 +51,12 @@ class Target:
         self.function = function
         self.cls = cls
         self.method = method
-        # The arguments of a parametrized case.
-        self.kwargs: dict[str, Any] | None = None
+        # A parametrized case: its arguments and marks.
+        self.case: Case | None = None
+        # Its fixtures (None: it takes none, nothing autouse applies).
+        self.plan: TestPlan | None = None
+        # pytest's item for it (`request.node`), made when fixtures or hooks need one.
+        self.item: Any = None
         # Every mark that applies, closest first (the function's, its case's,
         # its classes', its module's).
         self.marks: list[Any] = []
@@ -192,29 +197,27 @@ def _collect_class(module: ModuleType, classes: list[type], qualname: str, found
                 _collect_class(module, [*classes, inner], f"{qualname}::{name}", found)
 
 
-# A test's cases by id (or why it has none), per (owner, name): expanded once.
-_expansions: dict[tuple[Any, str], dict[str, Case] | ParametrizeError] = {}
+def _plan(module: ModuleType, classes: list[type], name: str, function: Any) -> TestPlan:
+    """What collection says of a test function (its fixtures, its cases),
+    worked out once per function."""
+    owner = classes[-1] if classes else module
+    key = (owner, name)
+    known = _plans.get(key)
+    if known is None:
+        marks = marks_in_order(module, classes, function)
+        is_method = bool(classes) and not _is_static(owner, name)
+        known = _plans[key] = engine().plan(module, classes, name, function, marks, is_method)
+    return known
+
+
+# Plans by (owner, name): a module's functions and classes live as long as the worker.
+_plans: dict[tuple[Any, str], TestPlan] = {}
 
 
 def _cases(module: ModuleType, classes: list[type], name: str, function: Any) -> dict[str, Case] | ParametrizeError:
-    """The cases of a test by id (empty when it is not parametrized)."""
-    owner = classes[-1] if classes else module
-    key = (owner, name)
-    known = _expansions.get(key)
-    if known is not None:
-        return known
-    marks = parametrize_marks(marks_in_order(module, classes, function))
-    result: dict[str, Case] | ParametrizeError
-    if not marks:
-        result = {}
-    else:
-        takes = set(arg_names(function, is_method=bool(classes) and not _is_static(owner, name)))
-        try:
-            result = {case.id: case for case in expand(marks, takes.__contains__, options.current.ids)}
-        except ParametrizeError as exc:
-            result = exc
-    _expansions[key] = result
-    return result
+    """The cases of a test by id (empty when it is not parametrized), or why it has none."""
+    plan = _plan(module, classes, name, function)
+    return ParametrizeError(plan.error) if plan.error is not None else plan.cases
 
 
 def _is_static(cls: Any, name: str) -> bool:
@@ -246,48 +249,22 @@ def resolve(module: ModuleType, name: str) -> Target | None:
         target = Target(name=name, style=FUNCTION, function=function)
     marks = marks_in_order(module, classes, function)
     target.marks = marks
-    if target.style not in (FUNCTION, PLAIN_CLASS):
-        return target  # unittest and dbtest suites take no arguments
-    params: dict[str, Any] = {}
-    indirect: frozenset[str] = frozenset()
+    if target.style == SUITE:
+        return target  # dbtest suites take no fixtures
+    plan = _plan(module, classes, test_name.function, function)
+    if plan.error is not None:
+        target.problem = Outcome(ERROR, SETUP, "exception", plan.error)
+        return target
     if test_name.params is not None:
-        cases = _cases(module, classes, test_name.function, function)
-        if isinstance(cases, ParametrizeError):
-            target.problem = Outcome(ERROR, SETUP, "exception", f"In {test_name.function}: {cases}")
-            return target
-        case = cases.get(test_name.params)
+        case = plan.cases.get(test_name.params)
         if case is None:
             return None
-        params, indirect = case.params, case.indirect
-        target.kwargs = {k: v for k, v in params.items() if k not in indirect}
+        target.case = case
         # The function's own marks, then its case's, then its classes' and module's.
         own = len(pytest_marks(function))
-        marks = marks[:own] + case.marks + marks[own:]
-    elif marks and parametrize_marks(marks):
-        cases = _cases(module, classes, test_name.function, function)
-        if isinstance(cases, ParametrizeError):
-            target.problem = Outcome(ERROR, SETUP, "exception", f"In {test_name.function}: {cases}")
-            return target
-    target.marks = marks
-    if indirect:
-        target.problem = _unsupported(
-            f"{name}: indirect parametrization of {', '.join(sorted(indirect))} needs fixtures, "
-            "which dbtest does not run yet"
-        )
-        return target
-    needed = [
-        arg
-        for arg in arg_names(function, is_method=bool(classes) and not _is_static(owner, test_name.function))
-        if arg not in params
-    ]
-    if needed:
-        target.problem = _unsupported(
-            f"fixture '{needed[0]}' not found: {name} needs "
-            + ("pytest fixtures" if len(needed) > 1 else "a pytest fixture")
-            + f" ({', '.join(needed)}), which dbtest does not run yet"
-        )
+        target.marks = marks[:own] + case.marks + marks[own:]
+    elif plan.cases:
+        return None  # parametrized: only its cases are tests
+    if plan.closure.names or plan.argnames:
+        target.plan = plan
     return target
-
-
-def _unsupported(message: str) -> Outcome:
-    return Outcome(ERROR, SETUP, "exception", message)

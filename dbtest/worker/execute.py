@@ -10,10 +10,22 @@ import time
 from . import options, protocol
 from .children import ChildWatch
 from .collect import FUNCTION, PLAIN_CLASS, TESTCASE, Target, module_tests, resolve
+from .engine import call_hook, engine
 from .isolation import restore
 from .loader import load_module
 from .marks import expected_to_fail, mark_verdict
-from .outcomes import ERROR, IMPORT, PASSED, SETUP, SKIPPED, XFAILED, Outcome, format_exception, from_exception
+from .outcomes import (
+    ERROR,
+    IMPORT,
+    PASSED,
+    SETUP,
+    SKIPPED,
+    XFAILED,
+    Outcome,
+    format_exception,
+    from_exception,
+    teardown_error,
+)
 from .reporting import Reporter
 from .scopes import ScopeStack
 from .styles import run_function, run_plain_method, run_suite_method
@@ -55,7 +67,14 @@ class Runner:
         fresh = module_name not in sys.modules
         start = perf_counter()
         try:
-            module = load_module(ref)
+            # Its conftests first, as pytest imports them before collecting it.
+            engine().load_conftests(ref["path"])
+            if options.current.warnings.active:
+                # pytest applies the configured warning filters while collecting too.
+                with Applied(options.current.warnings, ()):
+                    module = load_module(ref)
+            else:
+                module = load_module(ref)
         except BaseException as exc:  # noqa: BLE001 - any import failure is reported
             duration = perf_counter() - start
             if fresh:
@@ -94,6 +113,7 @@ class Runner:
 
     def finish(self) -> None:
         self.stack.close()
+        engine().close()
 
     def _import_failed(self, batch: int, module_name: str, count: int, exc: BaseException, duration: float) -> None:
         outcome = from_exception(exc, IMPORT)
@@ -118,6 +138,19 @@ class Runner:
             )
             self.reporter.result(batch, position, outcome, 0.0, [])
             return
+        hooks = engine().hooks
+        module = self.module
+        modify = hooks("pytest_collection_modifyitems", module) if module is not None else []
+        runtest = hooks("pytest_runtest_setup", module) if module is not None else []
+        if target.plan is not None or modify or runtest:
+            target.item = self._item(target)
+            for hook in modify:
+                try:
+                    call_hook(hook, session=None, config=engine().config, items=[target.item])
+                except BaseException as exc:  # noqa: BLE001 - a broken hook errors the test
+                    self.reporter.result(batch, position, from_exception(exc, SETUP), perf_counter() - start, [])
+                    return
+            target.marks = target.item.own_markers
         marks = target.marks
         # pytest evaluates skip marks before any set-up of the test.
         try:
@@ -135,6 +168,12 @@ class Runner:
         if target.problem is not None:
             self.reporter.result(batch, position, target.problem, perf_counter() - start, [])
             return
+        for hook in runtest:
+            try:
+                call_hook(hook, item=target.item)
+            except BaseException as exc:  # noqa: BLE001 - its skip or error is the test's
+                self.reporter.result(batch, position, from_exception(exc, SETUP), perf_counter() - start, [])
+                return
         warning_marks = filterwarnings_marks(marks) if marks else ()
         if warning_marks or options.current.warnings.active:
             try:
@@ -146,9 +185,26 @@ class Runner:
             outcome, subtests_passed, subtests = self._run_in_scopes(target)
         if xfail is not None:
             outcome = expected_to_fail(outcome, xfail)
+        if target.item is not None and module is not None:
+            for hook in hooks("pytest_runtest_teardown", module):
+                try:
+                    call_hook(hook, item=target.item, nextitem=None)
+                except BaseException as exc:  # noqa: BLE001 - an error in teardown
+                    if outcome.outcome in (PASSED, SKIPPED, XFAILED):
+                        outcome = teardown_error(exc)
         restore(self.stack.snapshot)
         warnings = self.children.check()
+        notes = engine().notes
+        if notes:
+            warnings = [*warnings, *notes]
+            notes.clear()
         self.reporter.result(batch, position, outcome, perf_counter() - start, warnings, subtests_passed, subtests)
+
+    def _item(self, target: Target) -> Any:
+        """pytest's item for a test (what fixtures and hooks see as ``node``)."""
+        module = self.module
+        function = target.function if target.cls is None else getattr(target.cls, target.method or "", None)
+        return engine().item(target.name, module, target.cls, function, target.marks, target.case)
 
     def _run_in_scopes(self, target: Target) -> tuple[Outcome, int, list[dict[str, Any]] | None]:
         """Enters the test's scopes and runs it in its style."""

@@ -69,6 +69,9 @@ def main() -> int:
     # pytest's `pythonpath` setting: first on sys.path, in the order given.
     for path in reversed(options.current.pythonpath):
         sys.path.insert(0, path)
+    from . import engine
+
+    engine.configure_from(config)
     # As under `python -m pytest`, the invocation directory is importable, but
     # last: installed packages (and dbtest itself, hence -P) are found first.
     cwd = os.getcwd()

@@ -18,7 +18,19 @@ if TYPE_CHECKING:
 
 
 class Options:
-    __slots__ = ("classes", "functions", "ids", "pythonpath", "warnings", "xfail_strict")
+    __slots__ = (
+        "basetemp",
+        "classes",
+        "extra_args",
+        "functions",
+        "ids",
+        "ini",
+        "inifile",
+        "pythonpath",
+        "usefixtures",
+        "warnings",
+        "xfail_strict",
+    )
 
     def __init__(self, message: dict[str, Any]) -> None:
         self.xfail_strict: bool = message["xfail_strict"]
@@ -32,6 +44,11 @@ class Options:
         self.classes: tuple[str, ...] = tuple(message["python_classes"])
         self.functions: tuple[str, ...] = tuple(message["python_functions"])
         self.pythonpath: tuple[str, ...] = tuple(message["pythonpath"])
+        self.usefixtures: tuple[str, ...] = tuple(message["usefixtures"])
+        self.inifile: str | None = message["inifile"]
+        self.ini: dict[str, Any] = dict(message["ini"])
+        self.extra_args: tuple[str, ...] = tuple(message["extra_args"])
+        self.basetemp: str = message["basetemp"]
 
     def is_test_function(self, name: str) -> bool:
         return _matches(name, self.functions)

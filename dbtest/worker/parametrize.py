@@ -67,17 +67,21 @@ class EmptySetMark:
 
 
 class Case:
-    """One case: its id (what goes between the brackets), its argument values,
-    and the marks its parameter sets carry."""
+    """One case: its id (what goes between the brackets), its argument values
+    (with each one's index in its parameter list), and the marks its parameter
+    sets carry."""
 
-    __slots__ = ("id", "indirect", "marks", "params")
+    __slots__ = ("id", "indices", "indirect", "marks", "params")
 
-    def __init__(self, id: str, params: dict[str, Any], marks: list[Any], indirect: frozenset[str]) -> None:
+    def __init__(
+        self, id: str, params: dict[str, Any], marks: list[Any], indirect: frozenset[str], indices: dict[str, int]
+    ) -> None:
         self.id = id
         self.params = params
         self.marks = marks
         # Argument names whose values go to fixtures (`request.param`), not to the test.
         self.indirect = indirect
+        self.indices = indices
 
 
 _NON_PRINTABLE = {i: f"\\x{i:02x}" for i in range(128) if i not in range(32, 127)}
@@ -276,8 +280,8 @@ def _one_call(mark: Any, takes: Callable[[str], bool], options: IdOptions) -> li
             made.append("-".join(_value_id(v, n, index, idfn, options) for v, n in zip(values, argnames, strict=True)))
     unique = make_unique(made, options.strict)
     return [
-        Case(id, dict(zip(argnames, values, strict=True)), marks, indirect)
-        for id, (values, marks, _) in zip(unique, sets, strict=True)
+        Case(id, dict(zip(argnames, values, strict=True)), marks, indirect, dict.fromkeys(argnames, index))
+        for index, (id, (values, marks, _)) in enumerate(zip(unique, sets, strict=True))
     ]
 
 
@@ -286,7 +290,7 @@ def _empty_set(argnames: list[str], options: IdOptions) -> Case:
         raise ParametrizeError("Empty parameter set")
     reason = f"got empty parameter set for ({', '.join(argnames)})"
     mark = EmptySetMark("xfail" if options.empty_set == "xfail" else "skip", reason)
-    return Case("NOTSET", dict.fromkeys(argnames), [mark], frozenset())
+    return Case("NOTSET", dict.fromkeys(argnames), [mark], frozenset(), dict.fromkeys(argnames, 0))
 
 
 def expand(marks: Sequence[Any], takes: Callable[[str], bool], options: IdOptions = DEFAULT_OPTIONS) -> list[Case]:
@@ -300,17 +304,50 @@ def expand(marks: Sequence[Any], takes: Callable[[str], bool], options: IdOption
         if not cases:
             cases = call
             continue
+        repeated = set(cases[0].params) & set(call[0].params)
+        if repeated:
+            raise ParametrizeError(f"duplicate parametrization of {sorted(repeated)[0]!r}")
         cases = [
             Case(
                 f"{outer.id}-{inner.id}",
                 {**outer.params, **inner.params},
                 outer.marks + inner.marks,
                 outer.indirect | inner.indirect,
+                {**outer.indices, **inner.indices},
             )
             for outer in cases
             for inner in call
         ]
     return cases
+
+
+def mark_argnames(mark: Any) -> tuple[list[str], frozenset[str]]:
+    """(argument names, those passed to fixtures) of one ``parametrize`` mark,
+    without expanding it; empty for a malformed one (expanding reports it)."""
+    args, kwargs = tuple(getattr(mark, "args", ())), getattr(mark, "kwargs", {}) or {}
+    argnames = args[0] if args else kwargs.get("argnames")
+    if argnames is None:
+        return [], frozenset()
+    try:
+        names, _ = argnames_of(argnames)
+    except TypeError:
+        return [], frozenset()
+    indirect = kwargs.get("indirect", False)
+    if isinstance(indirect, (list, tuple)):
+        return names, frozenset(indirect)
+    return names, frozenset(names) if indirect else frozenset()
+
+
+class Parametrization:
+    """A ``parametrize`` call made by a ``pytest_generate_tests`` hook or for a
+    parametrized fixture, read like a mark."""
+
+    __slots__ = ("args", "kwargs", "name")
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.name = "parametrize"
+        self.args = args
+        self.kwargs = kwargs
 
 
 def parametrize_marks(marks: Sequence[Any]) -> list[Any]:

@@ -37,6 +37,11 @@ PYTEST_OPTIONS = (
     "python_classes",
     "python_functions",
     "pythonpath",
+    "usefixtures",
+    "inifile",
+    "ini",
+    "extra_args",
+    "basetemp",
 )
 DISCOVERED = ("name", "tags")
 SUBTEST_FAILURE = ("description", "outcome", "message", "traceback")
@@ -149,6 +154,11 @@ def pytest_options(**overrides: Any) -> dict[str, Any]:
         "python_classes": ["Test"],
         "python_functions": ["test"],
         "pythonpath": [],
+        "usefixtures": [],
+        "inifile": None,
+        "ini": {},
+        "extra_args": [],
+        "basetemp": "",
     }
     unknown = set(overrides) - set(options)
     if unknown:

@@ -11,7 +11,7 @@ closure: it is called, and awaited if it returns an awaitable.
 
 from __future__ import annotations
 
-from .outcomes import CALL, PASS, PASSED, SETUP, SKIPPED, XFAILED, Outcome, from_exception
+from .outcomes import CALL, ERROR, PASS, PASSED, SETUP, SKIPPED, XFAILED, Outcome, from_exception
 from .xunit import await_, first_attr
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
@@ -24,16 +24,36 @@ if TYPE_CHECKING:
     from .scopes import ScopeStack
 
 
+def set_up_fixtures(target: Target, stack: ScopeStack, instance: Any) -> dict[str, Any] | Outcome:
+    """The test's fixtures, set up: the arguments to call it with, or the
+    set-up error. Function-scoped ones are torn down with the test's node."""
+    plan = target.plan
+    if plan is None:
+        return {}
+    from .engine import engine
+    from .fixtures import FixtureLookupError
+
+    try:
+        return engine().run(plan, target.item, target.case, stack, instance)
+    except FixtureLookupError as exc:
+        text = str(exc)
+        return Outcome(ERROR, SETUP, "exception", text.splitlines()[0], text)
+    except BaseException as exc:  # noqa: BLE001 - a fixture's error is the test's set-up error
+        return from_exception(exc, SETUP)
+
+
 def run_function(target: Target, stack: ScopeStack) -> Outcome:
     function = target.function
     assert function is not None and stack.module is not None
     setup, teardown = stack.module.function_hooks
-    kwargs = target.kwargs
+    kwargs = set_up_fixtures(target, stack, None)
+    if isinstance(kwargs, Outcome):
+        return kwargs
     if setup is None and teardown is None:
         try:
             result = function(**kwargs) if kwargs else function()
             if result is not None:
-                await_(result)
+                await_(result, _loop_for(target))
         except BaseException as exc:  # noqa: BLE001
             return from_exception(exc, CALL)
         return PASS
@@ -47,14 +67,16 @@ def run_plain_method(target: Target, stack: ScopeStack) -> Outcome:
     except BaseException as exc:  # noqa: BLE001
         return from_exception(exc, SETUP)
     method = getattr(instance, target.method)
+    kwargs = set_up_fixtures(target, stack, instance)
+    if isinstance(kwargs, Outcome):
+        return kwargs
     setup = first_attr(instance, "setup_method")
     teardown = first_attr(instance, "teardown_method")
-    kwargs = target.kwargs
     if setup is None and teardown is None:
         try:
             result = method(**kwargs) if kwargs else method()
             if result is not None:
-                await_(result)
+                await_(result, _loop_for(target))
         except BaseException as exc:  # noqa: BLE001
             return from_exception(exc, CALL)
         return PASS
@@ -81,8 +103,8 @@ def _with_hooks(
     if teardown is not None:
         node.addfinalizer(lambda: teardown(test), teardown_name)
     if kwargs:
-        return call_and_finish(lambda: test(**kwargs), None, stack)
-    return call_and_finish(test, None, stack)
+        return call_and_finish(lambda: test(**kwargs), _loop_for(target), stack)
+    return call_and_finish(test, _loop_for(target), stack)
 
 
 def run_suite_method(target: Target, stack: ScopeStack) -> Outcome:
@@ -106,6 +128,15 @@ def run_suite_method(target: Target, stack: ScopeStack) -> Outcome:
     if callable(teardown):
         node.addfinalizer(lambda: await_(teardown(), loop), "teardown")
     return call_and_finish(method, loop, stack)
+
+
+def _loop_for(target: Target) -> Any:
+    """Async tests that use fixtures share the engine's event loop with async fixtures."""
+    if target.plan is None:
+        return None
+    from .engine import engine
+
+    return engine().async_runner
 
 
 def call_and_finish(test: Callable[[], Any], loop: Any, stack: ScopeStack) -> Outcome:

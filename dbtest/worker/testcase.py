@@ -21,6 +21,7 @@ from .outcomes import (
     format_exception,
     from_exception,
 )
+from .styles import set_up_fixtures
 from .xunit import first_attr
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
@@ -124,6 +125,10 @@ def run_testcase(target: Target, stack: ScopeStack) -> tuple[Outcome, int, list[
         case = target.cls(target.method)
     except BaseException as exc:  # noqa: BLE001
         return from_exception(exc, SETUP), 0, []
+    # pytest's autouse fixtures (and usefixtures) around the whole of it, bound to the case.
+    fixtures = set_up_fixtures(target, stack, case)
+    if isinstance(fixtures, Outcome):
+        return fixtures, 0, []
     # pytest's xunit hooks around unittest's own setUp/test/tearDown.
     setup = first_attr(case, "setup_method")
     teardown = first_attr(case, "teardown_method")

@@ -266,6 +266,8 @@ pub(crate) fn module_items(
         },
         id_options: &project.id_options,
         rules: &project.name_rules,
+        top_line: 0,
+        top_lines: Vec::new(),
     };
     if summary.test_flag == Some(false) {
         return ModuleItems {
@@ -282,6 +284,7 @@ pub(crate) fn module_items(
     } else {
         builder.functions(summary, &module);
         builder.classes(summary, &module);
+        builder.in_definition_order();
     }
     ModuleItems {
         items: builder.items,
@@ -301,6 +304,10 @@ struct Builder<'a> {
     location: Location,
     id_options: &'a IdOptions,
     rules: &'a NameRules,
+    /// The line of the top-level function or class being collected, and of
+    /// each item's: items are put in definition order, as pytest collects them.
+    top_line: u32,
+    top_lines: Vec<u32>,
 }
 
 impl Builder<'_> {
@@ -329,6 +336,7 @@ impl Builder<'_> {
             timeout: marks.timeout,
         });
         self.items.push(item);
+        self.top_lines.push(self.top_line);
     }
 
     fn functions(&mut self, summary: &ModuleSummary, module: &Outer) {
@@ -336,6 +344,7 @@ impl Builder<'_> {
             if !self.rules.is_test_function(&function.name) || self.is_fixture(function) {
                 continue;
             }
+            self.top_line = function.line;
             let mut marks = marks_of(&function.decorators, &self.resolver);
             marks.merge(&module.marks);
             let parametrize = self.own_parametrize(function, module);
@@ -349,6 +358,18 @@ impl Builder<'_> {
                 &parametrize,
             );
         }
+    }
+
+    /// Puts functions and classes' tests in the order the module defines them
+    /// (they were collected functions first).
+    fn in_definition_order(&mut self) {
+        if self.top_lines.windows(2).all(|w| w[0] <= w[1]) {
+            return;
+        }
+        let mut keyed: Vec<(u32, TestItem)> =
+            self.top_lines.drain(..).zip(self.items.drain(..)).collect();
+        keyed.sort_by_key(|(line, _)| *line);
+        self.items = keyed.into_iter().map(|(_, item)| item).collect();
     }
 
     /// Whether a decorator makes `function` a fixture (never a test, whatever its name).
@@ -428,6 +449,7 @@ impl Builder<'_> {
         let mut test_classes: Vec<&str> = Vec::new();
         let mut coupled = false;
         for class in &summary.classes {
+            self.top_line = class.line;
             let info = self.class_info(class, &known);
             let before = self.items.len();
             self.class_items(class, &info, &[], module);

@@ -553,3 +553,20 @@ fn literals_keep_what_ids_need() {
         matches!(&args[9], Literal::Call(call) if call.path == "f" && call.args == [Literal::Int(2)])
     );
 }
+
+#[test]
+fn tests_come_in_the_order_the_module_defines_them() {
+    let c = collect(
+        "test_o.py",
+        "class TestA:\n    def test_a1(self): pass\ndef test_f(): pass\nclass TestB:\n    def test_b1(self): pass\ndef test_g(): pass\n",
+    );
+    assert_eq!(
+        ids(&c),
+        [
+            "test_o.py::TestA::test_a1",
+            "test_o.py::test_f",
+            "test_o.py::TestB::test_b1",
+            "test_o.py::test_g"
+        ]
+    );
+}

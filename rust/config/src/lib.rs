@@ -95,6 +95,8 @@ pub struct CliArgs {
     pub markdown_report: Option<PathBuf>,
     /// `dbtest merge --durations FILE`: where the merged durations go.
     pub durations_out: Option<PathBuf>,
+    /// What followed `--`: options for the project's conftests (`pytest_addoption`).
+    pub extra_args: Vec<String>,
 }
 
 /// `[tool.dbtest]`.
@@ -140,6 +142,8 @@ pub struct Settings {
     pub pytest_inifile: Option<PathBuf>,
     /// pytest's settings (its configuration file, its `addopts`'s `-o`).
     pub pytest: PytestSettings,
+    /// Every setting of pytest's configuration file as written (for `config.getini`).
+    pub pytest_ini: Vec<(String, dbtest_pytest_config::Value)>,
     /// `-W` filters from `addopts`, applied after `filterwarnings`.
     pub warning_filters: Vec<String>,
     /// Paths and globs not to collect (`--ignore`, `--ignore-glob`), and
@@ -149,6 +153,8 @@ pub struct Settings {
     pub deselect: Vec<String>,
     /// Things about the configuration worth saying once, before the run.
     pub notes: Vec<String>,
+    /// Options for the project's conftests, given after `--`.
+    pub extra_args: Vec<String>,
     /// Paths as given (relative to `cwd`), node-id suffixes included.
     pub paths: Vec<String>,
     pub python: PathBuf,
@@ -454,6 +460,10 @@ impl Settings {
                 .unwrap_or_else(|| vec!["bench_*.py".into()]),
             paths,
             pytest_inifile: pytest_config.inifile.clone(),
+            pytest_ini: pytest_config
+                .values()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             pytest: PytestSettings {
                 strict_markers: pytest.strict_markers || addopts.strict_markers,
                 ..pytest
@@ -467,6 +477,7 @@ impl Settings {
             ignore_glob: addopts.ignore_glob,
             deselect: addopts.deselect,
             notes,
+            extra_args: cli.extra_args.clone(),
             cwd,
             rootdir,
             config_file,

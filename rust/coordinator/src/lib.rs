@@ -59,7 +59,7 @@ pub fn list_document(args: &str) -> Result<String, CoordinatorError> {
     let (collected, targets) = pipeline::collect(&settings)?;
     let durations = durations_if_needed(&settings);
     let selection = pipeline::select(&settings, &collected, targets, &durations)?;
-    Ok(list::list_json(&collected, &selection).to_string())
+    Ok(list::list_json(&settings, &collected, &selection).to_string())
 }
 
 /// Recorded durations, read only when they matter: a run orders work by them,

@@ -19,7 +19,7 @@ pub(crate) fn list(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match settings.format {
-        Format::Json => writeln!(out, "{}", list_json(collected, selection)),
+        Format::Json => writeln!(out, "{}", list_json(settings, collected, selection)),
         _ => selection
             .items
             .iter()
@@ -79,7 +79,11 @@ fn files_with_unlisted_tests(collected: &Collected, selection: &Selection) -> us
     files.len()
 }
 
-pub(crate) fn list_json(collected: &Collected, selection: &Selection) -> serde_json::Value {
+pub(crate) fn list_json(
+    settings: &Settings,
+    collected: &Collected,
+    selection: &Selection,
+) -> serde_json::Value {
     let tests: Vec<serde_json::Value> = selection
         .items
         .iter()
@@ -104,5 +108,11 @@ pub(crate) fn list_json(collected: &Collected, selection: &Selection) -> serde_j
         .iter()
         .map(|e| serde_json::json!({"file": e.rel, "line": e.line, "column": e.column, "message": e.message}))
         .collect();
-    serde_json::json!({"version": 1, "tests": tests, "errors": errors})
+    // Ids and files are relative to the rootdir (found as pytest finds it).
+    serde_json::json!({
+        "version": 1,
+        "rootdir": settings.rootdir.to_string_lossy(),
+        "tests": tests,
+        "errors": errors,
+    })
 }

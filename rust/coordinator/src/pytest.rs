@@ -3,7 +3,9 @@
 //! (xfail strictness, warning filters, ids, `pythonpath`).
 
 use dbtest_config::Settings;
-use dbtest_protocol::PytestOptions;
+use dbtest_protocol::{IniValue, PytestOptions};
+use dbtest_pytest_config::Value;
+use std::path::{Path, PathBuf};
 
 /// What static collection needs of pytest's settings: which names are tests,
 /// and how parametrized ids are made.
@@ -54,5 +56,89 @@ pub(crate) fn worker_options(settings: &Settings) -> PytestOptions {
             .iter()
             .map(|p| settings.rootdir.join(p).to_string_lossy().into_owned())
             .collect(),
+        usefixtures: pytest.usefixtures.clone(),
+        inifile: settings
+            .pytest_inifile
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
+        ini: settings
+            .pytest_ini
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    Value::Text(text) => IniValue::Text(text.clone()),
+                    Value::List(items) => IniValue::List(items.clone()),
+                    Value::Bool(b) => IniValue::Bool(*b),
+                    Value::Int(i) => IniValue::Int(*i),
+                };
+                (key.clone(), value)
+            })
+            .collect(),
+        extra_args: settings.extra_args.clone(),
+        basetemp: basetemp(&std::env::temp_dir())
+            .to_string_lossy()
+            .into_owned(),
+    }
+}
+
+/// How many runs' temporary directories are kept (pytest keeps 3).
+const KEPT_BASETEMPS: usize = 3;
+
+/// The run's base temporary directory, `<tmp>/dbtest-of-<user>/dbtest-<N>`
+/// with N one past the highest there, as pytest's `pytest-of-<user>/pytest-<N>`.
+/// Nothing is created here (the first worker whose test asks for a temporary
+/// directory creates it); the oldest runs' directories go, so that with this
+/// one the last three remain.
+pub(crate) fn basetemp(temp: &Path) -> PathBuf {
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty() && !u.contains(['/', '\\']))
+        // SAFETY: getuid cannot fail.
+        .unwrap_or_else(|| format!("uid{}", unsafe { libc::getuid() }));
+    let parent = temp.join(format!("dbtest-of-{user}"));
+    let mut numbers: Vec<u64> = std::fs::read_dir(&parent)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_prefix("dbtest-"))
+                        .and_then(|n| n.parse().ok())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    numbers.sort_unstable();
+    let next = numbers.last().map_or(0, |n| n + 1);
+    let keep_from = numbers.len().saturating_sub(KEPT_BASETEMPS - 1);
+    for old in &numbers[..keep_from] {
+        let _ = std::fs::remove_dir_all(parent.join(format!("dbtest-{old}")));
+    }
+    parent.join(format!("dbtest-{next}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basetemp_numbers_runs_and_keeps_the_last_three() {
+        let tmp = tempfile::tempdir().unwrap();
+        let first = basetemp(tmp.path());
+        assert!(!first.exists(), "nothing is created until a test asks");
+        assert!(first.ends_with("dbtest-0"), "{first:?}");
+        let parent = first.parent().unwrap().to_path_buf();
+        for n in [0, 1, 2, 3, 7] {
+            std::fs::create_dir_all(parent.join(format!("dbtest-{n}"))).unwrap();
+        }
+        let next = basetemp(tmp.path());
+        assert!(next.ends_with("dbtest-8"), "{next:?}");
+        let mut left: Vec<String> = std::fs::read_dir(&parent)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["dbtest-3", "dbtest-7"]);
     }
 }

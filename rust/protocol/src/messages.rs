@@ -1,11 +1,13 @@
 use dbtest_model::{ErrorKind, Outcome, Phase};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Messages the coordinator sends on the worker's fd 3.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToWorker {
-    Config(WorkerConfig),
+    /// Boxed: sent once per worker, far larger than a batch.
+    Config(Box<WorkerConfig>),
     Run(RunBatch),
     Extend(Extend),
     Shutdown,
@@ -75,6 +77,27 @@ pub struct PytestOptions {
     pub python_functions: Vec<String>,
     /// Absolute directories put first on `sys.path`.
     pub pythonpath: Vec<String>,
+    /// Fixtures every test uses (the `usefixtures` setting).
+    pub usefixtures: Vec<String>,
+    /// The file pytest's settings come from, if any.
+    pub inifile: Option<String>,
+    /// Every setting of that file as written, for `config.getini`.
+    pub ini: BTreeMap<String, IniValue>,
+    /// Options given after `--`, for the conftests' `pytest_addoption`.
+    pub extra_args: Vec<String>,
+    /// The run's base temporary directory (`tmp_path` and its kin live under
+    /// it); created by the first worker that needs it.
+    pub basetemp: String,
+}
+
+/// A pytest setting's value as its file wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IniValue {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    List(Vec<String>),
 }
 
 impl Default for PytestOptions {
@@ -90,6 +113,11 @@ impl Default for PytestOptions {
             python_classes: vec!["Test".into()],
             python_functions: vec!["test".into()],
             pythonpath: Vec::new(),
+            usefixtures: Vec::new(),
+            inifile: None,
+            ini: BTreeMap::new(),
+            extra_args: Vec::new(),
+            basetemp: String::new(),
         }
     }
 }

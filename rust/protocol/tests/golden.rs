@@ -27,7 +27,7 @@ fn samples() -> Vec<(&'static str, Value)> {
         ),
         (
             "config",
-            to(ToWorker::Config(WorkerConfig {
+            to(ToWorker::Config(Box::new(WorkerConfig {
                 protocol: PROTOCOL_VERSION,
                 worker: 2,
                 rootdir: "/home/user/project".into(),
@@ -49,8 +49,19 @@ fn samples() -> Vec<(&'static str, Value)> {
                     python_classes: vec!["Test".into(), "*Suite".into()],
                     python_functions: vec!["test".into()],
                     pythonpath: vec!["/home/user/project/src".into()],
+                    usefixtures: vec!["clean_db".into()],
+                    inifile: Some("/home/user/project/pyproject.toml".into()),
+                    ini: [
+                        ("xfail_strict".to_string(), IniValue::Bool(true)),
+                        ("testpaths".to_string(), IniValue::List(vec!["tests".into()])),
+                        ("timeout".to_string(), IniValue::Text("30".into())),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    extra_args: vec!["--runslow".into()],
+                    basetemp: "/tmp/dbtest-of-user/dbtest-4".into(),
                 },
-            })),
+            }))),
         ),
         (
             "run",

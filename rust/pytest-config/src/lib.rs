@@ -184,6 +184,11 @@ impl PytestConfig {
         self.values.keys().map(String::as_str)
     }
 
+    /// Every setting with its value as written.
+    pub fn values(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     fn value_error(&self, key: &str, message: String) -> PytestConfigError {
         PytestConfigError::Value {
             path: self

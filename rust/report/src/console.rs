@@ -501,14 +501,19 @@ mod tests {
         error.message = Some("ValueError: no database".into());
         let out = render(ConsoleOptions::default(), &[failure(), error]);
         let errors = out.find(&rule("ERRORS", '=')).expect("an ERRORS section");
-        let failures = out.find(&rule("FAILURES", '=')).expect("a FAILURES section");
+        let failures = out
+            .find(&rule("FAILURES", '='))
+            .expect("a FAILURES section");
         assert!(errors < failures, "{out}");
         let in_errors = &out[errors..failures];
         assert!(in_errors.contains("test_a.py::test_setup") && !in_errors.contains("test_bad"));
         let summary = out.find(&rule("short test summary info", '=')).unwrap();
         let failed = out[summary..].find("FAILED test_a.py::test_bad").unwrap();
         let errored = out[summary..].find("ERROR test_a.py::test_setup").unwrap();
-        assert!(failed < errored, "failures first in the short summary: {out}");
+        assert!(
+            failed < errored,
+            "failures first in the short summary: {out}"
+        );
     }
 
     #[test]

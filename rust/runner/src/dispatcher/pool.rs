@@ -127,7 +127,7 @@ impl Dispatcher<'_> {
                 return;
             }
         };
-        let config = ToWorker::Config(WorkerConfig {
+        let config = ToWorker::Config(Box::new(WorkerConfig {
             protocol: PROTOCOL_VERSION,
             worker: slot as u32 + 1,
             rootdir: self.options.rootdir.to_string_lossy().into_owned(),
@@ -140,7 +140,7 @@ impl Dispatcher<'_> {
                 .as_ref()
                 .map(|d| d.to_string_lossy().into_owned()),
             pytest: self.options.pytest.clone(),
-        });
+        }));
         if let Err(err) = process.send(&config) {
             self.outcome.fatal = Some(format!("cannot configure a worker: {err}"));
         }
