@@ -69,7 +69,7 @@ pub(crate) fn execute(
     let cache = cache_dir.map(|d| Cache::new(d.to_path_buf()));
     let previous_failures = cache_dir.map(state::last_failed).unwrap_or_default();
     let rerun = apply_last_failed(settings, &collected, selection, &previous_failures);
-    let (plan, mut early) = build_plan(&collected, &rerun, selection.exact, &durations);
+    let (plan, mut early) = build_plan(&collected, &rerun, &durations);
     let mut collection_errors = collection_error_results(&collected);
     // Every shard collects every file; a file's collection error is reported
     // once, by the shard that owns the file, or merged reports would hold it

@@ -94,12 +94,14 @@ pub(crate) fn apply_last_failed(
 }
 
 /// Groups the tests to run by module; statically skipped tests never reach a
-/// worker (and never cause an import). A module's static tests that do not run
-/// are named on it ([`PlannedModule::unplanned`]).
+/// worker (and never cause an import). Every module a run imports reports the
+/// tests only its import shows (cases of parametrized fixtures, tests made in
+/// loops): selection, node ids included, decides which of those run. A
+/// module's static tests that do not run are named on it
+/// ([`PlannedModule::unplanned`]), so that its worker reports only the others.
 pub(crate) fn build_plan(
     collected: &Collected,
     rerun: &Rerun,
-    exact: bool,
     durations: &DurationIndex,
 ) -> (Plan, Vec<TestResult>) {
     let mut modules: Vec<Option<PlannedModule>> = vec![None; collected.files.len()];
@@ -128,7 +130,7 @@ pub(crate) fn build_plan(
             skipped.push(result);
             continue;
         }
-        let module = modules[item.file].get_or_insert_with(|| planned_module(item.file, !exact));
+        let module = modules[item.file].get_or_insert_with(|| planned_module(item.file, true));
         module.first |= rerun.first.contains(&*item.id);
         planned[i] = true;
         module.tests.push(PlannedTest {
@@ -201,7 +203,7 @@ mod tests {
 
     #[test]
     fn a_module_knows_its_static_tests_that_do_not_run() {
-        let (plan, early) = build_plan(&collected(), &rerun(), false, &DurationIndex::default());
+        let (plan, early) = build_plan(&collected(), &rerun(), &DurationIndex::default());
         let module = &plan.modules[0];
         let names: Vec<&str> = module.tests.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["test_keep"]);
@@ -214,10 +216,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn exact_node_ids_import_nothing_more_and_need_no_names() {
-        let (plan, _) = build_plan(&collected(), &rerun(), true, &DurationIndex::default());
-        assert!(!plan.modules[0].run_unlisted);
-        assert!(plan.modules[0].unplanned.is_empty());
-    }
 }
