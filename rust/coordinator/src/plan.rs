@@ -215,5 +215,4 @@ mod tests {
             "the static skip is reported without a worker"
         );
     }
-
 }
