@@ -167,7 +167,7 @@ def _add_function(
     full = f"{qualname}::{name}" if qualname else name
     marks = marks_in_order(module, classes, function)
     extra = _dbtest_tags(function)
-    cases = _cases(module, classes, name, function)
+    cases = _cases(module, classes, name, function, marks)
     if isinstance(cases, dict) and cases:
         for case in cases.values():
             found.append((f"{full}[{case.id}]", _merge(_tags(marks + case.marks), extra)))
@@ -197,26 +197,33 @@ def _collect_class(module: ModuleType, classes: list[type], qualname: str, found
                 _collect_class(module, [*classes, inner], f"{qualname}::{name}", found)
 
 
-def _plan(module: ModuleType, classes: list[type], name: str, function: Any) -> TestPlan:
+def _plan(module: ModuleType, classes: list[type], name: str, function: Any, marks: list[Any]) -> TestPlan | None:
     """What collection says of a test function (its fixtures, its cases),
-    worked out once per function."""
+    worked out once per function; None for a test that needs nothing but a call."""
     owner = classes[-1] if classes else module
     key = (owner, name)
-    known = _plans.get(key)
-    if known is None:
-        marks = marks_in_order(module, classes, function)
+    if key in _plans:
+        return _plans[key]
+    the_engine = engine()
+    plan = None
+    if the_engine.needs_plan(module, classes, function, marks):
         is_method = bool(classes) and not _is_static(owner, name)
-        known = _plans[key] = engine().plan(module, classes, name, function, marks, is_method)
-    return known
+        plan = the_engine.plan(module, classes, name, function, marks, is_method)
+    _plans[key] = plan
+    return plan
 
 
 # Plans by (owner, name): a module's functions and classes live as long as the worker.
-_plans: dict[tuple[Any, str], TestPlan] = {}
+_plans: dict[tuple[Any, str], TestPlan | None] = {}
 
 
-def _cases(module: ModuleType, classes: list[type], name: str, function: Any) -> dict[str, Case] | ParametrizeError:
+def _cases(
+    module: ModuleType, classes: list[type], name: str, function: Any, marks: list[Any]
+) -> dict[str, Case] | ParametrizeError:
     """The cases of a test by id (empty when it is not parametrized), or why it has none."""
-    plan = _plan(module, classes, name, function)
+    plan = _plan(module, classes, name, function, marks)
+    if plan is None:
+        return {}
     return ParametrizeError(plan.error) if plan.error is not None else plan.cases
 
 
@@ -251,7 +258,9 @@ def resolve(module: ModuleType, name: str) -> Target | None:
     target.marks = marks
     if target.style == SUITE:
         return target  # dbtest suites take no fixtures
-    plan = _plan(module, classes, test_name.function, function)
+    plan = _plan(module, classes, test_name.function, function, marks)
+    if plan is None:
+        return None if test_name.params is not None else target
     if plan.error is not None:
         target.problem = Outcome(ERROR, SETUP, "exception", plan.error)
         return target

@@ -102,6 +102,10 @@ class Engine:
         self.session_node = ScopeNode("", "", None, Path(rootdir), config, [])
         self._async_runner: Any = None
         self._rel_paths: dict[str, str] = {}
+        self._hooks: dict[tuple[str, Any], list[Callable[..., Any]]] = {}
+        # Per module (and class): whether every test there needs a plan anyway
+        # (autouse fixtures, usefixtures, generating hooks).
+        self._context_needs: dict[tuple[Any, ...], bool] = {}
         # Things to say once, with the next result (hooks not run...).
         self.notes: list[str] = []
 
@@ -128,6 +132,28 @@ class Engine:
         self.plugins.place_for(module_path)
 
     # -- collection ------------------------------------------------------------
+
+    def needs_plan(self, module: ModuleType, classes: Sequence[type], function: Any, marks: list[Any]) -> bool:
+        """Whether a test needs more than a call: arguments, autouse fixtures,
+        ``usefixtures``, parametrization, generating hooks. (Most tests do not;
+        this answers without working out their closure.)"""
+        code = getattr(function, "__code__", None)
+        if code is None or getattr(function, "__wrapped__", None) is not None:
+            return True
+        if code.co_argcount + code.co_kwonlyargcount > (1 if classes else 0):
+            return True
+        for mark in marks:
+            if getattr(mark, "name", None) in ("parametrize", "usefixtures"):
+                return True
+        key = (module, *classes)
+        context = self._context_needs.get(key)
+        if context is None:
+            context = self._context_needs[key] = bool(
+                options.current.usefixtures
+                or self.place(module, classes).autouse_names()
+                or self._generating_hooks(module, classes)
+            )
+        return context
 
     def plan(
         self, module: ModuleType, classes: Sequence[type], name: str, function: Any, marks: list[Any], is_method: bool
@@ -174,19 +200,25 @@ class Engine:
     def _generated(self, module: ModuleType, classes: Sequence[type], function: Any, names: list[str]) -> list[Any]:
         """Parametrizations made by ``pytest_generate_tests`` hooks, in pytest's
         order: the class's, the module's, then the conftests' (innermost first)."""
+        hooks = self._generating_hooks(module, classes)
+        if not hooks:
+            return []
+        cls = classes[-1] if classes else None
+        metafunc = Metafunc(function, cls, module, names, self.config)
+        for hook in hooks:
+            hook(metafunc=metafunc) if _takes_keyword(hook, "metafunc") else hook(metafunc)
+        return metafunc.calls
+
+    def _generating_hooks(self, module: ModuleType, classes: Sequence[type]) -> list[Callable[..., Any]]:
+        """The ``pytest_generate_tests`` hooks that apply, in pytest's order."""
         hooks: list[Callable[..., Any]] = []
         cls = classes[-1] if classes else None
         if cls is not None and callable(getattr(cls, "pytest_generate_tests", None)):
             hooks.append(cls().pytest_generate_tests)
         if callable(getattr(module, "pytest_generate_tests", None)):
             hooks.append(module.pytest_generate_tests)
-        hooks.extend(self.plugins.hooks("pytest_generate_tests", getattr(module, "__file__", "") or ""))
-        if not hooks:
-            return []
-        metafunc = Metafunc(function, cls, module, names, self.config)
-        for hook in hooks:
-            hook(metafunc=metafunc) if _takes_keyword(hook, "metafunc") else hook(metafunc)
-        return metafunc.calls
+        hooks.extend(self.hooks("pytest_generate_tests", module))
+        return hooks
 
     # -- running ---------------------------------------------------------------
 
@@ -268,7 +300,12 @@ class Engine:
             self.notes.append(f"dbtest does not run these hooks of {where}: {', '.join(unknown)}")
 
     def hooks(self, name: str, module: ModuleType) -> list[Callable[..., Any]]:
-        return self.plugins.hooks(name, getattr(module, "__file__", "") or "")
+        """The conftest hooks called ``name`` that apply to ``module`` (looked up once per module)."""
+        key = (name, module)
+        found = self._hooks.get(key)
+        if found is None:
+            found = self._hooks[key] = self.plugins.hooks(name, getattr(module, "__file__", "") or "")
+        return found
 
     def close(self) -> None:
         runner = self._async_runner

@@ -164,7 +164,7 @@ class FixtureSet:
     """The fixtures one place (built-ins, a plugin, a conftest, a module, a
     class) defines, chained to what is visible from its enclosing place."""
 
-    __slots__ = ("autouse", "defs", "parent", "_closures")
+    __slots__ = ("autouse", "defs", "parent", "_autouse_names", "_closures")
 
     def __init__(self, parent: FixtureSet | None, definitions: Iterable[FixtureDef]) -> None:
         self.parent = parent
@@ -175,6 +175,7 @@ class FixtureSet:
             if definition.autouse and definition.name not in self.autouse:
                 self.autouse.append(definition.name)
         self._closures: dict[Any, Closure] = {}
+        self._autouse_names: list[str] | None = None
 
     def lookup(self, name: str) -> list[FixtureDef]:
         """Every visible definition of ``name``, farthest first (the last is used)."""
@@ -189,8 +190,12 @@ class FixtureSet:
         return found
 
     def autouse_names(self) -> list[str]:
-        names = self.parent.autouse_names() if self.parent is not None else []
-        names.extend(n for n in self.autouse if n not in names)
+        """The autouse fixtures visible here, farthest first (computed once)."""
+        names = self._autouse_names
+        if names is None:
+            names = list(self.parent.autouse_names()) if self.parent is not None else []
+            names.extend(n for n in self.autouse if n not in names)
+            self._autouse_names = names
         return names
 
     def visible_names(self) -> list[str]:
@@ -204,6 +209,7 @@ class FixtureSet:
     def forget_closures(self) -> None:
         """Definitions were added (plugins loaded): closures are computed again."""
         self._closures.clear()
+        self._autouse_names = None
 
     def closure(self, key: Any, argnames: Sequence[str], usefixtures: Sequence[str], direct: Iterable[str]) -> Closure:
         """The closure of a test (cached by ``key``, the test function)."""

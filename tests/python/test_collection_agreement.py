@@ -39,6 +39,25 @@ EXPLAINED: dict[str, str] = {
     "tests/fixtures/pytest_compat/test_classes.py::TestGone::test_deleted_before_collection[7]": "static only: del",
     "tests/fixtures/pytest_compat/test_classes.py::TestGone::test_deleted_before_collection[8]": "static only: del",
 }
+# A conftest fixture with params multiplies the tests that use it; the static
+# pass does not read conftests, so it lists them unmultiplied.
+FIXTURE_PARAMS = "tests/fixtures/fixtures_compat/tests/test_fx.py"
+EXPLAINED.update(
+    {
+        f"{FIXTURE_PARAMS}::{name}": "conftest fixture params"
+        for name in (
+            "test_param",
+            "test_param_and_mark[a]",
+            "test_param_and_mark[b]",
+            "test_param[one]",
+            "test_param[two]",
+            "test_param_and_mark[one-a]",
+            "test_param_and_mark[one-b]",
+            "test_param_and_mark[two-a]",
+            "test_param_and_mark[two-b]",
+        )
+    }
+)
 
 # Imports each file as the worker does (pytest's `prepend` rule for its module
 # name) and prints what `module_tests` finds, or why the import failed.
