@@ -106,6 +106,8 @@ class Engine:
         # Per module (and class): whether every test there needs a plan anyway
         # (autouse fixtures, usefixtures, generating hooks).
         self._context_needs: dict[tuple[Any, ...], bool] = {}
+        self._registered: set[str] | None = None
+        self._registered_lines = 0
         # Things to say once, with the next result (hooks not run...).
         self.notes: list[str] = []
 
@@ -275,6 +277,32 @@ class Engine:
     def async_runner(self) -> Any:
         return self._async_runner
 
+    # -- marks -----------------------------------------------------------------
+
+    def unregistered_mark(self, marks: Sequence[Any]) -> str | None:
+        """Under ``strict_markers``: pytest's error for the first of ``marks`` no
+        configuration registered (the ini's ``markers``, conftests' and installed
+        plugins' ``pytest_configure``), or None."""
+        for mark in marks:
+            name = getattr(mark, "name", None)
+            if not isinstance(name, str) or name in _BUILTIN_MARKS:
+                continue
+            if name not in self._registered_marks():
+                # Installed plugins register theirs (pytest-asyncio's `asyncio`...).
+                if self.plugins.load_installed():
+                    self._registered = None
+                if name not in self._registered_marks():
+                    return f"'{name}' not found in `markers` configuration option"
+        return None
+
+    def _registered_marks(self) -> set[str]:
+        registered = self._registered
+        if registered is None or self._registered_lines != len(self.config.getini("markers")):
+            lines = self.config.getini("markers")
+            registered = self._registered = {_marker_name(line) for line in lines}
+            self._registered_lines = len(lines)
+        return registered
+
     # -- hooks -----------------------------------------------------------------
 
     def _configure(self, module: ModuleType, is_conftest: bool) -> None:
@@ -312,6 +340,19 @@ class Engine:
         if runner is not None:
             self._async_runner = None
             runner.close()
+
+
+# Marks pytest itself registers.
+_BUILTIN_MARKS = frozenset(
+    {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "tryfirst", "trylast"}
+)
+
+
+def _marker_name(line: str) -> str:
+    """The mark a ``markers`` line registers: ``slow: ...`` -> ``slow``, ``net(host)`` -> ``net``."""
+    for stop in (":", "("):
+        line = line.split(stop, 1)[0]
+    return line.strip()
 
 
 def _builtin_definitions() -> list[FixtureDef]:

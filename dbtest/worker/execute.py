@@ -152,6 +152,12 @@ class Runner:
                     return
             target.marks = target.item.own_markers
         marks = target.marks
+        if marks and options.current.strict_markers:
+            unregistered = engine().unregistered_mark(marks)
+            if unregistered is not None:
+                outcome = Outcome(ERROR, SETUP, "exception", unregistered)
+                self.reporter.result(batch, position, outcome, perf_counter() - start, [])
+                return
         # pytest evaluates skip marks before any set-up of the test.
         try:
             reason, xfail = mark_verdict(marks, self.module)  # type: ignore[arg-type]

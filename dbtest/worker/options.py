@@ -27,6 +27,7 @@ class Options:
         "ini",
         "inifile",
         "pythonpath",
+        "strict_markers",
         "usefixtures",
         "warnings",
         "xfail_strict",
@@ -45,6 +46,7 @@ class Options:
         self.functions: tuple[str, ...] = tuple(message["python_functions"])
         self.pythonpath: tuple[str, ...] = tuple(message["pythonpath"])
         self.usefixtures: tuple[str, ...] = tuple(message["usefixtures"])
+        self.strict_markers: bool = message["strict_markers"]
         self.inifile: str | None = message["inifile"]
         self.ini: dict[str, Any] = dict(message["ini"])
         self.extra_args: tuple[str, ...] = tuple(message["extra_args"])

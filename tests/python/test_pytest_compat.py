@@ -125,3 +125,31 @@ def test_one_case_runs_alone_by_its_node_id(compat):
     run = run_dbtest("-v", "--no-cache", "test_params.py::test_literals[x::y/z.w [1]]", cwd=compat)
     assert run.last_line.startswith("1 passed, 0 failed"), run
     assert "test_params.py::test_literals[x::y/z.w [1]]" in run.stdout, run
+
+
+ADDOPTS_PROJECT = {
+    "pytest.ini": (
+        "[pytest]\n"
+        "addopts = -p no:cacheprovider --strict-markers --deselect test_a.py::test_deselected -k 'not excluded' --tb=short\n"
+        "markers =\n    registered: a known mark\n"
+    ),
+    "test_a.py": (
+        "import pytest\n\n"
+        "def test_kept():\n    pass\n\n"
+        "def test_deselected():\n    pass\n\n"
+        "def test_excluded():\n    pass\n\n"
+        "@pytest.mark.registered\ndef test_registered_mark():\n    pass\n\n"
+        "@pytest.mark.unheard_of\ndef test_unregistered_mark():\n    pass\n"
+    ),
+}
+
+
+def test_addopts_and_strict_markers_are_pytests(project):
+    root = project(ADDOPTS_PROJECT)
+    ours = run_dbtest("-v", "--no-cache", cwd=root)
+    assert "test_a.py::test_kept" in ours.stdout and "test_a.py::test_registered_mark" in ours.stdout, ours
+    assert "test_deselected" not in ours.stdout and "test_excluded" not in ours.stdout, ours
+    assert "'unheard_of' not found in `markers` configuration option" in ours.stdout, ours
+    theirs = _pytest(root, "-q").stdout
+    # pytest refuses the whole module for the unregistered mark.
+    assert "'unheard_of' not found in `markers` configuration option" in theirs, theirs

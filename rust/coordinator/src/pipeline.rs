@@ -211,6 +211,20 @@ pub fn select(
             .transpose()?,
         kinds,
         node_ids: targets.node_ids,
+        deselect: settings
+            .deselect
+            .iter()
+            .map(|text| {
+                let (path, name) = match text.split_once("::") {
+                    Some((path, name)) => (path, Some(name.to_string())),
+                    None => (text.as_str(), None),
+                };
+                NodeId {
+                    rel: relative_id_path(&normalize(&settings.cwd.join(path)), &settings.rootdir),
+                    name,
+                }
+            })
+            .collect(),
     };
     let items = dbtest_select::select(&collected.items, &criteria);
 

@@ -57,6 +57,7 @@ pub(crate) fn worker_options(settings: &Settings) -> PytestOptions {
             .map(|p| settings.rootdir.join(p).to_string_lossy().into_owned())
             .collect(),
         usefixtures: pytest.usefixtures.clone(),
+        strict_markers: pytest.strict_markers,
         inifile: settings
             .pytest_inifile
             .as_ref()

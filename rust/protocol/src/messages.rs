@@ -79,6 +79,8 @@ pub struct PytestOptions {
     pub pythonpath: Vec<String>,
     /// Fixtures every test uses (the `usefixtures` setting).
     pub usefixtures: Vec<String>,
+    /// A mark nobody registered is an error (`strict_markers`, `--strict-markers`).
+    pub strict_markers: bool,
     /// The file pytest's settings come from, if any.
     pub inifile: Option<String>,
     /// Every setting of that file as written, for `config.getini`.
@@ -114,6 +116,7 @@ impl Default for PytestOptions {
             python_functions: vec!["test".into()],
             pythonpath: Vec::new(),
             usefixtures: Vec::new(),
+            strict_markers: false,
             inifile: None,
             ini: BTreeMap::new(),
             extra_args: Vec::new(),

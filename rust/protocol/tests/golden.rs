@@ -50,6 +50,7 @@ fn samples() -> Vec<(&'static str, Value)> {
                     python_functions: vec!["test".into()],
                     pythonpath: vec!["/home/user/project/src".into()],
                     usefixtures: vec!["clean_db".into()],
+                    strict_markers: true,
                     inifile: Some("/home/user/project/pyproject.toml".into()),
                     ini: [
                         ("xfail_strict".to_string(), IniValue::Bool(true)),

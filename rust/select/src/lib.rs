@@ -62,6 +62,8 @@ pub struct Criteria {
     pub kinds: Vec<Kind>,
     /// Node ids given on the command line; empty means everything discovered.
     pub node_ids: Vec<NodeId>,
+    /// Node ids not to run (pytest's `--deselect`, from `addopts`).
+    pub deselect: Vec<NodeId>,
 }
 
 impl Criteria {
@@ -69,6 +71,7 @@ impl Criteria {
     pub fn matches(&self, id: &str, kind: Kind, tags: &[String]) -> bool {
         (self.kinds.is_empty() || self.kinds.contains(&kind))
             && (self.node_ids.is_empty() || self.node_ids.iter().any(|n| n.matches(id)))
+            && !self.deselect.iter().any(|n| n.matches(id))
             && self.keyword.as_ref().is_none_or(|k| k.matches_id(id))
             && self.tags.as_ref().is_none_or(|t| t.matches_tags(tags))
     }
@@ -136,6 +139,23 @@ mod tests {
         assert_eq!(select(&items, &with("t/test_a.py", None)), [0, 1, 2]);
         assert_eq!(select(&items, &with("t", None)), [0, 1, 2, 3]);
         assert_eq!(select(&items, &with("t/sub", None)), [3]);
+    }
+
+    #[test]
+    fn deselected_node_ids_are_left_out() {
+        let items = [
+            item("t/test_a.py::test_x", Kind::Unit, &[]),
+            item("t/test_a.py::test_x[1]", Kind::Unit, &[]),
+            item("t/test_a.py::test_y", Kind::Unit, &[]),
+        ];
+        let criteria = Criteria {
+            deselect: vec![NodeId {
+                rel: "t/test_a.py".into(),
+                name: Some("test_x".into()),
+            }],
+            ..Criteria::default()
+        };
+        assert_eq!(select(&items, &criteria), [2]);
     }
 
     #[test]
