@@ -130,7 +130,8 @@ def test_one_case_runs_alone_by_its_node_id(compat):
 ADDOPTS_PROJECT = {
     "pytest.ini": (
         "[pytest]\n"
-        "addopts = -p no:cacheprovider --strict-markers --deselect test_a.py::test_deselected -k 'not excluded' --tb=short\n"
+        "addopts = -p no:cacheprovider --strict-markers --deselect test_a.py::test_deselected\n"
+        "    -k 'not excluded' --tb=short\n"
         "markers =\n    registered: a known mark\n"
     ),
     "test_a.py": (
