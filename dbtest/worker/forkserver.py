@@ -12,7 +12,8 @@ It is started by the ``dbtest`` command before the command line is parsed (see
 socket on fd 3 (see `workers/PROTOCOL.md`). A
 request is the byte ``F`` carrying three descriptors (SCM_RIGHTS): the new
 worker's jobs pipe (read end), results pipe (write end) and output pipe (write
-end, its stdout and stderr). Replies are 9-byte records, ``<c I i``: ``P`` and
+end, its stdout and stderr); or ``I``, a little-endian u32 length and that many
+bytes of module names, one per line, to import before forking anything more. Replies are 9-byte records, ``<c I i``: ``P`` and
 the pid of the worker just forked, or ``X``, the pid of a worker that ended and
 its raw wait status. The server exits when the socket closes; its workers die
 with it (``PR_SET_PDEATHSIG``), and it dies with the coordinator.
@@ -99,6 +100,31 @@ def _receive_fds(control: _socket.socket) -> tuple[bytes, list[int]]:
     return message, fds
 
 
+def _recv_exact(control: _socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = control.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the coordinator left mid-request")
+        data += chunk
+    return data
+
+
+def _preload(control: _socket.socket) -> None:
+    """``I``: imports modules once here (pytest, for a pytest-style suite), so
+    that every worker forked from now on has them. One that fails to import is
+    left for the workers, which report it as the tests' import error."""
+    (length,) = struct.unpack("<I", _recv_exact(control, 4))
+    names = _recv_exact(control, length).decode().split("\n")
+    import importlib
+
+    for name in filter(None, names):
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 - the workers will say what is wrong
+            pass
+
+
 def _report_exits(control: _socket.socket) -> None:
     while True:
         try:
@@ -140,6 +166,9 @@ def serve(parent: int) -> int:
                 return 0
             if not message:
                 return 0
+            if message == b"I":
+                _preload(control)
+                continue
             child = None  # a malformed request, or no fork: the coordinator starts one itself
             if len(fds) == 3:
                 try:

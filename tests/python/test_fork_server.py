@@ -64,3 +64,31 @@ def test_forked_workers_run_tests_with_the_collector_on(project: Callable[[dict[
     run = run_dbtest("-j", "2", str(root), cwd=root, env={"DBTEST_PARENT_LOG": str(log)})
     assert run.last_line.startswith("3 passed, 0 failed in "), run
     assert str(run.pid) not in log.read_text().split(), "the workers were not forked by the fork server"
+
+
+PRELOAD_CHECK = """\
+import sys
+
+# Before this module imports anything: did the worker start with pytest?
+STARTED_WITH_PYTEST = "pytest" in sys.modules
+{imports}
+
+def test_{name}_a():
+    assert STARTED_WITH_PYTEST is {expected}
+
+
+def test_{name}_b():
+    assert STARTED_WITH_PYTEST is {expected}
+"""
+
+
+@pytest.mark.parametrize(("uses_pytest", "name"), [(True, "pytest_style"), (False, "plain")])
+def test_workers_start_with_pytest_only_when_the_suite_imports_it(project, uses_pytest, name):
+    imports = "import pytest\n" if uses_pytest else ""
+    files = {
+        f"test_{name}_{k}.py": PRELOAD_CHECK.format(imports=imports, name=f"{name}{k}", expected=uses_pytest)
+        for k in range(2)
+    }
+    root = project(files)
+    run = run_dbtest("-j", "2", "--no-cache", cwd=root)
+    assert run.last_line.startswith("4 passed, 0 failed"), run

@@ -83,6 +83,7 @@ pub(crate) fn execute(
     // durations are read again at the end: memory per test stays close to the
     // result record.
     crate::memory_note("plan built");
+    let preload = crate::pytest::preload(settings, &collected, &plan);
     drop(collected);
     drop(durations);
 
@@ -176,6 +177,7 @@ pub(crate) fn execute(
         cache_dir: settings.cache_dir.clone(),
         capture: settings.capture,
         pytest: crate::pytest::worker_options(settings),
+        preload,
         output_limit: OUTPUT_LIMIT,
         default_timeout: settings.timeout,
         max_failures: settings.maxfail,

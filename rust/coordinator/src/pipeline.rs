@@ -18,6 +18,8 @@ const FEW_FILES: usize = 4;
 
 pub struct Collected {
     pub files: Vec<TestFile>,
+    /// Per file: it imports pytest at top level.
+    pub imports_pytest: Vec<bool>,
     /// Per file: may define tests the static pass cannot see.
     pub dynamic: Vec<bool>,
     pub items: Vec<TestItem>,
@@ -157,14 +159,21 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
     let mut items = Vec::with_capacity(collections.iter().map(|c| c.items.len()).sum());
     let mut errors = Vec::new();
     let mut dynamic = Vec::with_capacity(files.len());
+    let mut imports_pytest = Vec::with_capacity(files.len());
     for collection in collections {
         dynamic.push(collection.dynamic);
+        imports_pytest.push(collection.imported_modules.iter().any(|m| {
+            m.split('.')
+                .next()
+                .is_some_and(|top| top == "pytest" || top == "_pytest")
+        }));
         items.extend(collection.items);
         errors.extend(collection.error);
     }
     Ok((
         Collected {
             files,
+            imports_pytest,
             dynamic,
             items,
             errors,

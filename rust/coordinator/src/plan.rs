@@ -181,6 +181,7 @@ mod tests {
                 import_root: "/project".into(),
                 is_benchmark: false,
             }],
+            imports_pytest: vec![false],
             dynamic: vec![true],
             items: vec![
                 TestItem::new("test_mod.py", "test_keep", None, 0, Style::Function),

@@ -111,6 +111,20 @@ impl ForkServer {
         send_with_fds(&self.control, b"F", &ends)
     }
 
+    /// Asks the server to import `modules` before it forks anything more
+    /// (`I`, a `u32` length, the names one per line): every worker forked
+    /// after that has them already (pytest for a pytest-style suite: ~150 ms
+    /// of CPU a worker would pay on its own). No answer: forks wait behind it.
+    pub(crate) fn preload(&mut self, modules: &[String]) -> io::Result<()> {
+        let names = modules.join("\n");
+        let length = u32::try_from(names.len()).map_err(io::Error::other)?;
+        let mut request = Vec::with_capacity(5 + names.len());
+        request.push(b'I');
+        request.extend_from_slice(&length.to_le_bytes());
+        request.extend_from_slice(names.as_bytes());
+        (&self.control).write_all(&request)
+    }
+
     /// The oldest outstanding request's worker: its pid and where its exit
     /// status will arrive.
     pub(crate) fn answer(&mut self) -> io::Result<(u32, Receiver<ExitStatus>)> {

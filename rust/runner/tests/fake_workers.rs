@@ -82,6 +82,7 @@ fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
         cache_dir: None,
         capture: true,
         pytest: dbtest_protocol::PytestOptions::default(),
+        preload: Vec::new(),
         output_limit: 1 << 20,
         default_timeout: None,
         max_failures: None,

@@ -48,6 +48,10 @@ pub struct RunnerOptions {
     pub capture: bool,
     /// pytest's settings the workers apply.
     pub pytest: dbtest_protocol::PytestOptions,
+    /// Modules the fork server imports before forking workers (`pytest`, when
+    /// the run's modules import it): workers inherit them instead of each
+    /// importing them.
+    pub preload: Vec<String>,
     pub output_limit: u32,
     /// Applies to tests without a timeout of their own.
     pub default_timeout: Option<f64>,

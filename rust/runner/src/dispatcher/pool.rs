@@ -70,7 +70,11 @@ impl Dispatcher<'_> {
     pub(super) fn request_workers(&mut self) -> VecDeque<WorkerPipes> {
         let count = self.slots.len();
         let mut requested = VecDeque::with_capacity(count);
+        let preload = self.options.preload.clone();
         if let Some(server) = self.fork_server() {
+            if !preload.is_empty() && server.preload(&preload).is_err() {
+                return requested;
+            }
             for _ in 0..count {
                 let Ok(pipes) = WorkerPipes::new() else { break };
                 if server.request(pipes.worker_ends()).is_err() {
