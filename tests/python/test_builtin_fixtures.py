@@ -395,6 +395,35 @@ def test_streams_and_descriptors_are_put_back(harness):
     assert [(s.st_dev, s.st_ino) for s in (os.fstat(1), os.fstat(2))] == [(s.st_dev, s.st_ino) for s in stats]
 
 
+def test_capfd_works_on_a_descriptor_the_test_closed(tmp_path):
+    result = run_script(
+        """
+        import os
+        from pathlib import Path
+        from builtin_harness import Config, Harness
+        harness = Harness(Config(basetemp=Path(sys.argv[1]), cache_dir=None))
+        saved = os.dup(1)
+        os.close(1)
+
+        def test_closed(capfd):
+            os.write(1, b"to a closed fd\\n")
+            assert capfd.readouterr().out == "to a closed fd\\n"
+            assert sys.stdout.mode == "r+" and isinstance(sys.stdout.name, str)
+
+        error = harness.run(test_closed)[1]
+        try:
+            os.fstat(1)
+            still_closed = False
+        except OSError:
+            still_closed = True
+        os.dup2(saved, 1)
+        print(error, still_closed)
+        """,
+        str(tmp_path),
+    )
+    assert result.stdout.split() == ["None", "True"], result.stderr
+
+
 WORKER_CAPTURE = """
     import json, os, subprocess
     from pathlib import Path

@@ -95,6 +95,18 @@ class _SysCapture:
             old.flush()
 
 
+class EncodedFile(io.TextIOWrapper):
+    """The text stream over capfd's file, with the ``name`` and ``mode`` of a file (as pytest's)."""
+
+    @property
+    def name(self) -> str:
+        return repr(self.buffer)
+
+    @property
+    def mode(self) -> str:
+        return self.buffer.mode.replace("b", "")
+
+
 def _anonymous_file() -> Any:
     if hasattr(os, "memfd_create"):
         return open(os.memfd_create("dbtest-capfd", os.MFD_CLOEXEC), "wb+", buffering=0)  # noqa: SIM115
@@ -120,7 +132,7 @@ class _FDCapture:
         else:
             self.targetfd_invalid = None
         self.targetfd_save = os.dup(targetfd)
-        self.tmpfile = io.TextIOWrapper(
+        self.tmpfile = EncodedFile(
             _anonymous_file(), encoding="utf-8", errors="replace", newline="", write_through=True
         )
         self.syscapture = _SysCapture(targetfd, binary, self.tmpfile)
