@@ -360,27 +360,35 @@ def test_two_capture_fixtures_in_one_test_are_an_error(harness):
     assert builtin_fixtures_capture_active() is None
 
 
-def test_a_capture_fixture_a_test_left_behind_does_not_block_the_next(harness):
-    out = sys.stdout
-    left = harness.setup(Node("test_left", "x::test_left"), ["capsys"])
-    print("left behind")
-    # No teardown (an engine that lost track of it): the next test's fixture
-    # ends it, and its unread output goes where it would have gone.
-
-    def test_next(capsys):
-        print("next")
-        assert capsys.readouterr().out == "next\n"
-
-    assert harness.run(test_next)[1] is None
-    assert sys.stdout is out
-    assert builtin_fixtures_capture_active() is None
-    assert left.values["capsys"].readouterr().out == "left behind\n"
-
-
 def builtin_fixtures_capture_active() -> Any:
     from dbtest.worker.builtins import capture
 
     return capture.active()
+
+
+def test_a_capture_fixture_a_test_left_behind_does_not_block_the_next(harness):
+    import io
+
+    out = sys.stdout
+    left = harness.setup(Node("test_left", "x::test_left"), ["capsys"])
+    print("left behind")
+    # No teardown (an engine that lost track of it), and since then someone
+    # else has put their own stream in place: the next test's fixture ends the
+    # abandoned one and leaves that stream be.
+    theirs = io.StringIO()
+    sys.stdout = theirs
+    try:
+
+        def test_next(capsys):
+            print("next")
+            assert capsys.readouterr().out == "next\n"
+
+        assert harness.run(test_next)[1] is None
+        assert sys.stdout is theirs
+    finally:
+        sys.stdout = out
+    assert builtin_fixtures_capture_active() is None
+    assert left.values["capsys"].readouterr().out == "left behind\n"
 
 
 def test_streams_and_descriptors_are_put_back(harness):
