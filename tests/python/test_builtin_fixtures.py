@@ -1257,3 +1257,94 @@ def test_subtests_are_described_and_counted_as_by_pytest(compared):
             assert f"FAILED test_cmp_subtests.py::{name} - {outcome.message}" in output
         else:
             assert f"test_cmp_subtests.py::{name} PASSED" in output
+
+
+# -- through the engine, side by side with pytest ---------------------------------------
+
+E2E_CONFTEST = """
+import pytest
+
+@pytest.fixture
+def recwarn():
+    return "the conftest's own"
+"""
+
+E2E_TESTS = """
+import logging, os, subprocess, sys, warnings
+import pytest
+
+def log(line):
+    with open(os.environ["E2E_LOG"], "a") as f:
+        f.write(line + "\\n")
+
+def test_tmp(tmp_path, tmp_path_factory, tmpdir):
+    log(tmp_path.name)
+    assert tmp_path.parent == tmp_path_factory.getbasetemp()
+    assert str(tmpdir) == str(tmp_path)
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_tmp_param(tmp_path, n):
+    log(tmp_path.name)
+
+def test_monkeypatch(monkeypatch):
+    monkeypatch.setenv("DBTEST_E2E", "1")
+    monkeypatch.setattr("os.getcwd", lambda: "/nowhere")
+    assert os.getcwd() == "/nowhere"
+
+def test_monkeypatch_undone():
+    assert "DBTEST_E2E" not in os.environ and os.getcwd() != "/nowhere"
+
+def test_capsys(capsys):
+    print("seen by capsys")
+    assert capsys.readouterr().out == "seen by capsys\\n"
+
+def test_capfd_fails(capfd):
+    subprocess.run([sys.executable, "-c", "print('child seen by capfd')"], check=True)
+    assert capfd.readouterr().out == "child seen by capfd\\n"
+    print("left unread by capfd")
+    assert False
+
+def test_caplog(caplog):
+    caplog.set_level(logging.INFO)
+    logging.getLogger("e2e").info("hi")
+    assert caplog.messages == ["hi"]
+
+def test_caplog_level_back():
+    assert logging.getLogger().level == logging.WARNING
+
+def test_cache(cache):
+    cache.set("e2e/k", [1])
+    assert cache.get("e2e/k", None) == [1]
+
+def test_record_property(record_property):
+    record_property("k", "v")
+
+def test_recwarn_overridden(recwarn):
+    assert recwarn == "the conftest's own"
+
+def test_two_capture_fixtures(capsys, capfd):
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_builtins_through_the_engine_match_pytest(project, tmp_path, workers):
+    from .conftest import run_dbtest
+    from .test_fixtures_compat import LABEL, OUTCOME, WORDS
+
+    root = project({"conftest.py": E2E_CONFTEST, "test_e2e.py": E2E_TESTS, "pytest.ini": "[pytest]\n"})
+    theirs_log, ours_log = tmp_path / "pytest.log", tmp_path / "dbtest.log"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", "-o", f"cache_dir={tmp_path / 'pytest-cache'}", "test_e2e.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "E2E_LOG": str(theirs_log)},
+    )
+    theirs = {m["id"]: m["outcome"] for m in map(OUTCOME.match, proc.stdout.splitlines()) if m and "::" in m["id"]}
+    run = run_dbtest("-v", "--no-cache", "-j", workers, "test_e2e.py", cwd=root, env={"E2E_LOG": str(ours_log)})
+    ours = {m["id"]: WORDS.get(m["outcome"], m["outcome"]) for m in map(LABEL.match, run.stdout.splitlines()) if m}
+    assert ours == theirs and len(ours) == 13, (run, proc.stdout)
+    assert sorted(ours_log.read_text().split()) == sorted(theirs_log.read_text().split())
+    assert "left unread by capfd" in run.stdout and "seen by capfd" not in run.stdout, run
+    assert "cannot use capfd and capsys at the same time" in run.stdout, run
