@@ -74,7 +74,9 @@ _phase_listeners: list[Callable[[str], None]] = []
 
 
 def enter_phase(when: str) -> None:
-    """The running test enters ``when`` (``"setup"``, ``"call"`` or ``"teardown"``)."""
+    """The running test enters ``when`` (``"setup"``, ``"call"`` or ``"teardown"``).
+
+    An engine announces all three phases of every test, or none."""
     global current_phase
     if when not in PHASES:
         raise ValueError(f"unknown phase {when!r}: expected one of {', '.join(PHASES)}")

@@ -8,6 +8,11 @@ its own (and ``sys.stdout``/``sys.stderr`` at them too). What the test reads
 with ``readouterr()`` is not the test's output; what it leaves unread goes to
 the test's output when the fixture ends (and at the end of each phase when the
 engine announces phases), as under pytest.
+
+``disabled()`` suspends the fixture only: what the block prints is the test's
+output (live under ``-s``). pytest also suspends its global capture there, so
+the block's output reaches the terminal at once; a worker has no such channel
+while it captures.
 """
 
 from __future__ import annotations
