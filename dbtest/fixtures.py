@@ -9,10 +9,14 @@ directly in helper code, which pytest forbids but nothing here needs to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, overload
+# typing costs milliseconds, and workers import this module (the built-in
+# fixtures are declared with it): only type checkers need these names.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any, TypeVar, overload
 
-F = TypeVar("F", bound=Callable[..., Any])
+    F = TypeVar("F", bound=Callable[..., Any])
 
 SCOPES = ("session", "package", "module", "class", "function")
 
@@ -39,17 +43,19 @@ class FixtureSpec:
         self.name = name
 
 
-@overload
-def fixture(function: F) -> F: ...
-@overload
-def fixture(
-    *,
-    scope: str | Callable[..., str] = "function",
-    params: Iterable[Any] | None = None,
-    autouse: bool = False,
-    ids: Sequence[Any] | Callable[[Any], Any] | None = None,
-    name: str | None = None,
-) -> Callable[[F], F]: ...
+if TYPE_CHECKING:
+
+    @overload
+    def fixture(function: F) -> F: ...
+    @overload
+    def fixture(
+        *,
+        scope: str | Callable[..., str] = "function",
+        params: Iterable[Any] | None = None,
+        autouse: bool = False,
+        ids: Sequence[Any] | Callable[[Any], Any] | None = None,
+        name: str | None = None,
+    ) -> Callable[[F], F]: ...
 
 
 def fixture(
