@@ -13,7 +13,8 @@ socket on fd 3 (see `workers/PROTOCOL.md`). A
 request is the byte ``F`` carrying three descriptors (SCM_RIGHTS): the new
 worker's jobs pipe (read end), results pipe (write end) and output pipe (write
 end, its stdout and stderr); or ``I``, a little-endian u32 length and that many
-bytes of module names, one per line, to import before forking anything more. Replies are 9-byte records, ``<c I i``: ``P`` and
+bytes of module names, one per line, to import before forking anything more.
+Replies are 9-byte records, ``<c I i``: ``P`` and
 the pid of the worker just forked, or ``X``, the pid of a worker that ended and
 its raw wait status. The server exits when the socket closes; its workers die
 with it (``PR_SET_PDEATHSIG``), and it dies with the coordinator.
