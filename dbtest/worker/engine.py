@@ -356,14 +356,11 @@ def _marker_name(line: str) -> str:
 
 
 def _builtin_definitions() -> list[FixtureDef]:
-    """``pytestconfig``, and the built-ins of `builtin_fixtures` when it is there."""
-    import importlib.util
+    """``pytestconfig`` and the built-ins of `builtin_fixtures` (``tmp_path``, ``monkeypatch``...)."""
+    from . import builtin_fixtures
 
     definitions = [FixtureDef("pytestconfig", _pytestconfig, Marker("session"), None, False)]
-    if importlib.util.find_spec("dbtest.worker.builtin_fixtures") is not None:
-        from . import builtin_fixtures
-
-        definitions.extend(definitions_in(builtin_fixtures, is_class=False))
+    definitions.extend(definitions_in(builtin_fixtures, is_class=False))
     return definitions
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 from . import options, protocol
+from .builtin_fixtures import subtest_results
 from .children import ChildWatch
 from .collect import FUNCTION, PLAIN_CLASS, TESTCASE, Target, module_tests, resolve
 from .engine import call_hook, engine
@@ -189,6 +190,10 @@ class Runner:
                 outcome, subtests_passed, subtests = Outcome(ERROR, SETUP, "exception", str(exc)), 0, None
         else:
             outcome, subtests_passed, subtests = self._run_in_scopes(target)
+        item = target.item
+        if item is not None and (item.subtests_passed or item.subtest_failures):
+            # pytest's `subtests` fixture: each failed block is a result of its own.
+            outcome, subtests_passed, subtests = subtest_results(item, outcome)
         if xfail is not None:
             outcome = expected_to_fail(outcome, xfail)
         if target.item is not None and module is not None:

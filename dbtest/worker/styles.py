@@ -30,11 +30,18 @@ def set_up_fixtures(target: Target, stack: ScopeStack, instance: Any) -> dict[st
     plan = target.plan
     if plan is None:
         return {}
+    from .builtin_fixtures import enter_phase
     from .engine import engine
     from .fixtures import FixtureLookupError
 
+    # Built-ins that care (caplog, capsys) hear of each phase of the test.
+    enter_phase("setup")
     try:
-        return engine().run(plan, target.item, target.case, stack, instance)
+        arguments = engine().run(plan, target.item, target.case, stack, instance)
+        # The last finalizer of the test's node runs first: its teardown begins.
+        stack.function_node(target.name).addfinalizer(lambda: enter_phase("teardown"), "teardown phase")
+        enter_phase("call")
+        return arguments
     except FixtureLookupError as exc:
         text = str(exc)
         return Outcome(ERROR, SETUP, "exception", text.splitlines()[0], text)
