@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 class TestPlan:
     """What collection says of one test function: its closure and cases."""
 
-    __slots__ = ("argnames", "cases", "closure", "error", "place")
+    __slots__ = ("argnames", "cases", "closure", "error", "needs_fixtures", "place")
     __test__ = False
 
     def __init__(
@@ -55,6 +55,9 @@ class TestPlan:
         self.argnames = argnames  # what the test function itself takes
         self.cases = cases  # by id; empty when not parametrized
         self.error = error  # why it cannot be collected (pytest would refuse it)
+        # Parametrized values are all it takes (the common parametrized test):
+        # no fixture to set up, no request, no item needed.
+        self.needs_fixtures = bool(closure.defs) or "request" in closure.names
 
 
 class Metafunc:
@@ -107,6 +110,7 @@ class Engine:
         # (autouse fixtures, usefixtures, generating hooks).
         self._context_needs: dict[tuple[Any, ...], bool] = {}
         self._registered: set[str] | None = None
+        self._generators: dict[tuple[Any, ...], list[Callable[..., Any]]] = {}
         self._registered_lines = 0
         # Things to say once, with the next result (hooks not run...).
         self.notes: list[str] = []
@@ -173,11 +177,11 @@ class Engine:
             names, indirect = mark_argnames(mark)
             marked.update(names)
             direct.update(n for n in names if n not in indirect)
-        closure = place.closure(function, argnames, usefixtures, direct)
+        closure = place.closure(argnames, usefixtures, direct)
         missing = any(n not in closure.defs and n not in direct and n != "request" for n in closure.names)
         if missing and self.plugins.load_installed():
             # A plugin's fixture, perhaps: installed plugins are imported only now.
-            closure = place.closure(function, argnames, usefixtures, direct)
+            closure = place.closure(argnames, usefixtures, direct)
         calls: list[Any] = []
         error = None
         try:
@@ -212,7 +216,14 @@ class Engine:
         return metafunc.calls
 
     def _generating_hooks(self, module: ModuleType, classes: Sequence[type]) -> list[Callable[..., Any]]:
-        """The ``pytest_generate_tests`` hooks that apply, in pytest's order."""
+        """The ``pytest_generate_tests`` hooks that apply, in pytest's order (looked up once)."""
+        key = (module, *classes)
+        known = self._generators.get(key)
+        if known is None:
+            known = self._generators[key] = self._find_generating_hooks(module, classes)
+        return known
+
+    def _find_generating_hooks(self, module: ModuleType, classes: Sequence[type]) -> list[Callable[..., Any]]:
         hooks: list[Callable[..., Any]] = []
         cls = classes[-1] if classes else None
         if cls is not None and callable(getattr(cls, "pytest_generate_tests", None)):
@@ -250,6 +261,7 @@ class Engine:
             item,
             plan.place,
             plan.closure.names,
+            plan.closure.defs,
             direct,
             indirect,
             stack,

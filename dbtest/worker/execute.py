@@ -143,7 +143,8 @@ class Runner:
         module = self.module
         modify = hooks("pytest_collection_modifyitems", module) if module is not None else []
         runtest = hooks("pytest_runtest_setup", module) if module is not None else []
-        if target.plan is not None or modify or runtest:
+        plan = target.plan
+        if (plan is not None and plan.needs_fixtures) or modify or runtest:
             target.item = self._item(target)
             for hook in modify:
                 try:

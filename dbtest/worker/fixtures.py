@@ -82,6 +82,7 @@ class FixtureDef:
         "name",
         "params",
         "scope_spec",
+        "shape",
         "_scope",
     )
 
@@ -97,6 +98,8 @@ class FixtureDef:
         self.holder = holder  # the module or class it was found on
         self.is_method = is_method
         self.argnames: tuple[str, ...] = arg_names(func, is_method)
+        # How its value comes: returned, yielded, or yielded asynchronously.
+        self.shape = "yield" if is_generator(func) else "async yield" if is_async_generator(func) else "return"
         # (value, cache key, exception) of the live value; None when torn down.
         self.cached: tuple[Any, Any, BaseException | None] | None = None
         self.finalizers: list[Callable[[], Any]] = []
@@ -174,7 +177,7 @@ class FixtureSet:
             self.defs[definition.name] = definition
             if definition.autouse and definition.name not in self.autouse:
                 self.autouse.append(definition.name)
-        self._closures: dict[Any, Closure] = {}
+        self._closures: dict[tuple[Any, ...], Closure] = {}
         self._autouse_names: list[str] | None = None
 
     def lookup(self, name: str) -> list[FixtureDef]:
@@ -211,11 +214,13 @@ class FixtureSet:
         self._closures.clear()
         self._autouse_names = None
 
-    def closure(self, key: Any, argnames: Sequence[str], usefixtures: Sequence[str], direct: Iterable[str]) -> Closure:
-        """The closure of a test (cached by ``key``, the test function)."""
+    def closure(self, argnames: Sequence[str], usefixtures: Sequence[str], direct: Iterable[str]) -> Closure:
+        """The closure of a test (shared by the tests here that ask for the same)."""
+        direct = frozenset(direct)
+        key = (tuple(argnames), tuple(usefixtures), direct)
         known = self._closures.get(key)
         if known is None:
-            known = self._closures[key] = Closure(self, argnames, usefixtures, frozenset(direct))
+            known = self._closures[key] = Closure(self, argnames, usefixtures, direct)
         return known
 
 
@@ -299,12 +304,13 @@ def call_fixture(definition: FixtureDef, kwargs: dict[str, Any], instance: Any, 
     func = definition.func
     if definition.is_method:
         func = func.__get__(instance) if instance is not None else func.__get__(_holder_instance(definition))
-    if is_generator(definition.func):
+    shape = definition.shape
+    if shape == "yield":
         generator = func(**kwargs)
         value = next(generator)
         definition.addfinalizer(lambda: _finish_generator(definition, generator))
         return value
-    if is_async_generator(definition.func):
+    if shape == "async yield":
         generator = func(**kwargs)
         value = run_async(generator.__anext__())
         definition.addfinalizer(lambda: _finish_async_generator(definition, generator, run_async))

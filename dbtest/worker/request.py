@@ -290,24 +290,43 @@ class Item:
         self.instance: Any = None
         self.config = config
         self.own_markers = list(marks)
-        self.path = Path(getattr(module, "__file__", "") or "")
-        self.fspath = self.path
-        self.location = (str(self.path), 0, name)
         self.user_properties: list[tuple[str, Any]] = []
         self.funcargs: dict[str, Any] = {}
         self.fixturenames: list[str] = []
         self.stash: dict[Any, Any] = {}
-        self.keywords = {name: True, self.originalname: True}
-        for mark in marks:
-            mark_name = getattr(mark, "name", None)
-            if isinstance(mark_name, str):
-                self.keywords.setdefault(mark_name, mark)
+        self._keywords: dict[str, Any] | None = None
         self.callspec = _CallSpec(case) if case is not None else None
         # pytest 9's `subtests` fixture reports here (see testcase.py's counterpart).
         self.subtests_passed = 0
         self.subtest_failures: list[tuple[str, Any]] = []
         # Marks added while the test is set up (`request.applymarker`).
         self.added_marks: list[Any] = []
+
+    # Made when asked for: most tests never are.
+
+    @property
+    def path(self) -> Path:
+        return Path(getattr(self.module, "__file__", "") or "")
+
+    @property
+    def fspath(self) -> Path:
+        return self.path
+
+    @property
+    def location(self) -> tuple[str, int, str]:
+        return (str(self.path), 0, self.name)
+
+    @property
+    def keywords(self) -> dict[str, Any]:
+        """The test's name, its function's, and its marks' names (what ``-k`` and ``in`` look at)."""
+        keywords = self._keywords
+        if keywords is None:
+            keywords = self._keywords = {self.name: True, self.originalname: True}
+            for mark in self.own_markers:
+                mark_name = getattr(mark, "name", None)
+                if isinstance(mark_name, str):
+                    keywords.setdefault(mark_name, mark)
+        return keywords
 
     def iter_markers(self, name: str | None = None) -> Iterator[Any]:
         return (m for m in self.own_markers if name is None or getattr(m, "name", None) == name)
@@ -477,6 +496,7 @@ class FixtureRun:
         item: Item,
         place: FixtureSet,
         closure_names: list[str],
+        defs: dict[str, list[FixtureDef]],
         direct: dict[str, Any],
         indirect: dict[str, tuple[Any, int]],
         stack: ScopeStack,
@@ -494,6 +514,7 @@ class FixtureRun:
         self.session_node = session_node
         self.instance: Any = None
         self.names = closure_names
+        self.defs = defs  # each closure name's definitions, farthest first
         self.top = FixtureRequest(self)
 
     def fill(self, instance: Any) -> dict[str, Any]:
@@ -509,19 +530,18 @@ class FixtureRun:
     def value(self, name: str, requester: FixtureRequest) -> Any:
         if name == "request":
             return requester
-        if name in self.direct:
-            return self.direct[name]
-        chain = self.place.lookup(name)
-        depth = sum(1 for request in requester._chain() if request.fixturename == name)
+        direct = self.direct
+        if name in direct:
+            return direct[name]
+        chain = self.defs.get(name) or self.place.lookup(name)
+        # A fixture requesting its own name gets the one it overrides.
+        depth = 0 if requester is self.top else sum(1 for r in requester._chain() if r.fixturename == name)
         if not chain or depth >= len(chain):
             raise FixtureLookupError(not_found_message(name, self.place, self.item.name))
         definition = chain[-1 - depth]
-        scope = definition.scope(self.config)
+        scope = definition._scope or definition.scope(self.config)
         _check_scope(requester, name, scope)
-        request = SubRequest(self, requester, definition, scope)
         param = self.indirect.get(name)
-        if param is not None:
-            request._set_param(*param)
         key = param[1] if param is not None else None
         cached = definition.cached
         if cached is not None:
@@ -531,6 +551,9 @@ class FixtureRun:
                     raise error
                 return value
             definition.finish()  # another parameter: the old value goes first
+        request = SubRequest(self, requester, definition, scope)
+        if param is not None:
+            request._set_param(*param)
         # A fixture of the same scope this one requests, torn down (for another
         # parameter), takes this one with it. (Broader ones outlive it anyway.)
         for dependency in definition.argnames:
@@ -551,7 +574,7 @@ class FixtureRun:
     def _active(self, name: str, requester: FixtureRequest) -> FixtureDef | None:
         if name in self.direct or name == "request":
             return None
-        chain = self.place.lookup(name)
+        chain = self.defs.get(name) or self.place.lookup(name)
         depth = sum(1 for request in requester._chain() if request.fixturename == name)
         return chain[-1 - depth] if chain and depth < len(chain) else None
 
@@ -574,7 +597,7 @@ class FixtureRun:
 
 def _check_scope(requester: FixtureRequest, name: str, scope: str) -> None:
     """A fixture may not request one of a narrower scope (pytest's ScopeMismatch)."""
-    if SCOPE_RANK[scope] <= SCOPE_RANK[requester.scope]:
+    if scope == "function" and requester.scope == "function" or SCOPE_RANK[scope] <= SCOPE_RANK[requester.scope]:
         return
     stack = [r.fixturename for r in requester._chain() if r.fixturename]
     raise FixtureLookupError(

@@ -30,6 +30,12 @@ def set_up_fixtures(target: Target, stack: ScopeStack, instance: Any) -> dict[st
     plan = target.plan
     if plan is None:
         return {}
+    case = target.case
+    if not plan.needs_fixtures:
+        if case is None:
+            return {}
+        params = case.params
+        return {arg: params[arg] for arg in plan.argnames}
     from .builtin_fixtures import enter_phase
     from .engine import engine
     from .fixtures import FixtureLookupError
