@@ -237,7 +237,7 @@ def listing_times(ctx: Context, root: Path, tests: int) -> Extra:
 
 def suite_extras(ctx: Context, suite: Suite, root: Path, tests: int) -> list[Extra]:
     """What every round measures beside the suite's timed runs."""
-    extras = suite_extras(ctx, suite, root, tests)
+    extras = cpu_bound_extras(ctx, root) if suite.cpu_bound else []
     if suite.listing:
         extras.append(listing_times(ctx, root, tests))
     return extras

@@ -24,12 +24,20 @@ if str(BENCH.parent) not in sys.path:
 
 from benchmarks import generate, report, stats  # noqa: E402
 from benchmarks.budgets import budgets  # noqa: E402
-from benchmarks.commands import Tool, dbtest_counts, pytest_counts  # noqa: E402
+from benchmarks.commands import Measurement, Tool, dbtest_counts, pytest_counts  # noqa: E402
 from benchmarks.generate import FEATURE_FILES, FEATURE_PER_FILE  # noqa: E402
 from benchmarks.micro import Micro  # noqa: E402
 from benchmarks.overhead import SIZES, Overhead  # noqa: E402
 from benchmarks.probes.core import list_args  # noqa: E402
-from benchmarks.suites import DBTEST_LIST, PYTEST_COLLECT, SUITES, SuiteResult, suite_tools  # noqa: E402
+from benchmarks.suites import (  # noqa: E402
+    BASELINE_DIR,
+    DBTEST_LIST,
+    PYTEST_COLLECT,
+    SUITES,
+    SuiteResult,
+    run_suite,
+    suite_tools,
+)
 
 
 def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -112,6 +120,37 @@ def test_small_feature_corpora_pass_under_both_runners(tmp_path: Path, corpus: s
     )
     counts = pytest_counts(done.stdout)
     assert counts is not None and (counts.passed, counts.failed, counts.errors) == (6, 0, 0), done.stdout
+
+
+class RecordingContext(SimpleNamespace):
+    """A Context whose commands are not run but recorded, each "taking" 0.1 s."""
+
+    def __init__(self, work: Path, repeat: int) -> None:
+        super().__init__(work=work, repeat=repeat, jobs=2, ran=[])
+        self.dbtest = lambda *a: ["dbtest", *a]
+        self.pytest = lambda *a: ["pytest", *a]
+
+    def run_tool(self, tool: Tool, cwd: Path, sample_rss: bool = False) -> Measurement:
+        self.ran.append((tool.label, (tool.cwd or cwd).name))
+        return Measurement(wall=0.1, returncode=0, stdout="", stderr="", largest_rss_kib=1)
+
+
+def test_the_baseline_and_the_listings_are_timed_in_the_suites_rounds(tmp_path: Path) -> None:
+    ctx = RecordingContext(tmp_path, repeat=2)
+    suite = next(suite for suite in SUITES if suite.key == "g")
+    result = run_suite(ctx, suite)  # type: ignore[arg-type]
+    one_round = [
+        ("dbtest -j 2", "g_parametrize"),
+        ("pytest", "g_parametrize"),
+        ("pytest -n 2", "g_parametrize"),
+        ("dbtest -j 2, 5,000 plain tests", BASELINE_DIR),
+    ]
+    listings = [(DBTEST_LIST, "g_parametrize"), (PYTEST_COLLECT, "g_parametrize")]
+    # Warm-ups (the runs, then the listings), then the rounds.
+    assert ctx.ran == one_round + listings + (one_round + listings) * 2
+    assert result.walls == {key: [0.1, 0.1] for key in ("dbtest", "pytest", "xdist", "baseline")}
+    assert result.extra == {DBTEST_LIST: [0.1, 0.1], PYTEST_COLLECT: [0.1, 0.1]}
+    assert len(collected_ids(tmp_path / BASELINE_DIR)) == 5000
 
 
 def test_the_overhead_trees_and_the_one_test_project(tmp_path: Path) -> None:
