@@ -286,13 +286,13 @@ def run_suite(ctx: Context, suite: Suite) -> SuiteResult:
 
 def print_suite(result: SuiteResult) -> None:
     parts = [f"({result.key}) {result.title}: {result.tests} tests"]
+    width = max(28, *(len(tool.label) for tool in result.tools))
     for tool in result.tools:
         ratio = "" if tool.key == "dbtest" else f" ({times(result.ratio(tool.key))} dbtest)"
         if tool.key == "baseline":
             ratio = f" (dbtest takes {times(1 / result.ratio(tool.key))} this)"
-        parts.append(
-            f"    {tool.label:<28} {secs(result.wall(tool.key)):>10}  peak RSS {mib(result.rss.get(tool.key))}{ratio}"
-        )
+        rss = mib(result.rss.get(tool.key))
+        parts.append(f"    {tool.label:<{width}} {secs(result.wall(tool.key)):>10}  peak RSS {rss}{ratio}")
     for name, values in result.extra.items():
-        parts.append(f"    {name:<28} {median(values):>10.3f}")
+        parts.append(f"    {name:<{width}} {median(values):>10.3f}")
     log("\n".join(parts))
