@@ -8,7 +8,7 @@ Orchestration (runs under any Python 3.11+, imports only the standard library):
   commands     running a command: wall time, process-tree RSS, pass counts
   context      what every section gets (interpreters, work directory, repetitions)
   generate     the synthetic suites and corpora, written as files
-  suites       suites (a)–(f): one table of suites, one way to time them
+  suites       suites (a)–(h): one table of suites, one way to time them
   micro        start-up, collection and selection figures
   overhead     the coordinator's cost per test (5,000 vs 50,000 tests)
   profiles     cProfile of a worker, perf of the coordinator

@@ -10,7 +10,7 @@ from .generate import SLEEP_FLOOR
 from .micro import Micro
 from .overhead import Overhead
 from .stats import median
-from .suites import SuiteResult
+from .suites import BASELINE_TESTS, DBTEST_LIST, PYTEST_COLLECT, SuiteResult
 
 RSS_PER_TEST_LIMIT = 1024
 
@@ -22,6 +22,10 @@ budgets (ratios from the same run; PASS/FAIL printed for each):
   (d) >= 10x faster than pytest -n N -k NAME
   (e) second run <= 1.1 x max(longest test, test time / N)
   (f) >= 2x faster than plain pytest (with pytest-asyncio)
+  (g) dbtest <= 1.5 x dbtest on 5,000 plain tests of the same layout (50 files
+      x 100, timed in the same rounds); dbtest list >= 50x faster than
+      pytest --collect-only -q on the suite
+  (h) dbtest <= 2 x dbtest on the same 5,000 plain tests
   dbtest --version and dbtest list on a small project <= 150 ms; coordinator CPU
   per test <= 50 us; coordinator RSS growth <= 1 KiB per test (5k vs 50k tests);
   discovery + collection <= 3 ms per 100 files; selection <= 10 ms per 1,000
@@ -86,6 +90,11 @@ def budgets(jobs: int, suites: dict[str, SuiteResult], micro: Micro | None, over
         out.append(budget_vs_serial(jobs, suites["e"], "(e) skewed, vs a separate serial run", limit_e))
     if "f" in suites:
         out.append(faster_by("(f) async vs pytest", suites["f"].ratio("pytest"), 2))
+    if "g" in suites:
+        out.append(within_baseline("(g) parametrized cases vs plain tests", suites["g"], 1.5))
+        out.append(budget_listing("(g) dbtest list vs pytest --collect-only -q", suites["g"], 50))
+    if "h" in suites:
+        out.append(within_baseline("(h) conftest fixtures vs plain tests", suites["h"], 2))
     if micro is not None:
         out.extend(micro_budgets(micro))
     if overhead is not None:
@@ -103,6 +112,25 @@ def budget_sleep(c: SuiteResult) -> Budget:
         f"{ms(allowed - SLEEP_FLOOR)} for start-up and teardown, dbtest took {ms(c.wall('dbtest') - SLEEP_FLOOR)}"
     )
     return Budget("(c) -j 8 vs pytest -n 8", f"{share:.2f}×", "≤ 0.25×", share <= 0.25, note)
+
+
+def within_baseline(name: str, result: SuiteResult, limit: float) -> Budget:
+    """dbtest on the suite within ``limit`` times dbtest on the plain tests of the
+    same layout, both medians of the same rounds."""
+    share = result.wall("dbtest") / result.wall("baseline")
+    note = (
+        f"`{result.label('dbtest')}`: {secs(result.wall('dbtest'))} on the suite, "
+        f"{secs(result.wall('baseline'))} on {BASELINE_TESTS:,} plain trivial tests in the same layout "
+        "(50 files × 100), alternated in the same rounds"
+    )
+    return Budget(name, f"{share:.2f}×", f"≤ {limit:g}×", share <= limit, note)
+
+
+def budget_listing(name: str, result: SuiteResult, floor: float) -> Budget:
+    dbtest, pytest = median(result.extra[DBTEST_LIST]), median(result.extra[PYTEST_COLLECT])
+    budget = faster_by(name, pytest / dbtest, floor)
+    budget.note = f"{ms(dbtest)} against {ms(pytest)}"
+    return budget
 
 
 # A suite's wall-time limit from its test time, its longest test and the CPUs

@@ -15,6 +15,11 @@ Suites:
   d  60 modules whose import costs ~40 ms; one test selected with -k
   e  200 tests of ~5 ms and 4 of ~1.5 s in one file (dbtest's second run)
   f  100 async tests (pytest with pytest-asyncio, asyncio_mode = auto)
+  g  5,000 parametrized cases: 50 functions x 100 literal cases in 50 files;
+     also dbtest list vs pytest --collect-only -q
+  h  5,000 tests using 2 function- and 1 module-scoped fixtures of a conftest.py
+  g and h also time dbtest on 5,000 plain trivial tests of the same layout in
+  the same rounds: what the feature costs dbtest.
 
 Micro-figures: interpreter and `dbtest --version` start-up, `dbtest list` on
 a small project, worker start-up (spawn to hello, spawn to first result),

@@ -194,13 +194,14 @@ def collected(expected: int) -> Check:
 
 @dataclass
 class Tool:
-    key: str  # column: dbtest, pytest, xdist
+    key: str  # column: dbtest, pytest, xdist (or baseline)
     label: str  # the command as a reader would type it
     argv: list[str]
     check: Check
+    cwd: Path | None = None  # where it runs, when not in the suite's directory (a baseline)
 
 
 def run_tool(tool: Tool, cwd: Path, env: dict[str, str], sample_rss: bool = False) -> Measurement:
-    m = run_command(tool.argv, cwd, env, sample_rss)
+    m = run_command(tool.argv, tool.cwd or cwd, env, sample_rss)
     tool.check(tool.argv, m)
     return m

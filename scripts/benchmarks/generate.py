@@ -1,6 +1,11 @@
 """The synthetic suites and corpora, written as project directories. Each
 generator returns the number of tests it wrote; CPU-bound ones take the number
-of busy-loop iterations (calibrated at start-up, see `Context.spins`)."""
+of busy-loop iterations (calibrated at start-up, see `Context.spins`).
+
+The corpora of the pytest-feature suites (g: `gen_parametrized`, h:
+`gen_fixtures`) and their baseline of plain tests (`gen_flat`) share one layout
+and depend on nothing but the generator's arguments, so that any comparison
+(other runners included) can write the same corpus by calling its generator."""
 
 from __future__ import annotations
 
@@ -43,9 +48,9 @@ def project(root: Path, async_plugin: bool = False) -> None:
     )
 
 
-def functions(names: Iterable[str], body: str, keyword: str = "def") -> str:
+def functions(names: Iterable[str], body: str, keyword: str = "def", params: str = "") -> str:
     """Test functions of one line each, a blank line pair before every one."""
-    return "".join(f"\n\n{keyword} {name}():\n    {body}\n" for name in names)
+    return "".join(f"\n\n{keyword} {name}({params}):\n    {body}\n" for name in names)
 
 
 def trivial_tests(count: int, prefix: str, start: int = 0) -> str:
@@ -75,11 +80,72 @@ def gen_trivial_packages(root: Path) -> int:
     return 5000
 
 
+def flat_module(root: Path, stem: str, index: int) -> Path:
+    """Module ``index`` of a flat tree: loose modules (no packages), 50 per directory."""
+    return root / f"d{index // 50}" / f"test_{stem}_{index}.py"
+
+
 def gen_flat(root: Path, files: int, per_file: int) -> int:
-    """Trivial tests in ``files`` loose modules (no packages), 50 per directory."""
+    """Trivial tests in ``files`` loose modules (no packages), 50 per directory.
+    With FEATURE_FILES x FEATURE_PER_FILE, the baseline of suites g and h."""
     project(root)
     for f in range(files):
-        write(root / f"d{f // 50}" / f"test_flat_{f}.py", '"""Generated."""' + trivial_tests(per_file, f"f{f}_"))
+        write(flat_module(root, "flat", f), '"""Generated."""' + trivial_tests(per_file, f"f{f}_"))
+    return files * per_file
+
+
+# The shape of the pytest-feature corpora and of their baseline: 5,000 tests.
+FEATURE_FILES, FEATURE_PER_FILE = 50, 100
+
+
+def gen_parametrized(root: Path, files: int = FEATURE_FILES, cases: int = FEATURE_PER_FILE) -> int:
+    """Suite g: ``files`` modules laid out as gen_flat's, each one test function
+    parametrized over a literal list of ``cases`` integers (test_param_F[0] ...),
+    which dbtest expands statically."""
+    project(root)
+    values = ", ".join(str(i) for i in range(cases))
+    for f in range(files):
+        decorator = f'@pytest.mark.parametrize("x", [{values}])'
+        text = f'"""Generated: parametrized cases."""\n\nimport pytest\n\n\n{decorator}\n'
+        write(flat_module(root, "param", f), text + f"def test_param_{f}(x):\n    assert x + 1 > x\n")
+    return files * cases
+
+
+# Suite h's fixtures: two function-scoped (one of them a yield fixture, so that
+# teardown is paid too) and one module-scoped, as a conftest.py defines them.
+FIXTURES_CONFTEST = '''\
+"""Generated: the fixtures every test of the suite uses."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def table():
+    return {"offset": 1}
+
+
+@pytest.fixture
+def number():
+    return 41
+
+
+@pytest.fixture
+def resource():
+    box = [1]
+    yield box
+    box.clear()
+'''
+
+
+def gen_fixtures(root: Path, files: int = FEATURE_FILES, per_file: int = FEATURE_PER_FILE) -> int:
+    """Suite h: ``files`` modules laid out as gen_flat's, of ``per_file`` tests
+    that each use the three fixtures of the root's conftest.py."""
+    project(root)
+    write(root / "conftest.py", FIXTURES_CONFTEST)
+    body = 'assert number + resource[0] + table["offset"] == 43'
+    for f in range(files):
+        tests = functions((f"test_fix_{f}_{i}" for i in range(per_file)), body, params="number, resource, table")
+        write(flat_module(root, "fix", f), '"""Generated: tests using conftest fixtures."""' + tests)
     return files * per_file
 
 

@@ -26,7 +26,7 @@ HOW_TO_RUN = """\
 ```sh
 scripts/bench                      # full run (3 alternating repetitions), rewrites docs/benchmarks.md
 scripts/bench --quick              # 1 repetition, fewer start-up samples: a few minutes
-scripts/bench --only a,micro       # some sections (a–f, micro, overhead, profile); prints, writes nothing
+scripts/bench --only a,micro       # some sections (a–h, micro, overhead, profile); prints, writes nothing
 scripts/bench --python .venv/bin/python   # use an environment that already has dbtest (no rebuild)
 scripts/bench --dbtest /path/to/bin/dbtest  # the same, naming the dbtest executable
 scripts/bench --help
@@ -42,7 +42,7 @@ environment. Suites are generated in a temporary directory (`--keep` leaves it).
 The code: `scripts/bench` is a thin entry point into the package `scripts/benchmarks/`,
 one module per concern (listed in its `__init__.py`): `generate` writes the suites,
 `environment` prepares `.bench/venv`, `commands` and `stats` run commands and take
-medians, `suites` (one table of the suites a–f), `micro`, `overhead` and `profiles`
+medians, `suites` (one table of the suites a–h), `micro`, `overhead` and `profiles`
 measure, `budgets` judges and `report` writes this file. The probes
 (`scripts/benchmarks/probes/`, run inside the benchmark's environment as
 `scripts/bench _probe NAME`) reach dbtest through public entry points only:
@@ -62,6 +62,29 @@ disabled (`-p no:asyncio` in the suite's `addopts`) except in the async suite, s
 pytest does not pay for an import it does not need. The machine's parallel capacity is
 probed in the same run (one ~0.3 s busy loop alone vs two at once; 2.0 means two free
 cores) and reported next to the CPU-bound budgets.
+"""
+
+FEATURE_SUITES = """\
+Suites (g) and (h) measure what pytest-style features cost dbtest. Each is judged
+against dbtest on 5,000 plain trivial tests in the same layout (50 loose modules of
+100 tests), timed as one more tool in the suite's own rounds (`dbtest -j N`, `pytest`,
+`pytest -n N`, the baseline, `dbtest -j N`, …); the budgets compare the medians of
+those rounds. Suite (a) is not the reference: its 200 files of 25 tests in nested
+packages differ from these corpora in more than the feature.
+
+- (g) 50 modules, each one test function under
+  `@pytest.mark.parametrize("x", [0, 1, …, 99])`: 5,000 cases, which dbtest expands
+  statically. Budgets: dbtest ≤ 1.5× the baseline, and `dbtest list` ≥ 50× faster than
+  `pytest --collect-only -q` on the suite (both timed once per round, after one
+  untimed run each).
+- (h) 50 modules of 100 tests, each test using three fixtures of the root
+  `conftest.py`: `number` (function scope), `resource` (function scope, a `yield`
+  fixture) and `table` (module scope). Budget: dbtest ≤ 2× the baseline.
+
+Each corpus has its own generator in `scripts/benchmarks/generate.py`
+(`gen_parametrized`, `gen_fixtures`, and `gen_flat` for the baseline), sized by its
+arguments and writing plain pytest-style files, so that a comparison with other
+runners can write the same corpora.
 """
 
 OVERHEAD_METHOD = """\
@@ -230,6 +253,9 @@ def render(
         "## How to run",
         "",
         HOW_TO_RUN,
+        "## The pytest-feature suites (g, h)",
+        "",
+        FEATURE_SUITES,
         "## Machine",
         "",
         *machine,

@@ -1,4 +1,4 @@
-"""Suites (a)–(f): one table says what each suite is, one function times any of
+"""Suites (a)–(h): one table says what each suite is, one function times any of
 them against `pytest` and `pytest -n N`."""
 
 from __future__ import annotations
@@ -9,16 +9,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .commands import BenchError, Tool, all_passed, dbtest_counts, pytest_counts
+from .commands import BenchError, Tool, all_passed, collected, dbtest_counts, listed, pytest_counts
 from .context import Context, alternate, parallel_probe, probe_json
 from .formatting import log, mib, secs, times
 from .generate import (
+    FEATURE_FILES,
+    FEATURE_PER_FILE,
     IMPORT_LOG,
     NEEDLE,
     SLEEP_WORKERS,
     gen_async,
     gen_cpu,
+    gen_fixtures,
+    gen_flat,
     gen_heavy_imports,
+    gen_parametrized,
     gen_skewed,
     gen_sleep,
     gen_trivial_packages,
@@ -61,6 +66,17 @@ class Suite:
     second_run: bool = False
     # One test selected by name (`-k`), and the modules dbtest imported for it.
     keyword: str | None = None
+    # Also timed in the same rounds: dbtest on the plain trivial tests of the same
+    # layout (BASELINE_DIR), the reference for what a pytest feature costs dbtest.
+    baseline: bool = False
+    # Every round also times `dbtest list` and `pytest --collect-only -q`.
+    listing: bool = False
+
+
+# Suites g and h: 50 flat files of 100 plain trivial tests, the layout of their corpora.
+BASELINE_DIR = "plain_5000"
+BASELINE_TESTS = FEATURE_FILES * FEATURE_PER_FILE
+DBTEST_LIST, PYTEST_COLLECT = "dbtest list", "pytest --collect-only -q"
 
 
 SUITES: tuple[Suite, ...] = (
@@ -105,6 +121,21 @@ SUITES: tuple[Suite, ...] = (
         "100 async tests (pytest-asyncio, asyncio_mode = auto)",
         lambda ctx, root: gen_async(root),
     ),
+    Suite(
+        "g",
+        "g_parametrize",
+        "5,000 parametrized cases: 50 functions × 100 literal cases, 50 files",
+        lambda ctx, root: gen_parametrized(root),
+        baseline=True,
+        listing=True,
+    ),
+    Suite(
+        "h",
+        "h_fixtures",
+        "5,000 tests, each using 2 function- and 1 module-scoped conftest fixtures, 50 files",
+        lambda ctx, root: gen_fixtures(root),
+        baseline=True,
+    ),
 )
 SUITE_KEYS = tuple(suite.key for suite in SUITES)
 
@@ -120,7 +151,26 @@ def standard_tools(ctx: Context, expected: int, jobs: int, extra: Sequence[str] 
     ]
 
 
+def baseline_tool(ctx: Context, jobs: int) -> Tool:
+    """dbtest on the plain tests of BASELINE_DIR (written by `ensure_baseline`)."""
+    return Tool(
+        "baseline",
+        f"dbtest -j {jobs}, {BASELINE_TESTS:,} plain tests",
+        ctx.dbtest("-j", str(jobs)),
+        all_passed(BASELINE_TESTS, dbtest_counts),
+        cwd=ctx.work / BASELINE_DIR,
+    )
+
+
+def ensure_baseline(ctx: Context) -> None:
+    root = ctx.work / BASELINE_DIR
+    if not root.exists():
+        gen_flat(root, FEATURE_FILES, FEATURE_PER_FILE)
+
+
 def suite_tools(ctx: Context, suite: Suite, tests: int) -> list[Tool]:
+    if suite.baseline:
+        return [*standard_tools(ctx, tests, suite.workers or ctx.jobs), baseline_tool(ctx, suite.workers or ctx.jobs)]
     if suite.keyword is None:
         return standard_tools(ctx, tests, suite.workers or ctx.jobs)
     selected = ("-k", suite.keyword)
@@ -165,6 +215,34 @@ def cpu_bound_extras(ctx: Context, root: Path) -> list[Extra]:
     return [serial_reference(ctx, root), lambda: {"probe": parallel_probe(ctx)}, in_run_balance(ctx, root)]
 
 
+def listing_tools(ctx: Context, tests: int) -> list[Tool]:
+    return [
+        Tool("list", DBTEST_LIST, ctx.dbtest("list"), listed(tests)),
+        Tool("collect", PYTEST_COLLECT, ctx.pytest("--collect-only", "-q"), collected(tests)),
+    ]
+
+
+def listing_times(ctx: Context, root: Path, tests: int) -> Extra:
+    """`dbtest list` and `pytest --collect-only -q` on the suite, one after the
+    other; one untimed run of each first."""
+    tools = listing_tools(ctx, tests)
+    for tool in tools:
+        ctx.run_tool(tool, root)
+
+    def extra() -> dict[str, float]:
+        return {tool.label: ctx.run_tool(tool, root).wall for tool in tools}
+
+    return extra
+
+
+def suite_extras(ctx: Context, suite: Suite, root: Path, tests: int) -> list[Extra]:
+    """What every round measures beside the suite's timed runs."""
+    extras = cpu_bound_extras(ctx, root) if suite.cpu_bound else []
+    if suite.listing:
+        extras.append(listing_times(ctx, root, tests))
+    return extras
+
+
 def imported_by(ctx: Context, tool: Tool, root: Path) -> list[str]:
     """The modules of suite d that one run of ``tool`` imported."""
     log_file = root / IMPORT_LOG
@@ -179,6 +257,8 @@ def run_suite(ctx: Context, suite: Suite) -> SuiteResult:
     alternating the tools."""
     root = ctx.work / suite.directory
     tests = suite.generate(ctx, root)
+    if suite.baseline:
+        ensure_baseline(ctx)
     tools = suite_tools(ctx, suite, tests)
     result = SuiteResult(suite.key, suite.title, 1 if suite.keyword else tests, tools)
     if suite.keyword is not None:
@@ -192,7 +272,7 @@ def run_suite(ctx: Context, suite: Suite) -> SuiteResult:
     for tool in tools:
         m = ctx.run_tool(tool, root, sample_rss=True)
         result.rss[tool.key] = max(m.tree_rss_kib, m.largest_rss_kib)
-    extras = cpu_bound_extras(ctx, root) if suite.cpu_bound else []
+    extras = suite_extras(ctx, suite, root, tests)
 
     def after_round() -> None:
         for extra in extras:
@@ -206,11 +286,13 @@ def run_suite(ctx: Context, suite: Suite) -> SuiteResult:
 
 def print_suite(result: SuiteResult) -> None:
     parts = [f"({result.key}) {result.title}: {result.tests} tests"]
+    width = max(28, *(len(tool.label) for tool in result.tools))
     for tool in result.tools:
         ratio = "" if tool.key == "dbtest" else f" ({times(result.ratio(tool.key))} dbtest)"
-        parts.append(
-            f"    {tool.label:<28} {secs(result.wall(tool.key)):>10}  peak RSS {mib(result.rss.get(tool.key))}{ratio}"
-        )
+        if tool.key == "baseline":
+            ratio = f" (dbtest takes {times(1 / result.ratio(tool.key))} this)"
+        rss = mib(result.rss.get(tool.key))
+        parts.append(f"    {tool.label:<{width}} {secs(result.wall(tool.key)):>10}  peak RSS {rss}{ratio}")
     for name, values in result.extra.items():
-        parts.append(f"    {name:<28} {median(values):>10.3f}")
+        parts.append(f"    {name:<{width}} {median(values):>10.3f}")
     log("\n".join(parts))

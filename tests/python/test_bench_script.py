@@ -24,11 +24,20 @@ if str(BENCH.parent) not in sys.path:
 
 from benchmarks import generate, report, stats  # noqa: E402
 from benchmarks.budgets import budgets  # noqa: E402
-from benchmarks.commands import Tool, dbtest_counts, pytest_counts  # noqa: E402
+from benchmarks.commands import Measurement, Tool, dbtest_counts, pytest_counts  # noqa: E402
+from benchmarks.generate import FEATURE_FILES, FEATURE_PER_FILE  # noqa: E402
 from benchmarks.micro import Micro  # noqa: E402
 from benchmarks.overhead import SIZES, Overhead  # noqa: E402
 from benchmarks.probes.core import list_args  # noqa: E402
-from benchmarks.suites import SUITES, SuiteResult, suite_tools  # noqa: E402
+from benchmarks.suites import (  # noqa: E402
+    BASELINE_DIR,
+    DBTEST_LIST,
+    PYTEST_COLLECT,
+    SUITES,
+    SuiteResult,
+    run_suite,
+    suite_tools,
+)
 
 
 def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -52,8 +61,9 @@ def collected_ids(root: Path, keyword: str | None = None) -> list[str]:
 def test_help_names_every_section_and_budget(tmp_path: Path) -> None:
     done = bench("--help", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "a,b,c,d,e,f,micro,overhead,profile" in done.stdout
+    assert "a,b,c,d,e,f,g,h,micro,overhead,profile" in done.stdout
     assert "(c) -j 8 wall <= 0.25 x pytest -n 8" in done.stdout
+    assert "(h) dbtest <= 2 x dbtest on the same 5,000 plain tests" in done.stdout
 
 
 def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
@@ -64,7 +74,7 @@ def test_an_unknown_section_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suite", SUITES, ids=[suite.key for suite in SUITES])
 def test_each_suite_holds_the_tests_it_is_timed_on(tmp_path: Path, suite: Any) -> None:
-    ctx = SimpleNamespace(spins=lambda seconds: 3, jobs=2, dbtest=lambda *a: ["dbtest", *a])
+    ctx = SimpleNamespace(spins=lambda seconds: 3, jobs=2, dbtest=lambda *a: ["dbtest", *a], work=tmp_path)
     ctx.pytest = lambda *a: ["pytest", *a]
     root = tmp_path / suite.directory
     written = suite.generate(ctx, root)
@@ -72,7 +82,75 @@ def test_each_suite_holds_the_tests_it_is_timed_on(tmp_path: Path, suite: Any) -
     if suite.keyword is not None:
         assert len(collected_ids(root, suite.keyword)) == 1
     tools = suite_tools(ctx, suite, written)  # type: ignore[arg-type]
-    assert [tool.key for tool in tools] == ["dbtest", "pytest", "xdist"]
+    assert [tool.key for tool in tools] == ["dbtest", "pytest", "xdist", *(["baseline"] if suite.baseline else [])]
+
+
+def test_the_pytest_feature_corpora_and_their_baseline(tmp_path: Path) -> None:
+    """(g)'s cases have pytest's ids, one per case; the baseline of (g) and (h) is
+    as many plain tests in the same directories."""
+    generate.gen_parametrized(tmp_path / "g")
+    ids = collected_ids(tmp_path / "g")
+    assert len(set(ids)) == len(ids) == 5000
+    assert "d0/test_param_7.py::test_param_7[99]" in ids
+    plain = tmp_path / "plain"
+    assert generate.gen_flat(plain, FEATURE_FILES, FEATURE_PER_FILE) == len(collected_ids(plain)) == 5000
+
+    def layout(root: Path) -> list[Path]:
+        return sorted(path.relative_to(root).parent for path in root.rglob("test_*.py"))
+
+    generate.gen_fixtures(tmp_path / "h")
+    assert layout(plain) == layout(tmp_path / "g") == layout(tmp_path / "h")
+
+
+@pytest.mark.parametrize("corpus", ["parametrized", "fixtures"])
+def test_small_feature_corpora_pass_under_both_runners(tmp_path: Path, corpus: str) -> None:
+    """What the benchmark checks of every run: each tool passes every test."""
+    written = getattr(generate, f"gen_{corpus}")(tmp_path, 2, 3)
+    assert written == 6
+    run = run_dbtest("-j", "2", str(tmp_path), cwd=tmp_path)
+    counts = dbtest_counts(run.stdout)
+    assert counts is not None and (counts.passed, counts.failed, counts.errors) == (6, 0, 0), run
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    counts = pytest_counts(done.stdout)
+    assert counts is not None and (counts.passed, counts.failed, counts.errors) == (6, 0, 0), done.stdout
+
+
+class RecordingContext(SimpleNamespace):
+    """A Context whose commands are not run but recorded, each "taking" 0.1 s."""
+
+    def __init__(self, work: Path, repeat: int) -> None:
+        super().__init__(work=work, repeat=repeat, jobs=2, ran=[])
+        self.dbtest = lambda *a: ["dbtest", *a]
+        self.pytest = lambda *a: ["pytest", *a]
+
+    def run_tool(self, tool: Tool, cwd: Path, sample_rss: bool = False) -> Measurement:
+        self.ran.append((tool.label, (tool.cwd or cwd).name))
+        return Measurement(wall=0.1, returncode=0, stdout="", stderr="", largest_rss_kib=1)
+
+
+def test_the_baseline_and_the_listings_are_timed_in_the_suites_rounds(tmp_path: Path) -> None:
+    ctx = RecordingContext(tmp_path, repeat=2)
+    suite = next(suite for suite in SUITES if suite.key == "g")
+    result = run_suite(ctx, suite)  # type: ignore[arg-type]
+    one_round = [
+        ("dbtest -j 2", "g_parametrize"),
+        ("pytest", "g_parametrize"),
+        ("pytest -n 2", "g_parametrize"),
+        ("dbtest -j 2, 5,000 plain tests", BASELINE_DIR),
+    ]
+    listings = [(DBTEST_LIST, "g_parametrize"), (PYTEST_COLLECT, "g_parametrize")]
+    # Warm-ups (the runs, then the listings), then the rounds.
+    assert ctx.ran == one_round + listings + (one_round + listings) * 2
+    assert result.walls == {key: [0.1, 0.1] for key in ("dbtest", "pytest", "xdist", "baseline")}
+    assert result.extra == {DBTEST_LIST: [0.1, 0.1], PYTEST_COLLECT: [0.1, 0.1]}
+    assert len(collected_ids(tmp_path / BASELINE_DIR)) == 5000
 
 
 def test_the_overhead_trees_and_the_one_test_project(tmp_path: Path) -> None:
@@ -115,6 +193,12 @@ def made_up_results() -> tuple[dict[str, SuiteResult], Micro, Overhead]:
         if suite.keyword:
             result.extra["modules imported by dbtest"] = [1.0]
             result.notes["modules imported by dbtest"] = "test_heavy_37"
+        if suite.baseline:
+            result.tools.append(Tool("baseline", "baseline", ["baseline"], lambda argv, m: None))
+            result.walls["baseline"] = [0.6]  # dbtest takes 1.67× its baseline
+        if suite.listing:
+            result.extra[DBTEST_LIST] = [0.02]
+            result.extra[PYTEST_COLLECT] = [1.5]  # 75×
         suites[suite.key] = result
     names = [
         "dbtest --version",
@@ -142,6 +226,9 @@ def test_budgets_and_report_from_made_up_figures(tmp_path: Path) -> None:
     by_name = {item.name: item for item in items}
     assert by_name["(a) vs pytest"].verdict == "FAIL"  # 3× where 5× is asked
     assert by_name["(d) modules dbtest -k imports"].verdict == "PASS"
+    assert by_name["(g) parametrized cases vs plain tests"].verdict == "FAIL"  # 1.67× where 1.5× is allowed
+    assert by_name["(h) conftest fixtures vs plain tests"].verdict == "PASS"  # within 2×
+    assert by_name["(g) dbtest list vs pytest --collect-only -q"].verdict == "PASS"
     old = tmp_path / "benchmarks.md"
     old.write_text(f"old figures\n{report.ANALYSIS_BEGIN}\nhand-written\n{report.ANALYSIS_END}\n")
     text = report.render(["- machine"], old, suites, micro, overhead, None, items, 60.0)
