@@ -66,19 +66,47 @@ def end_fork_server(fork_server: tuple[int, int]) -> None:
         pass
 
 
+def _run_parsed(parsed: tuple[str, dict[str, object]], extra: list[str], fork_server: tuple[int, int] | None) -> int:
+    """A command line `dbtest.fastcli` understood: straight to the coordinator."""
+    from dbtest.cli_options import TEST_COMMANDS
+    from dbtest.invoke import interrupt_on_sigterm, run_tests
+
+    interrupt_on_sigterm()
+    name, params = parsed
+    command, kinds, _ = TEST_COMMANDS[name]
+    handed = fork_server if command == "run" and not params["collect_only"] else None
+    try:
+        return run_tests(command, kinds, params, extra, handed)
+    finally:
+        if fork_server is not None and handed is None:
+            end_fork_server(fork_server)
+
+
 def main() -> None:
     # Collections during start-up would only walk the modules being imported.
     gc.disable()
-    fork_server = start_fork_server(sys.argv[1:])
-    from dbtest import cli
+    argv = sys.argv[1:]
+    fork_server = start_fork_server(argv)
+    own, extra = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    from dbtest import fastcli
 
+    parsed = fastcli.parse(own)
+    if parsed is None:
+        from dbtest import cli
     # What is loaded lives as long as the command: kept out of later collections.
     gc.freeze()
     gc.enable()
 
     try:
-        cli.main(fork_server=fork_server)
-        code = 0
+        if parsed is not None:
+            code = _run_parsed(parsed, extra, fork_server)
+        else:
+            cli.main(fork_server=fork_server)
+            code = 0
+    except KeyboardInterrupt:
+        from dbtest.invoke import exit_code
+
+        code = exit_code("INTERRUPTED")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
         if not isinstance(exc.code, (int, type(None))):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import FIXTURES, REPO, run_dbtest
 
@@ -124,3 +129,45 @@ def test_a_closed_pipe_is_not_an_error(tmp_path):
             executable="/bin/bash",
         )
         assert "Traceback" not in proc.stderr and "error" not in proc.stderr, (args, proc.stderr)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+        max_leaves=20,
+    )
+)
+def test_the_arguments_reach_the_coordinator_as_json_dumps_writes_them(value):
+    from dbtest.invoke import to_json
+
+    assert to_json(value) == json.dumps(value, separators=(",", ":"))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tests", "-j", "3", "-k", "login and not slow", "-vv", "--timeout=2.5"],
+        ["list", "-q", "--json", "out.json", "a.py::test_x[a b]"],
+        ["unit", "-xs", "--lf", "--capture", "no", "--shard", "2/4", "--color=no"],
+        ["-j4", "-mslow", "--durations", "0", "--retries=2", "--flaky-result", "fail", "--format", "json"],
+    ],
+)
+def test_the_fast_parser_reads_a_command_line_as_click_does(argv):
+    from dbtest import cli, fastcli
+
+    name, fast = fastcli.parse(argv)
+    command = cli._COMMANDS[name]()
+    context = command.make_context(name, list(argv[1:] if argv and argv[0] == name else argv))
+    assert fast == context.params
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["run", "-h"], ["-j", "0"], ["--bogus"], ["merge", "a.json"], ["--timeout", "0"], ["-k"]]
+)
+def test_the_fast_parser_leaves_the_rest_to_click(argv):
+    from dbtest import cli, cli_options, fastcli
+
+    assert fastcli.parse(argv) is None
+    # Every command it does not parse is one it knows is not a path.
+    assert set(cli._COMMANDS) - set(cli_options.TEST_COMMANDS) == fastcli._OTHER_COMMANDS

@@ -1,0 +1,193 @@
+"""The options of dbtest's test commands (``run``, ``unit``, ``integration``,
+``list``): the one table both command-line parsers read. `dbtest.cli` builds
+click options from it (help, completion, error messages); `dbtest.fastcli`
+parses the common command lines with it without importing click, which costs
+more than a small run's whole start-up.
+"""
+
+from __future__ import annotations
+
+# typing costs milliseconds of start-up; it is only needed by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class Option:
+    """One option: its spellings, where its value goes, what values it takes.
+
+    ``kind`` is ``flag`` (true when given), ``count`` (how many times),
+    ``int``/``float`` (with an inclusive ``minimum``, exclusive when
+    ``min_open``), ``choice`` (one of ``choices``), ``text`` or ``path``.
+    """
+
+    __slots__ = (
+        "choices",
+        "default",
+        "dest",
+        "help",
+        "kind",
+        "metavar",
+        "min_open",
+        "minimum",
+        "names",
+        "path_kind",
+        "show_default",
+    )
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        dest: str,
+        kind: str,
+        help: str,
+        *,
+        minimum: float | None = None,
+        min_open: bool = False,
+        choices: tuple[str, ...] = (),
+        default: Any = None,
+        metavar: str | None = None,
+        path_kind: str = "",
+        show_default: bool = False,
+    ) -> None:
+        self.names = names
+        self.dest = dest
+        self.kind = kind
+        self.help = help
+        self.minimum = minimum
+        self.min_open = min_open
+        self.choices = choices
+        self.default = default if default is not None else (False if kind == "flag" else 0 if kind == "count" else None)
+        self.metavar = metavar
+        # For paths: "file" (not a directory) or "dir" (not a file), else either.
+        self.path_kind = path_kind
+        self.show_default = show_default
+
+    @property
+    def takes_value(self) -> bool:
+        return self.kind not in ("flag", "count")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(("-j", "--jobs"), "jobs", "int", "Number of worker processes (default: usable CPUs).", minimum=1),
+    Option(
+        ("-k", "--pattern", "--keyword"),
+        "keyword",
+        "text",
+        "Select tests whose id matches EXPR (substrings, globs, and/or/not).",
+        metavar="EXPR",
+    ),
+    Option(("-m", "--tags", "--markers"), "tags", "text", "Select tests whose tags/marks match EXPR.", metavar="EXPR"),
+    Option(("-s",), "no_capture", "flag", "Do not capture output; stream it live (same as --capture=no)."),
+    Option(("--capture",), "capture", "choice", "Per-test output capture.", choices=("fd", "no")),
+    Option(("-v", "--verbose"), "verbose", "count", "List every test with outcome, duration and worker."),
+    Option(("-q", "--quiet"), "quiet", "flag", "Show only failures and the summary."),
+    Option(
+        ("--timeout",),
+        "timeout",
+        "float",
+        "Per-test timeout; a test past it is ended and reported as an error.",
+        minimum=0,
+        min_open=True,
+        metavar="SECONDS",
+    ),
+    Option(("-x", "--fail-fast", "--exitfirst"), "fail_fast", "flag", "Stop after the first failure."),
+    Option(("--maxfail",), "maxfail", "int", "Stop after N failures.", minimum=1, metavar="N"),
+    Option(("--color",), "color", "choice", "", choices=("auto", "yes", "no"), default="auto", show_default=True),
+    Option(("--cache-dir",), "cache_dir", "path", "Where durations are kept (default: .dbtest).", path_kind="dir"),
+    Option(("--no-cache",), "no_cache", "flag", "Neither read nor write the cache."),
+    Option(("--durations",), "durations", "int", "Show the N slowest tests.", minimum=0, metavar="N"),
+    Option(
+        ("--max-worker-restart",),
+        "max_worker_restart",
+        "int",
+        "Worker replacements allowed before the run stops (default: 4 per worker).",
+        minimum=0,
+        metavar="N",
+    ),
+    Option(
+        ("--lf", "--last-failed"),
+        "last_failed",
+        "flag",
+        "Run only the tests that failed last time (all if none did).",
+    ),
+    Option(
+        ("--ff", "--failed-first"),
+        "failed_first",
+        "flag",
+        "Run the tests that failed last time first, then the rest.",
+    ),
+    Option(
+        ("--retries",),
+        "retries",
+        "int",
+        "Rerun a failing test up to N times; one that then passes is reported flaky.",
+        minimum=0,
+        metavar="N",
+    ),
+    Option(
+        ("--flaky-result",),
+        "flaky_result",
+        "choice",
+        "Whether flaky tests fail the run (default: pass).",
+        choices=("pass", "fail"),
+    ),
+    Option(
+        ("--max-tests-per-worker",),
+        "max_tests_per_worker",
+        "int",
+        "Replace each worker after it has run N tests.",
+        minimum=1,
+        metavar="N",
+    ),
+    Option(
+        ("--max-worker-rss",),
+        "max_worker_rss",
+        "text",
+        "Replace a worker whose memory grows above SIZE (e.g. 512M, 2G).",
+        metavar="SIZE",
+    ),
+    Option(
+        ("--shard",),
+        "shard",
+        "text",
+        "Run shard K of N (1-based); `auto` reads it from the CI environment (GitLab, CircleCI, Buildkite, Bazel).",
+        metavar="K/N|auto",
+    ),
+    Option(
+        ("--shard-mode",),
+        "shard_mode",
+        "choice",
+        "How tests are split: by recorded duration (default when durations exist), stable hash, or slices.",
+        choices=("duration", "hash", "slice"),
+    ),
+    Option(("--junit-xml",), "junit_xml", "path", "Write a JUnit XML report to this file.", path_kind="file"),
+    Option(("--json",), "json_report", "path", "Write the JSON report to this file.", path_kind="file"),
+    Option(
+        ("--markdown",),
+        "markdown_report",
+        "path",
+        "Write a Markdown summary (for CI job summaries) to this file.",
+        path_kind="file",
+    ),
+    Option(("--collect-only",), "collect_only", "flag", "Alias of `dbtest list`."),
+    Option(
+        ("--format",),
+        "output_format",
+        "choice",
+        "What goes to stdout: the console report (default) or a report document (the console then uses stderr).",
+        choices=("console", "json", "markdown", "junit"),
+    ),
+)
+
+# The test commands: (command sent to the coordinator, kinds selected, help).
+TEST_COMMANDS: dict[str, tuple[str, list[str], str]] = {
+    "run": ("run", [], "Run all tests (the default command)."),
+    "unit": ("run", ["unit"], "Run unit tests only (not tagged or placed under `integration`)."),
+    "integration": (
+        "run",
+        ["integration"],
+        "Run integration tests only (tagged `integration` or under an `integration` directory).",
+    ),
+    "list": ("list", [], "Print the selected test ids without running (or importing) anything."),
+}
