@@ -17,6 +17,7 @@ from . import options
 from .engine import TestPlan, engine
 from .marks import marks_in_order, pytest_marks
 from .names import TestName
+from .ordering import reorder
 from .outcomes import ERROR, SETUP, Outcome
 from .parametrize import Case, ParametrizeError
 
@@ -136,12 +137,17 @@ def _dbtest_tags(obj: Any) -> list[str]:
     return list(getattr(info, "tags", None) or ())
 
 
+# A test found: (name, tags), its case if parametrized, its class if any.
+Found = list[tuple[tuple[str, list[str]], "Case | None", "type | None"]]
+
+
 def module_tests(module: ModuleType) -> list[tuple[str, list[str]]]:
-    """Every test in ``module`` as (name, tags), in definition order, with
-    parametrized tests expanded into their cases."""
+    """Every test in ``module`` as (name, tags), with parametrized tests
+    expanded into their cases, in the order pytest runs them: definition order,
+    with the cases sharing a parameter of broader scope together (`ordering`)."""
     if _is_test_flagged_off(module):
         return []
-    found: list[tuple[str, list[str]]] = []
+    found: Found = []
     rules = options.current
     for name, obj in list(vars(module).items()):
         if isinstance(obj, type):
@@ -153,7 +159,7 @@ def module_tests(module: ModuleType) -> list[tuple[str, list[str]]]:
             and not is_fixture(obj)
         ):
             _add_function(module, [], None, name, obj, found)
-    return found
+    return reorder(found)
 
 
 def _add_function(
@@ -162,24 +168,25 @@ def _add_function(
     qualname: str | None,
     name: str,
     function: Any,
-    found: list[tuple[str, list[str]]],
+    found: Found,
 ) -> None:
     full = f"{qualname}::{name}" if qualname else name
     marks = marks_in_order(module, classes, function)
     extra = _dbtest_tags(function)
     cases = _cases(module, classes, name, function, marks)
+    cls = classes[-1] if classes else None
     if isinstance(cases, dict) and cases:
         for case in cases.values():
-            found.append((f"{full}[{case.id}]", _merge(_tags(marks + case.marks), extra)))
+            found.append(((f"{full}[{case.id}]", _merge(_tags(marks + case.marks), extra)), case, cls))
     else:
-        found.append((full, _merge(_tags(marks), extra)))
+        found.append(((full, _merge(_tags(marks), extra)), None, cls))
 
 
 def _merge(a: list[str], b: list[str]) -> list[str]:
     return a + [t for t in b if t not in a]
 
 
-def _collect_class(module: ModuleType, classes: list[type], qualname: str, found: list[tuple[str, list[str]]]) -> None:
+def _collect_class(module: ModuleType, classes: list[type], qualname: str, found: Found) -> None:
     cls = classes[-1]
     style = class_style(cls)
     if style is None or _is_test_flagged_off(cls):
@@ -190,7 +197,7 @@ def _collect_class(module: ModuleType, classes: list[type], qualname: str, found
             _add_function(module, classes, qualname, method, function, found)
         else:
             tags = _tags(marks_in_order(module, classes, function)) + _dbtest_tags(function)
-            found.append((f"{qualname}::{method}", tags))
+            found.append(((f"{qualname}::{method}", tags), None, cls))
     if style == PLAIN_CLASS:
         for name, inner in vars(cls).items():
             if isinstance(inner, type) and name.startswith("Test"):

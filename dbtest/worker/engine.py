@@ -196,7 +196,14 @@ class Engine:
             calls.extend(param_marks)
             takes = set(closure.names)
             takes.update(argnames)
-            cases = {c.id: c for c in expand(calls, takes.__contains__, options.current.ids)} if calls else {}
+            defs = closure.defs
+
+            def scope_of(argname: str) -> str:
+                chain = defs.get(argname)
+                return chain[-1].static_scope() if chain else "function"
+
+            expanded = expand(calls, takes.__contains__, options.current.ids, scope_of) if calls else []
+            cases = {c.id: c for c in expanded}
         except ParametrizeError as exc:
             cases, error = {}, f"In {name}: {exc}"
         except Exception as exc:  # noqa: BLE001 - a broken hook errors the test, as a collection error

@@ -45,6 +45,19 @@ if TYPE_CHECKING:
 perf_counter = time.perf_counter
 
 
+def _module_order(
+    known: list[str], unlisted: list[tuple[str, list[str]]], tests: list[tuple[str, list[str]]]
+) -> list[int]:
+    """The module's tests in the order it runs them (``tests``, pytest's), as
+    indices into ``known`` followed by ``unlisted``; [] when that is their
+    order already. Static names the module does not define come first: they
+    only report themselves missing."""
+    rank = {name: index for index, (name, _) in enumerate(tests)}
+    everything = [*known, *(name for name, _ in unlisted)]
+    order = sorted(range(len(everything)), key=lambda index: rank.get(everything[index], -1))
+    return [] if order == list(range(len(everything))) else order
+
+
 class Runner:
     def __init__(self, channel: protocol.Channel, capture: Any) -> None:
         self.channel = channel
@@ -91,17 +104,21 @@ class Runner:
         self.module, self.module_name = module, module_name
 
         unlisted: list[tuple[str, list[str]]] = []
+        wanted: list[int] = []
         if message["run_unlisted"]:
             listed = {*names, *message["known"]}
             try:
-                unlisted = [(n, tags) for n, tags in module_tests(module) if n not in listed]
+                tests = module_tests(module)
             except Exception:  # noqa: BLE001 - an odd module must not cost the listed tests
-                unlisted = []
-        send(protocol.imported(batch, import_time, [protocol.discovered(n, t) for n, t in unlisted]))
+                tests = []
+            unlisted = [(n, tags) for n, tags in tests if n not in listed]
+            wanted = _module_order(message["known"], unlisted, tests)
+        send(protocol.imported(batch, import_time, [protocol.discovered(n, t) for n, t in unlisted], wanted))
         order = list(range(len(names)))
-        if unlisted:
+        if unlisted or wanted:
             extend = wait_for_extend(batch)
             names.extend(unlisted[i][0] for i in extend["unlisted"])
+            names.extend(extend["tests"])
             order = list(extend["order"])
 
         last = len(order) - 1

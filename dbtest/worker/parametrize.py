@@ -71,10 +71,16 @@ class Case:
     (with each one's index in its parameter list), and the marks its parameter
     sets carry."""
 
-    __slots__ = ("id", "indices", "indirect", "marks", "params")
+    __slots__ = ("id", "indices", "indirect", "marks", "params", "scopes")
 
     def __init__(
-        self, id: str, params: dict[str, Any], marks: list[Any], indirect: frozenset[str], indices: dict[str, int]
+        self,
+        id: str,
+        params: dict[str, Any],
+        marks: list[Any],
+        indirect: frozenset[str],
+        indices: dict[str, int],
+        scopes: dict[str, str] | None = None,
     ) -> None:
         self.id = id
         self.params = params
@@ -82,6 +88,9 @@ class Case:
         # Argument names whose values go to fixtures (`request.param`), not to the test.
         self.indirect = indirect
         self.indices = indices
+        # The scope of each argument's parametrization (pytest's `_arg2scope`):
+        # tests sharing a broader-scoped value are run together.
+        self.scopes = scopes if scopes is not None else dict.fromkeys(params, "function")
 
 
 _NON_PRINTABLE = {i: f"\\x{i:02x}" for i in range(128) if i not in range(32, 127)}
@@ -220,7 +229,9 @@ def argnames_of(argnames: Any) -> tuple[list[str], bool]:
     return list(argnames), False
 
 
-def _one_call(mark: Any, takes: Callable[[str], bool], options: IdOptions) -> list[Case]:
+def _one_call(
+    mark: Any, takes: Callable[[str], bool], options: IdOptions, scope_of: Callable[[str], str] | None
+) -> list[Case]:
     args, kwargs = tuple(getattr(mark, "args", ())), dict(getattr(mark, "kwargs", {}))
     names = ("argnames", "argvalues")
     for position, value in enumerate(args[:2]):
@@ -242,6 +253,15 @@ def _one_call(mark: Any, takes: Callable[[str], bool], options: IdOptions) -> li
         if not takes(name):
             kind = "fixture" if name in indirect else "argument"
             raise ParametrizeError(f"function uses no {kind} '{name}'")
+    scope = kwargs.get("scope")
+    if scope is None:
+        # pytest's `_infer_parametrize_scope`: all passed to fixtures -> the
+        # narrowest of their scopes; else function.
+        scope = "function"
+        if scope_of is not None and indirect and len(indirect) == len(argnames):
+            from .fixtures import SCOPE_RANK
+
+            scope = max((scope_of(n) for n in argnames), key=SCOPE_RANK.__getitem__, default="function")
     rows = list(kwargs["argvalues"])
     if not rows:
         return [_empty_set(argnames, options)]
@@ -280,7 +300,14 @@ def _one_call(mark: Any, takes: Callable[[str], bool], options: IdOptions) -> li
             made.append("-".join(_value_id(v, n, index, idfn, options) for v, n in zip(values, argnames, strict=True)))
     unique = make_unique(made, options.strict)
     return [
-        Case(id, dict(zip(argnames, values, strict=True)), marks, indirect, dict.fromkeys(argnames, index))
+        Case(
+            id,
+            dict(zip(argnames, values, strict=True)),
+            marks,
+            indirect,
+            dict.fromkeys(argnames, index),
+            dict.fromkeys(argnames, scope),
+        )
         for index, (id, (values, marks, _)) in enumerate(zip(unique, sets, strict=True))
     ]
 
@@ -293,14 +320,19 @@ def _empty_set(argnames: list[str], options: IdOptions) -> Case:
     return Case("NOTSET", dict.fromkeys(argnames), [mark], frozenset(), dict.fromkeys(argnames, 0))
 
 
-def expand(marks: Sequence[Any], takes: Callable[[str], bool], options: IdOptions = DEFAULT_OPTIONS) -> list[Case]:
+def expand(
+    marks: Sequence[Any],
+    takes: Callable[[str], bool],
+    options: IdOptions = DEFAULT_OPTIONS,
+    scope_of: Callable[[str], str] | None = None,
+) -> list[Case]:
     """The cases ``parametrize`` ``marks`` (in pytest's order) make of a test.
     ``takes(name)``: whether the test (or, later, its fixtures) takes that argument.
 
     Raises `ParametrizeError` for what pytest would refuse at collection."""
     cases: list[Case] = []
     for mark in marks:
-        call = _one_call(mark, takes, options)
+        call = _one_call(mark, takes, options, scope_of)
         if not cases:
             cases = call
             continue
@@ -314,6 +346,7 @@ def expand(marks: Sequence[Any], takes: Callable[[str], bool], options: IdOption
                 outer.marks + inner.marks,
                 outer.indirect | inner.indirect,
                 {**outer.indices, **inner.indices},
+                {**outer.scopes, **inner.scopes},
             )
             for outer in cases
             for inner in call

@@ -59,11 +59,11 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "pytest",
     ),
     "run": ("batch", "module", "tests", "run_unlisted", "known"),
-    "extend": ("batch", "unlisted", "order"),
+    "extend": ("batch", "unlisted", "tests", "order"),
     "shutdown": (),
     # worker -> coordinator
     "hello": ("protocol", "pid", "python"),
-    "imported": ("batch", "duration", "unlisted"),
+    "imported": ("batch", "duration", "unlisted", "order"),
     "result": (
         "batch",
         "position",
@@ -201,8 +201,8 @@ def hello(pid: int, python: str) -> dict[str, Any]:
     return {"type": "hello", "protocol": PROTOCOL_VERSION, "pid": pid, "python": python}
 
 
-def imported(batch: int, duration: float, unlisted: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "imported", "batch": batch, "duration": duration, "unlisted": unlisted}
+def imported(batch: int, duration: float, unlisted: list[dict[str, Any]], order: list[int]) -> dict[str, Any]:
+    return {"type": "imported", "batch": batch, "duration": duration, "unlisted": unlisted, "order": order}
 
 
 def discovered(name: str, tags: list[str]) -> dict[str, Any]:

@@ -59,6 +59,24 @@ EXPLAINED.update(
     }
 )
 
+# The same for a fixture with params defined in the test module itself: the
+# static pass reads parametrize marks, not fixture definitions.
+REORDER = "tests/fixtures/fixtures_compat/tests/test_reorder.py"
+EXPLAINED.update(
+    {
+        f"{REORDER}::{name}": "module fixture params"
+        for name in (
+            "TestZones::test_in_class",
+            "test_each_zone[1]",
+            "test_each_zone[2]",
+            "test_each_zone[3]",
+            "TestZones::test_in_class[a]",
+            "TestZones::test_in_class[b]",
+            *(f"test_each_zone[{z}-{x}]" for z in "ab" for x in (1, 2, 3)),
+        )
+    }
+)
+
 # Imports each file as the worker does (pytest's `prepend` rule for its module
 # name) and prints what `module_tests` finds, or why the import failed.
 RUNTIME = """

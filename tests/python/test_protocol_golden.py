@@ -32,7 +32,7 @@ def test_every_message_type_has_a_vector():
     "message",
     [
         protocol.hello(1, "3.11"),
-        protocol.imported(1, 0.5, [protocol.discovered("t", ["a"])]),
+        protocol.imported(1, 0.5, [protocol.discovered("t", ["a"])], [1, 0]),
         protocol.result(1, 0, "passed", "call", None, 0.1, None, None, None, None),
         protocol.fixture("m", "C::tearDownClass", "teardown", 0.1, "x", "tb", None, None),
         protocol.batch_done(3),

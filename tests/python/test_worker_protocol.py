@@ -113,7 +113,7 @@ def test_only_tests_neither_listed_nor_known_are_reported(worker: Worker, tmp_pa
     assert imported is not None and imported["type"] == "imported"
     assert [found["name"] for found in imported["unlisted"]] == ["test_new"]
     assert worker.receive(within=0.3) is None, "ran before the coordinator answered"
-    worker.channel.send({"type": "extend", "batch": 1, "unlisted": [0], "order": [0, 1]})
+    worker.channel.send({"type": "extend", "batch": 1, "unlisted": [0], "tests": [], "order": [0, 1]})
     positions = [worker.receive(), worker.receive()]
     assert [(m["type"], m["position"]) for m in positions if m] == [("result", 0), ("result", 1)]
 

@@ -103,7 +103,7 @@ def serve_good(mode: str = "good") -> None:
             unlisted = unlisted_of(message) if mode == "unlisted" else []
             send({
                 "type": "imported", "batch": batch, "duration": 0.0,
-                "unlisted": [{"name": n, "tags": []} for n in unlisted],
+                "unlisted": [{"name": n, "tags": []} for n in unlisted], "order": [],
             })
             order = list(range(len(names)))
             if unlisted:
@@ -111,6 +111,7 @@ def serve_good(mode: str = "good") -> None:
                 if extend is None or extend["type"] != "extend":
                     return
                 names.extend(unlisted[i] for i in extend["unlisted"])
+                names.extend(extend["tests"])
                 order = list(extend["order"])
             note = None
             if mode == "grow":
@@ -156,7 +157,7 @@ def main(mode: str) -> None:
         os._exit(1)
     elif mode == "corrupt":
         run = next_run()
-        send({"type": "imported", "batch": run["batch"], "duration": 0.0, "unlisted": []})
+        send({"type": "imported", "batch": run["batch"], "duration": 0.0, "unlisted": [], "order": []})
         os.write(RESULTS, struct.pack(">I", 3) + b"\xc1\xc1\xc1")
         serve_good()
     elif mode == "oversized":

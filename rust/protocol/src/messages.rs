@@ -166,6 +166,12 @@ pub struct Imported {
     /// `known` name (only when `run_unlisted`). The coordinator answers with `extend` whenever this is
     /// non-empty.
     pub unlisted: Vec<Discovered>,
+    /// The order the module runs its tests in, when it is not the static
+    /// one (pytest groups the tests that share a parameter of a scope wider
+    /// than the function): indices into the `run` message's `known`, then
+    /// `known.len() + k` for `unlisted[k]`. Empty when that order is the
+    /// static one. When non-empty, the coordinator answers with `extend`.
+    pub order: Vec<u32>,
 }
 
 /// A test found at import time.
@@ -186,6 +192,10 @@ pub struct Extend {
     /// Indices into `Imported::unlisted`. The test at `unlisted[k]` gets
     /// position `tests.len() + k`.
     pub unlisted: Vec<u32>,
+    /// More of the module's listed tests, added to the batch after the
+    /// admitted unlisted ones: those the module's own order puts among the
+    /// batch's tests.
+    pub tests: Vec<String>,
     /// Every position of the batch, in the order to run them (tests of one
     /// class stay adjacent). Results arrive in this order.
     pub order: Vec<u32>,

@@ -98,6 +98,7 @@ fn samples() -> Vec<(&'static str, Value)> {
                         tags: vec![],
                     },
                 ],
+                order: vec![0, 3, 1, 2, 4],
             })),
         ),
         (
@@ -105,7 +106,8 @@ fn samples() -> Vec<(&'static str, Value)> {
             to(ToWorker::Extend(Extend {
                 batch: 300,
                 unlisted: vec![1],
-                order: vec![0, 2, 1],
+                tests: vec!["test_logout".into()],
+                order: vec![0, 3, 2, 1],
             })),
         ),
         (

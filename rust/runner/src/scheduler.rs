@@ -263,6 +263,50 @@ impl Scheduler {
         }
     }
 
+    /// Puts the tests of `module` not yet handed out in the order `rank`
+    /// gives (lowest first, ties in their current order): the module's own
+    /// order, learnt when a worker imported it.
+    pub fn reorder_module(
+        &mut self,
+        module: usize,
+        table: &[TestEntry],
+        rank: impl Fn(usize) -> usize,
+    ) {
+        let Some(queue) = self.queues.get_mut(module) else {
+            return;
+        };
+        let mut tests: Vec<usize> = queue.units.drain(..).flat_map(|u| u.tests).collect();
+        tests.sort_by_key(|&t| rank(t));
+        queue.units = units_of(&tests, table).into();
+    }
+
+    /// Takes the units at the front of `module`'s queue whose first test
+    /// satisfies `wanted` (for a batch already handed out).
+    pub fn take_front_while(
+        &mut self,
+        module: usize,
+        wanted: impl Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        let Some(queue) = self.queues.get_mut(module) else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        while queue
+            .units
+            .front()
+            .is_some_and(|unit| wanted(unit.tests[0]))
+        {
+            let Some(unit) = queue.units.pop_front() else {
+                break;
+            };
+            queue.estimate -= unit.estimate;
+            self.remaining_estimate -= unit.estimate;
+            self.remaining_tests -= unit.tests.len();
+            taken.extend(unit.tests);
+        }
+        taken
+    }
+
     /// Removes and returns everything not yet handed out (when a run stops early).
     pub fn drain(&mut self) -> Vec<usize> {
         let mut left = Vec::new();
@@ -316,6 +360,29 @@ mod tests {
             timeout: None,
             estimate,
         }
+    }
+
+    #[test]
+    fn a_reordered_module_hands_out_its_tests_in_the_new_order() {
+        let table = vec![
+            entry(0, None, 1.0),
+            entry(0, Some("A"), 1.0),
+            entry(0, None, 1.0),
+            entry(0, Some("A"), 1.0),
+        ];
+        let mut scheduler = Scheduler::new(&table, &flags(&[false]), 1, false);
+        let rank = [3, 0, 2, 1];
+        scheduler.reorder_module(0, &table, |t| rank[t]);
+        let mut order = Vec::new();
+        while let Some(batch) = scheduler.next_batch(Some(0), usize::MAX) {
+            order.extend(batch.tests);
+        }
+        assert_eq!(
+            order,
+            [1, 3, 2, 0],
+            "the class's tests, now adjacent, form one unit"
+        );
+        assert!(scheduler.is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::plan::PlannedModule;
 use crate::scheduler::TestEntry;
 use dbtest_model::{ErrorKind, Phase};
 use dbtest_protocol::{Discovered, Extend, Imported, RunBatch, ToWorker};
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// Estimated seconds below which a running batch gets a second one queued.
@@ -25,6 +26,8 @@ pub(super) struct InFlight {
     /// How many of `order` have reported.
     pub(super) next: usize,
     pub(super) imported: bool,
+    /// How many names the `run` message's `known` carried.
+    pub(super) known: usize,
     /// Estimated seconds the batch takes.
     pub(super) estimate: f64,
 }
@@ -60,6 +63,23 @@ pub(super) fn merged_order(groups: &[Option<&str>], listed: usize) -> Vec<usize>
         order.insert(slot, position);
     }
     order
+}
+
+/// The tests of batch `batch` on a worker, as sent.
+fn flight_tests(live: &Option<Live>, batch: u32) -> Vec<usize> {
+    live.as_ref()
+        .and_then(|live| live.inflight.iter().find(|f| f.batch == batch))
+        .map(|f| f.tests.clone())
+        .unwrap_or_default()
+}
+
+/// Whether `order` names each of `0..len` exactly once.
+fn is_permutation(order: &[usize], len: usize) -> bool {
+    let mut seen = vec![false; len];
+    order.len() == len
+        && order
+            .iter()
+            .all(|&p| p < len && !std::mem::replace(&mut seen[p], true))
 }
 
 impl Dispatcher<'_> {
@@ -112,7 +132,7 @@ impl Dispatcher<'_> {
             self.next_batch += 1;
             // Every static test of the module, planned or not (a module is
             // handed out with `run_unlisted` once).
-            let known = if batch.run_unlisted {
+            let known: Vec<String> = if batch.run_unlisted {
                 let unplanned = std::mem::take(&mut self.modules[batch.module].unplanned);
                 self.table[self.planned[batch.module].clone()]
                     .iter()
@@ -134,6 +154,10 @@ impl Dispatcher<'_> {
                 run_unlisted: batch.run_unlisted,
                 known,
             });
+            let known = match &message {
+                ToWorker::Run(run) => run.known.len(),
+                _ => 0,
+            };
             let Some(live) = self.slots[slot].as_mut() else {
                 return;
             };
@@ -157,6 +181,7 @@ impl Dispatcher<'_> {
                 tests: batch.tests,
                 next: 0,
                 imported: false,
+                known,
             });
         }
     }
@@ -173,10 +198,58 @@ impl Dispatcher<'_> {
         };
         flight.imported = true;
         let module = flight.module;
-        if imported.unlisted.is_empty() {
+        let known = flight.known;
+        let everything = known + imported.unlisted.len();
+        let wanted: Vec<usize> = imported.order.iter().map(|&p| p as usize).collect();
+        if !wanted.is_empty() && !is_permutation(&wanted, everything) {
+            return self.protocol_violation(
+                slot,
+                format!(
+                    "`imported` order for batch {} is not an order of its module's {everything} tests",
+                    imported.batch
+                ),
+            );
+        }
+        if imported.unlisted.is_empty() && wanted.is_empty() {
             return;
         }
         let chosen = self.admit_unlisted(module, &imported.unlisted);
+        let mut admitted: Vec<Option<usize>> = vec![None; imported.unlisted.len()];
+        for &(index, test) in &chosen {
+            admitted[index] = Some(test);
+        }
+        // The module's own order (pytest's, after grouping the tests that share
+        // a parameter of a scope wider than the function), by test index.
+        let planned = self.planned[module].clone();
+        let rank: HashMap<usize, usize> = wanted
+            .iter()
+            .enumerate()
+            .filter_map(|(rank, &k)| {
+                let test = if k < known {
+                    (k < planned.len()).then(|| planned.start + k)
+                } else {
+                    admitted[k - known]
+                };
+                test.map(|test| (test, rank))
+            })
+            .collect();
+        let rank_of = |t: usize| rank.get(&t).copied().unwrap_or(0);
+        let mut pulled = Vec::new();
+        if !rank.is_empty() {
+            self.scheduler.reorder_module(module, &self.table, rank_of);
+            // Tests the module runs among this batch's join it, so that a
+            // parameter's set-up is not repeated for them in a later batch.
+            let last = chosen
+                .iter()
+                .map(|&(_, test)| test)
+                .chain(flight_tests(&self.slots[slot], imported.batch))
+                .map(rank_of)
+                .max()
+                .unwrap_or(0);
+            pulled = self
+                .scheduler
+                .take_front_while(module, |t| rank_of(t) < last);
+        }
         let Some(live) = self.slots[slot].as_mut() else {
             return;
         };
@@ -189,15 +262,26 @@ impl Dispatcher<'_> {
             positions.push(index as u32);
             flight.tests.push(test);
         }
-        let groups: Vec<Option<&str>> = flight
-            .tests
-            .iter()
-            .map(|&t| self.table[t].group.as_deref())
-            .collect();
-        flight.order = merged_order(&groups, listed);
+        let names: Vec<String> = pulled.iter().map(|&t| self.table[t].name.clone()).collect();
+        live.tests_sent += pulled.len();
+        flight.tests.extend(&pulled);
+        flight.estimate += pulled.iter().map(|&t| self.table[t].estimate).sum::<f64>();
+        flight.order = if rank.is_empty() {
+            let groups: Vec<Option<&str>> = flight
+                .tests
+                .iter()
+                .map(|&t| self.table[t].group.as_deref())
+                .collect();
+            merged_order(&groups, listed)
+        } else {
+            let mut order: Vec<usize> = (0..flight.tests.len()).collect();
+            order.sort_by_key(|&p| rank_of(flight.tests[p]));
+            order
+        };
         let message = ToWorker::Extend(Extend {
             batch: imported.batch,
             unlisted: positions,
+            tests: names,
             order: flight.order.iter().map(|&p| p as u32).collect(),
         });
         if let Err(err) = live.process.send(&message) {
@@ -272,7 +356,7 @@ impl Dispatcher<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::merged_order;
+    use super::{is_permutation, merged_order};
 
     #[test]
     fn an_admitted_test_follows_its_class_or_goes_last() {
@@ -280,5 +364,14 @@ mod tests {
         let groups = [Some("A"), None, Some("A"), Some("B"), Some("A"), None];
         assert_eq!(merged_order(&groups, 3), [0, 1, 2, 4, 3, 5]);
         assert_eq!(merged_order(&groups[..3], 3), [0, 1, 2], "nothing admitted");
+    }
+
+    #[test]
+    fn a_worker_order_must_name_every_position_once() {
+        assert!(is_permutation(&[2, 0, 1], 3));
+        assert!(is_permutation(&[], 0));
+        assert!(!is_permutation(&[0, 1], 3), "one missing");
+        assert!(!is_permutation(&[0, 0, 1], 3), "one twice");
+        assert!(!is_permutation(&[0, 1, 3], 3), "out of range");
     }
 }
