@@ -63,14 +63,21 @@ def test_timeout_crash_segfault_and_system_exit_each_cost_one_result():
 
 
 def _start(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [dbtest_executable(), *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # The command must get SIGINT as it would from a terminal. Under a shell's
+    # background job (`scripts/test &`) this process starts with SIGINT ignored,
+    # which exec passes on; a handled signal is reset to its default instead.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [dbtest_executable(), *args],
+            cwd=cwd,
+            env={**os.environ, "NO_COLOR": "1", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_prints_a_partial_report_exits_2_and_leaves_no_workers(tmp_path):
