@@ -15,6 +15,7 @@ from pathlib import Path
 from . import options
 from .conftests import RUN_HOOKS, Plugins
 from .fixtures import Closure, FixtureDef, FixtureSet, Marker, definitions_in
+from .nodes import Item, ScopeNode
 from .parametrize import (
     Case,
     Parametrization,
@@ -24,7 +25,8 @@ from .parametrize import (
     mark_argnames,
     parametrize_marks,
 )
-from .request import Config, FixtureRun, Item, ScopeNode
+from .pytest_config import Config
+from .request import FixtureRun
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from .request import Config
+    from .pytest_config import Config
 
 
 class OptionGroup:

@@ -2,242 +2,21 @@
 //! pytest (functions, `Test*` classes), unittest (`TestCase` subclasses, whatever
 //! their name) and dbtest (`TestSuite` subclasses, `@test`, benchmark groups).
 
+use crate::classes::{class_info, is_fixture, ClassInfo, ClassKind};
+use crate::marks::{marks_of, Marks};
 use crate::parametrize::{self, Expansion, IdOptions};
 use crate::project::{Location, Project};
+use crate::resolve::Resolver;
 use crate::rules::NameRules;
-use crate::summary::*;
+use crate::summary::{ClassDef, Decorator, FunctionDef, Literal, ModuleSummary};
 use dbtest_model::{Kind, StaticMarks, Style, TestFile, TestItem};
 use std::collections::HashMap;
-
-/// Methods that set up or tear down a whole class; a class defining any of them
-/// keeps its tests on one worker.
-const CLASS_FIXTURES: &[&str] = &[
-    "setUpClass",
-    "tearDownClass",
-    "setup_class",
-    "teardown_class",
-    "setup_suite",
-    "teardown_suite",
-];
-
-/// What kind of test class a class is, as far as this module shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ClassKind {
-    TestCase,
-    Suite,
-    Plain,
-    NotTest,
-}
-
-/// What a class passes on to its subclasses.
-#[derive(Debug, Clone)]
-pub(crate) struct ClassInfo {
-    base_kind: Option<ClassKind>,
-    /// Own methods first, then inherited ones not overridden.
-    methods: Vec<FunctionDef>,
-    has_init: bool,
-    test_flag: Option<bool>,
-    /// Some base is defined elsewhere, so inherited tests may be invisible here.
-    unknown_base: bool,
-}
-
-/// Maps local names to the qualified names they were imported as.
-pub(crate) struct Resolver<'a> {
-    imports: HashMap<&'a str, &'a str>,
-}
-
-impl<'a> Resolver<'a> {
-    pub(crate) fn new(summary: &'a ModuleSummary) -> Self {
-        Resolver {
-            imports: summary
-                .imports
-                .iter()
-                .map(|(local, full)| (local.as_str(), full.as_str()))
-                .collect(),
-        }
-    }
-
-    /// `TC` → `unittest.TestCase`; `mark.skip` with `from pytest import mark` → `pytest.mark.skip`.
-    pub(crate) fn resolve(&self, dotted: &str) -> String {
-        let (head, rest) = match dotted.split_once('.') {
-            Some((head, rest)) => (head, Some(rest)),
-            None => (dotted, None),
-        };
-        match (self.imports.get(head), rest) {
-            (Some(full), Some(rest)) => format!("{full}.{rest}"),
-            (Some(full), None) => (*full).to_string(),
-            (None, _) => dotted.to_string(),
-        }
-    }
-}
-
-fn is_testcase_base(qualified: &str) -> bool {
-    let last = qualified.rsplit('.').next().unwrap_or(qualified);
-    last.ends_with("TestCase") && qualified != "dbtest.TestCase"
-}
-
-fn is_suite_base(qualified: &str) -> bool {
-    matches!(qualified, "dbtest.TestSuite" | "dbtest.suite.TestSuite")
-}
-
-fn is_dbtest_test(qualified: &str) -> bool {
-    matches!(qualified, "dbtest.test" | "dbtest.suite.test")
-}
-
-impl ClassInfo {
-    /// Takes on what a base class passes down (its methods come after ours).
-    fn inherit(&mut self, parent: &ClassInfo) {
-        if self.base_kind.is_none() {
-            self.base_kind = parent.base_kind;
-        }
-        for method in &parent.methods {
-            if !self.methods.iter().any(|m| m.name == method.name) {
-                self.methods.push(method.clone());
-            }
-        }
-        self.has_init |= parent.has_init;
-        self.unknown_base |= parent.unknown_base;
-        if self.test_flag.is_none() {
-            self.test_flag = parent.test_flag;
-        }
-    }
-}
-
-/// What `class` is and has, given the classes defined before it in its module
-/// (`known`) and, through `project`, classes imported from the project's other
-/// modules.
-pub(crate) fn class_info(
-    class: &ClassDef,
-    known: &HashMap<String, ClassInfo>,
-    resolver: &Resolver,
-    project: &Project,
-    location: &Location,
-    depth: u8,
-) -> ClassInfo {
-    let mut info = ClassInfo {
-        base_kind: None,
-        methods: class.methods.clone(),
-        has_init: class.has_init,
-        test_flag: class.test_flag,
-        unknown_base: false,
-    };
-    for base in &class.bases {
-        if base.is_empty() {
-            info.unknown_base = true;
-            continue;
-        }
-        if let Some(parent) = known.get(base.as_str()) {
-            info.inherit(parent);
-            continue;
-        }
-        let qualified = resolver.resolve(base);
-        if is_testcase_base(&qualified) {
-            info.base_kind.get_or_insert(ClassKind::TestCase);
-        } else if is_suite_base(&qualified) {
-            info.base_kind.get_or_insert(ClassKind::Suite);
-        } else if matches!(
-            qualified.as_str(),
-            "object" | "abc.ABC" | "typing.Generic" | "Generic"
-        ) {
-        } else if let Some(parent) = project.external_class(&qualified, location, depth + 1) {
-            info.inherit(&parent);
-        } else {
-            info.unknown_base = true;
-        }
-    }
-    info
-}
-
-/// Literal decorator data that ends up on items.
-#[derive(Debug, Clone, Default)]
-struct Marks {
-    tags: Vec<String>,
-    skip: Option<String>,
-    timeout: Option<f64>,
-    /// Decorated with dbtest's `@test` (makes a suite method a test whatever its name).
-    dbtest_test: bool,
-}
-
-impl Marks {
-    fn merge(&mut self, other: &Marks) {
-        for tag in &other.tags {
-            if !self.tags.contains(tag) {
-                self.tags.push(tag.clone());
-            }
-        }
-        if self.skip.is_none() {
-            self.skip.clone_from(&other.skip);
-        }
-        if self.timeout.is_none() {
-            self.timeout = other.timeout;
-        }
-    }
-}
-
-fn marks_of(decorators: &[Decorator], resolver: &Resolver) -> Marks {
-    let mut marks = Marks::default();
-    for deco in decorators {
-        let path = resolver.resolve(&deco.path);
-        if is_dbtest_test(&path) {
-            marks.dbtest_test = true;
-            if let Some(tags) = deco.kwarg("tags").and_then(Literal::as_sequence) {
-                marks
-                    .tags
-                    .extend(tags.iter().filter_map(|t| t.as_str().map(str::to_string)));
-            }
-            if let Some(t) = deco.kwarg("timeout").and_then(Literal::as_f64) {
-                marks.timeout = Some(t);
-            }
-            match deco.kwarg("skip") {
-                Some(Literal::Str(reason)) => marks.skip = Some(reason.clone()),
-                Some(Literal::Bool(true)) => marks.skip = Some("skipped".into()),
-                _ => {}
-            }
-        } else if path == "unittest.skip" && deco.called {
-            if let Some(reason) = deco.args.first().and_then(Literal::as_str) {
-                marks.skip = Some(reason.to_string());
-            }
-        } else if let Some(mark) = path.strip_prefix("pytest.mark.") {
-            match mark {
-                "skip" => {
-                    let reason = deco
-                        .kwarg("reason")
-                        .or_else(|| deco.args.first())
-                        .and_then(Literal::as_str)
-                        .unwrap_or("unconditional skip");
-                    marks.skip = Some(reason.to_string());
-                }
-                "timeout" => {
-                    if let Some(t) = deco
-                        .args
-                        .first()
-                        .or_else(|| deco.kwarg("timeout"))
-                        .and_then(Literal::as_f64)
-                    {
-                        marks.timeout = Some(t);
-                    }
-                }
-                _ => {}
-            }
-            let name = mark.split('.').next().unwrap_or(mark);
-            if !marks.tags.iter().any(|t| t == name) {
-                marks.tags.push(name.to_string());
-            }
-        }
-    }
-    marks
-}
 
 /// What an enclosing scope (module, class) passes down to the tests in it.
 struct Outer<'a> {
     marks: Marks,
     /// Its `parametrize` marks and its own enclosing scopes', in pytest's order.
     parametrize: Vec<&'a Decorator>,
-}
-
-/// `@pytest.fixture`, `@dbtest.fixture`, `@pytest_asyncio.fixture`...
-fn is_fixture_decorator(path: &str) -> bool {
-    path == "fixture" || path.ends_with(".fixture")
 }
 
 /// Items of one module, plus whether the module may define tests we cannot see.
@@ -374,10 +153,7 @@ impl Builder<'_> {
 
     /// Whether a decorator makes `function` a fixture (never a test, whatever its name).
     fn is_fixture(&self, function: &FunctionDef) -> bool {
-        function
-            .decorators
-            .iter()
-            .any(|d| is_fixture_decorator(&self.resolver.resolve(&d.path)))
+        is_fixture(function, &self.resolver)
     }
 
     /// `parametrize` marks among `decorators`, in the order pytest applies them
@@ -480,22 +256,6 @@ impl Builder<'_> {
         )
     }
 
-    fn kind_of(&self, class: &ClassDef, info: &ClassInfo) -> ClassKind {
-        if info.test_flag == Some(false) {
-            return ClassKind::NotTest;
-        }
-        match info.base_kind {
-            Some(kind) => kind,
-            // `__test__ = True` makes a class a test class whatever its name.
-            None if (self.rules.is_test_class(&class.name) || info.test_flag == Some(true))
-                && !info.has_init =>
-            {
-                ClassKind::Plain
-            }
-            None => ClassKind::NotTest,
-        }
-    }
-
     fn class_items(
         &mut self,
         class: &ClassDef,
@@ -503,7 +263,7 @@ impl Builder<'_> {
         outer: &[&str],
         inherited: &Outer,
     ) {
-        let kind = self.kind_of(class, info);
+        let kind = info.kind(class, self.rules);
         let has_test_methods = info
             .methods
             .iter()
@@ -562,12 +322,7 @@ impl Builder<'_> {
                 }
             }
         }
-        // A base from another module may define class-level set-up we cannot see.
-        let class_setup = info.unknown_base
-            || info
-                .methods
-                .iter()
-                .any(|m| CLASS_FIXTURES.contains(&m.name.as_str()) || self.is_fixture(m));
+        let class_setup = info.has_class_setup(&self.resolver);
         for (method, mut marks) in methods {
             marks.merge(&scope.marks);
             let name = format!("{qualname}::{}", method.name);

@@ -2,11 +2,14 @@
 //! anything. Workers reconcile this list with what a module really defines
 //! (`dbtest/worker/collect.py` applies the same rules at run time).
 
+mod classes;
 mod items;
+mod marks;
 mod parametrize;
 mod parse;
 mod project;
 mod pyrepr;
+mod resolve;
 mod rules;
 mod summary;
 
