@@ -19,7 +19,7 @@ import click
 
 from dbtest import __version__
 from dbtest.cli_options import OPTIONS, TEST_COMMANDS, Option
-from dbtest.invoke import exit_code, interrupt_on_sigterm, run_tests
+from dbtest.invoke import end_fork_server, exit_code, interrupt_on_sigterm, run_tests
 
 # (pid, socket fd) of a fork server started by `dbtest.launch`, until a run takes it.
 _fork_server: tuple[int, int] | None = None
@@ -60,10 +60,8 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
     global _fork_server
-    fork_server = None
-    if command == "run" and not params.get("collect_only"):
-        # Handed over: from here the coordinator uses it or ends it.
-        fork_server, _fork_server = _fork_server, None
+    # Handed over: from here `run_tests` hands it to the coordinator or ends it.
+    fork_server, _fork_server = _fork_server, None
     return run_tests(command, kinds, params, _extra_args, fork_server)
 
 
@@ -161,8 +159,6 @@ def main(argv: list[str] | None = None, fork_server: tuple[int, int] | None = No
         code = exit_code("INTERRUPTED")
     finally:
         if _fork_server is not None:
-            from dbtest.launch import end_fork_server
-
             end_fork_server(_fork_server)
             _fork_server = None
     sys.exit(code if isinstance(code, int) else 0)

@@ -191,3 +191,16 @@ TEST_COMMANDS: dict[str, tuple[str, list[str], str]] = {
     ),
     "list": ("list", [], "Print the selected test ids without running (or importing) anything."),
 }
+
+# Commands besides the test commands; only click parses them (`dbtest.fastcli`
+# leaves them to it).
+OTHER_COMMANDS = frozenset({"merge"})
+
+# Words that mean no test will run, so no worker starts: the ``dbtest`` command
+# starts no fork server when one is among its arguments (a path with one of
+# these names is merely not sped up).
+NO_WORKER_WORDS = frozenset(
+    {name for name, (command, _, _) in TEST_COMMANDS.items() if command != "run"}
+    | OTHER_COMMANDS
+    | {"--collect-only", "--help", "-h", "--version"}
+)

@@ -10,7 +10,7 @@ refuse, ``merge``) is left to click (`dbtest.cli`), which says what is wrong.
 
 from __future__ import annotations
 
-from dbtest.cli_options import OPTIONS, TEST_COMMANDS
+from dbtest.cli_options import OPTIONS, OTHER_COMMANDS, TEST_COMMANDS
 
 # typing costs milliseconds of start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from dbtest.cli_options import Option
 
 _BY_NAME = {name: option for option in OPTIONS for name in option.names}
-# Commands only click runs: a first word that is one of them is not a path.
-_OTHER_COMMANDS = frozenset({"merge"})
 
 
 def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
@@ -30,7 +28,7 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
     name = "run"
     if args and args[0] in TEST_COMMANDS:
         name = args.pop(0)
-    elif args and args[0] in _OTHER_COMMANDS:
+    elif args and args[0] in OTHER_COMMANDS:  # only click runs them: not a path
         return None
     params: dict[str, Any] = {option.dest: option.default for option in OPTIONS}
     paths: list[str] = []

@@ -86,6 +86,19 @@ def interrupt_on_sigterm() -> None:
         pass
 
 
+def end_fork_server(fork_server: tuple[int, int]) -> None:
+    """Ends a fork server (`dbtest.launch.start_fork_server`) no run took."""
+    import signal
+
+    pid, fd = fork_server
+    os.close(fd)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
 def run_tests(
     command: str,
     kinds: list[str],
@@ -93,16 +106,39 @@ def run_tests(
     extra_args: list[str],
     fork_server: tuple[int, int] | None,
 ) -> int:
-    """Runs (or lists) tests with the options of `dbtest.cli_options` in ``params``."""
+    """Runs (or lists) tests with the options of `dbtest.cli_options` in ``params``.
+
+    ``fork_server`` is this function's: handed to the coordinator when the
+    command runs tests (only ``run`` starts workers), else ended once the
+    command is done."""
     params = dict(params)
     if params.pop("collect_only"):
         command = "list"
+    handed = fork_server if command == "run" else None
+    try:
+        args = _arguments(command, kinds, params, extra_args)
+        from dbtest import _core
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            return _core.run(to_json(args), handed)
+        except KeyboardInterrupt:
+            return exit_code("INTERRUPTED")
+    finally:
+        if fork_server is not None and handed is None:
+            end_fork_server(fork_server)
+
+
+def _arguments(command: str, kinds: list[str], params: dict[str, Any], extra_args: list[str]) -> dict[str, Any]:
+    """What the coordinator reads (``rust/config``'s ``CliArgs``), from the
+    parsed options."""
     no_capture = params.pop("no_capture")
     capture = params.pop("capture")
     fail_fast = params.pop("fail_fast")
     maxfail = params.pop("maxfail")
     flaky_result = params.pop("flaky_result")
-    args = {
+    return {
         "command": command,
         "kinds": kinds,
         "paths": list(params.pop("paths")),
@@ -115,11 +151,3 @@ def run_tests(
         "extra_args": list(extra_args),
         **params,
     }
-    from dbtest import _core
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        return _core.run(to_json(args), fork_server if command == "run" else None)
-    except KeyboardInterrupt:
-        return exit_code("INTERRUPTED")

@@ -6,8 +6,9 @@ the fork server (an interpreter that imports the worker runtime, see
 `dbtest/worker/forkserver.py`), which needs nothing from the command line. Done
 in this order they overlap on any machine with two cores, and the first
 workers are forked as soon as the coordinator wants them. Commands that start
-no worker (``list``, ``merge``, ``--help``, ``--version``) skip it; a fork
-server that is not handed to the coordinator is ended before exit.
+no worker (``list``, ``merge``, ``--help``, ``--version``: `cli_options.NO_WORKER_WORDS`)
+skip it; a fork server that is not handed to the coordinator is ended before
+exit (`dbtest.invoke.run_tests` decides).
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ import gc
 import os
 import sys
 
-# Words that mean no test will run (a path with one of these names is merely
-# not sped up).
-_NO_WORKERS = frozenset({"list", "merge", "--collect-only", "--help", "-h", "--version"})
-
 
 def start_fork_server(argv: list[str]) -> tuple[int, int] | None:
     """Starts ``python -P -m dbtest.worker --fork-server`` with one end of a Unix
     socket on its fd 3; returns its pid and the other end's fd (ours to close)."""
-    if _NO_WORKERS.intersection(argv) or not sys.platform.startswith("linux"):
+    from dbtest.cli_options import NO_WORKER_WORDS
+
+    if NO_WORKER_WORDS.intersection(argv) or not sys.platform.startswith("linux"):
         return None
     import _socket
 
@@ -54,18 +53,6 @@ def start_fork_server(argv: list[str]) -> tuple[int, int] | None:
     return pid, ours.detach()
 
 
-def end_fork_server(fork_server: tuple[int, int]) -> None:
-    import signal
-
-    pid, fd = fork_server
-    os.close(fd)
-    try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
-
-
 def _run_parsed(parsed: tuple[str, dict[str, object]], extra: list[str], fork_server: tuple[int, int] | None) -> int:
     """A command line `dbtest.fastcli` understood: straight to the coordinator."""
     from dbtest.cli_options import TEST_COMMANDS
@@ -74,12 +61,7 @@ def _run_parsed(parsed: tuple[str, dict[str, object]], extra: list[str], fork_se
     interrupt_on_sigterm()
     name, params = parsed
     command, kinds, _ = TEST_COMMANDS[name]
-    handed = fork_server if command == "run" and not params["collect_only"] else None
-    try:
-        return run_tests(command, kinds, params, extra, handed)
-    finally:
-        if fork_server is not None and handed is None:
-            end_fork_server(fork_server)
+    return run_tests(command, kinds, params, extra, fork_server)
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ What the built-ins read of the engine's objects:
   logging settings; an unknown name may raise ``ValueError``), and if the
   engine has them ``getoption(name)``, ``cache`` and ``testsuite_properties``.
 
-The engine may announce each phase of a test (`enter_phase`) so that
-``caplog.get_records(when)`` and the capture fixtures behave per phase as under
-pytest, and builds a result's subtests with `subtest_results`.
+The engine may announce each phase of a test (`builtins.phases.enter_phase`)
+so that ``caplog.get_records(when)`` and the capture fixtures behave per phase
+as under pytest, and builds a result's subtests with `subtest_results`.
 """
 
 from __future__ import annotations
@@ -61,39 +61,6 @@ FIXTURES = (
     "tmpdir",
     "tmpdir_factory",
 )
-
-
-PHASES = ("setup", "call", "teardown")
-
-# The phase of the running test, for the built-ins that keep things per phase
-# (``caplog.get_records``, the capture fixtures' hand-over of unread output),
-# as pytest does. Without word from the engine, everything happens in "call".
-current_phase = "call"
-# Called with the new phase's name: the live fixtures that care.
-_phase_listeners: list[Callable[[str], None]] = []
-
-
-def enter_phase(when: str) -> None:
-    """The running test enters ``when`` (``"setup"``, ``"call"`` or ``"teardown"``).
-
-    An engine announces all three phases of every test, or none."""
-    global current_phase
-    if when not in PHASES:
-        raise ValueError(f"unknown phase {when!r}: expected one of {', '.join(PHASES)}")
-    current_phase = when
-    for listener in tuple(_phase_listeners):
-        listener(when)
-
-
-def listen_to_phases(listener: Callable[[str], None]) -> None:
-    _phase_listeners.append(listener)
-
-
-def stop_listening_to_phases(listener: Callable[[str], None]) -> None:
-    try:
-        _phase_listeners.remove(listener)
-    except ValueError:
-        pass
 
 
 def subtest_results(node: Any, outcome: Outcome) -> tuple[Outcome, int, list[dict[str, Any]]]:

@@ -14,13 +14,12 @@ from pathlib import Path
 
 from . import options
 from .conftests import RUN_HOOKS, Plugins
-from .fixtures import Closure, FixtureDef, FixtureSet, Marker, definitions_in
+from .fixtures import Closure, FixtureDef, FixtureSet, Marker, arg_names, definitions_in
 from .nodes import Item, ScopeNode
 from .parametrize import (
     Case,
     Parametrization,
     ParametrizeError,
-    arg_names,
     expand,
     mark_argnames,
     parametrize_marks,

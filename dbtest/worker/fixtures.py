@@ -20,7 +20,7 @@ reports it without running it again.
 
 from __future__ import annotations
 
-from .parametrize import arg_names
+import sys
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -350,3 +350,39 @@ def not_found_message(name: str, place: FixtureSet, test_name: str) -> str:
         f"available fixtures: {available}\n"
         "use 'pytest --fixtures [testpath]' for help on them."
     )
+
+
+def arg_names(function: Any, is_method: bool) -> tuple[str, ...]:
+    """The arguments pytest fills for a test (its ``getfuncargnames``): named
+    parameters without a default, after ``self`` (``is_method``: not a
+    staticmethod of a class) and what ``mock.patch`` decorators pass."""
+    wrapped = getattr(function, "__wrapped__", None)
+    code = getattr(function, "__code__", None)
+    if wrapped is not None or code is None:
+        import inspect
+
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):
+            return ()
+        names = [
+            p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty
+        ]
+    else:
+        positional = code.co_varnames[code.co_posonlyargcount : code.co_argcount]
+        defaults = len(getattr(function, "__defaults__", None) or ())
+        if defaults:
+            positional = positional[: len(positional) - defaults]
+        keyword_only = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+        kwdefaults = getattr(function, "__kwdefaults__", None) or {}
+        names = [*positional, *(n for n in keyword_only if n not in kwdefaults)]
+    # As pytest does, even when `self` was positional-only and is not there.
+    if is_method:
+        names = names[1:]
+    patchings = getattr(function, "patchings", None)
+    if patchings and wrapped is not None:
+        mock = sys.modules.get("unittest.mock")
+        default = getattr(mock, "DEFAULT", None)
+        injected = sum(1 for p in patchings if not p.attribute_name and p.new is default)
+        names = names[injected:]
+    return tuple(names)

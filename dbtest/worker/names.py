@@ -37,6 +37,12 @@ class TestName:
         return "::".join(self.classes) if self.classes else None
 
 
+def class_path(name: str) -> str:
+    """``Outer::Inner`` for ``Outer::Inner::test_x[params]``; ``""`` for a
+    function. (`TestName` without taking the whole name apart.)"""
+    return name.partition("[")[0].rpartition("::")[0]
+
+
 def path_of(test_id: str) -> str:
     """The file part of a full id (the whole text when it names no test)."""
     return test_id.partition("::")[0]

@@ -34,7 +34,35 @@ def _as_mark(marker: Any) -> Any:
     return getattr(marker, "mark", marker)
 
 
-class ScopeNode:
+class _Node:
+    """What every node does with its marks, as pytest's ``Node``: the node's
+    own (``own_markers``) and their names among its ``keywords``."""
+
+    own_markers: list[Any]
+
+    def iter_markers(self, name: str | None = None) -> Iterator[Any]:
+        return (m for m in self.own_markers if name is None or getattr(m, "name", None) == name)
+
+    def get_closest_marker(self, name: str, default: Any = None) -> Any:
+        return next(self.iter_markers(name), default)
+
+    def add_marker(self, marker: Any, append: bool = True) -> None:
+        self._add_marker(marker, append)
+
+    def _add_marker(self, marker: Any, append: bool) -> Any:
+        mark = _as_mark(marker)
+        if append:
+            self.own_markers.append(mark)
+        else:
+            self.own_markers.insert(0, mark)
+        self.keywords[mark.name] = mark  # type: ignore[attr-defined]
+        return mark
+
+    def listchain(self) -> list[Any]:
+        return [self]
+
+
+class ScopeNode(_Node):
     """``request.node`` of a fixture of module, class, package or session
     scope: the module or class (or the session)."""
 
@@ -57,25 +85,8 @@ class ScopeNode:
     def cls(self) -> Any:
         return self.obj if isinstance(self.obj, type) else None
 
-    def iter_markers(self, name: str | None = None) -> Iterator[Any]:
-        return (m for m in self.own_markers if name is None or getattr(m, "name", None) == name)
 
-    def get_closest_marker(self, name: str, default: Any = None) -> Any:
-        return next(self.iter_markers(name), default)
-
-    def add_marker(self, marker: Any, append: bool = True) -> None:
-        mark = _as_mark(marker)
-        if append:
-            self.own_markers.append(mark)
-        else:
-            self.own_markers.insert(0, mark)
-        self.keywords[mark.name] = mark
-
-    def listchain(self) -> list[Any]:
-        return [self]
-
-
-class Item:
+class Item(_Node):
     """The test item (``request.node``): its name, id, marks and objects."""
 
     def __init__(
@@ -137,23 +148,11 @@ class Item:
                     keywords.setdefault(mark_name, mark)
         return keywords
 
-    def iter_markers(self, name: str | None = None) -> Iterator[Any]:
-        return (m for m in self.own_markers if name is None or getattr(m, "name", None) == name)
-
     def iter_markers_with_node(self, name: str | None = None) -> Iterator[tuple[Any, Any]]:
         return ((self, m) for m in self.iter_markers(name))
 
-    def get_closest_marker(self, name: str, default: Any = None) -> Any:
-        return next(self.iter_markers(name), default)
-
     def add_marker(self, marker: Any, append: bool = True) -> None:
-        mark = _as_mark(marker)
-        if append:
-            self.own_markers.append(mark)
-        else:
-            self.own_markers.insert(0, mark)
-        self.added_marks.append(mark)
-        self.keywords[mark.name] = mark
+        self.added_marks.append(self._add_marker(marker, append))
 
     def listextrakeywords(self) -> set[str]:
         return set()
@@ -163,9 +162,6 @@ class Item:
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, self.name
-
-    def listchain(self) -> list[Any]:
-        return [self]
 
 
 class _CallSpec:

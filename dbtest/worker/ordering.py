@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
+from .fixtures import SCOPES
+
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,7 +22,8 @@ if TYPE_CHECKING:
 
     from .parametrize import Case
 
-HIGH_SCOPES = ("session", "package", "module", "class")
+# The scopes broader than the function, broadest first.
+HIGH_SCOPES = SCOPES[:-1]
 
 
 def _value_key(value: Any, index: int) -> Hashable:

@@ -9,6 +9,7 @@ and ``pytest_config.py``.
 from __future__ import annotations
 
 from .fixtures import SCOPE_RANK, FixtureDef, FixtureLookupError, FixtureSet, call_fixture, not_found_message
+from .names import class_path, path_of
 from .nodes import ScopeNode
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
@@ -242,9 +243,10 @@ class FixtureRun:
         if scope == "function" or (scope == "class" and item.cls is None):
             return item
         if scope == "class":
-            return ScopeNode(item.cls.__name__, item.nodeid.rpartition("::")[0], item.cls, item.path, self.config, [])
+            nodeid = f"{path_of(item.nodeid)}::{class_path(item.name)}"
+            return ScopeNode(item.cls.__name__, nodeid, item.cls, item.path, self.config, [])
         if scope == "module":
-            return ScopeNode(item.path.name, item.nodeid.partition("::")[0], item.module, item.path, self.config, [])
+            return ScopeNode(item.path.name, path_of(item.nodeid), item.module, item.path, self.config, [])
         return self.session_node
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 
 from . import isolation, xunit
+from .names import class_path
 from .outcomes import ERROR, PASSED, SKIPPED, TEARDOWN, Outcome, format_exception, from_exception, teardown_error
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
@@ -80,11 +81,6 @@ def packages_of(module_name: str) -> list[str]:
     """The packages a module lives in, outermost first: ``a.b.test_c`` -> ``a``, ``a.b``."""
     parts = module_name.split(".")[:-1]
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def class_path(test_name: str) -> str:
-    """``Outer::Inner`` for ``Outer::Inner::test_x[params]``; ``""`` for a function."""
-    return test_name.partition("[")[0].rpartition("::")[0]
 
 
 class ScopeStack:

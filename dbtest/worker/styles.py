@@ -36,7 +36,7 @@ def set_up_fixtures(target: Target, stack: ScopeStack, instance: Any) -> dict[st
             return {}
         params = case.params
         return {arg: params[arg] for arg in plan.argnames}
-    from .builtin_fixtures import enter_phase
+    from .builtins.phases import enter_phase
     from .engine import engine
     from .fixtures import FixtureLookupError
 
@@ -63,13 +63,7 @@ def run_function(target: Target, stack: ScopeStack) -> Outcome:
     if isinstance(kwargs, Outcome):
         return kwargs
     if setup is None and teardown is None:
-        try:
-            result = function(**kwargs) if kwargs else function()
-            if result is not None:
-                await_(result, _loop_for(target))
-        except BaseException as exc:  # noqa: BLE001
-            return from_exception(exc, CALL)
-        return PASS
+        return _call(target, function, kwargs)
     return _with_hooks(target, stack, function, setup, teardown, "teardown_function", kwargs)
 
 
@@ -86,14 +80,20 @@ def run_plain_method(target: Target, stack: ScopeStack) -> Outcome:
     setup = first_attr(instance, "setup_method")
     teardown = first_attr(instance, "teardown_method")
     if setup is None and teardown is None:
-        try:
-            result = method(**kwargs) if kwargs else method()
-            if result is not None:
-                await_(result, _loop_for(target))
-        except BaseException as exc:  # noqa: BLE001
-            return from_exception(exc, CALL)
-        return PASS
+        return _call(target, method, kwargs)
     return _with_hooks(target, stack, method, setup, teardown, "teardown_method", kwargs)
+
+
+def _call(target: Target, test: Callable[..., Any], kwargs: dict[str, Any]) -> Outcome:
+    """A test without per-test hooks, the common case: no function node, only
+    the call (awaited if it returns an awaitable)."""
+    try:
+        result = test(**kwargs) if kwargs else test()
+        if result is not None:
+            await_(result, _loop_for(target))
+    except BaseException as exc:  # noqa: BLE001
+        return from_exception(exc, CALL)
+    return PASS
 
 
 def _with_hooks(
@@ -105,7 +105,26 @@ def _with_hooks(
     teardown_name: str,
     kwargs: dict[str, Any] | None,
 ) -> Outcome:
-    """pytest's xunit hooks take the test function (or bound method)."""
+    failed = set_up_hooks(target, stack, test, setup, teardown, teardown_name)
+    if failed is not None:
+        return failed
+    if kwargs:
+        return call_and_finish(lambda: test(**kwargs), _loop_for(target), stack)
+    return call_and_finish(test, _loop_for(target), stack)
+
+
+def set_up_hooks(
+    target: Target,
+    stack: ScopeStack,
+    test: Callable[..., Any],
+    setup: Callable[..., Any] | None,
+    teardown: Callable[..., Any] | None,
+    teardown_name: str,
+) -> Outcome | None:
+    """pytest's per-test xunit hooks (``setup_function``, ``setup_method``), which
+    take the test function (or bound method), on the test's function node: the
+    set-up now, the teardown as the node's finalizer. What the set-up raised is
+    the test's outcome (its node already torn down); None when it succeeded."""
     node = stack.function_node(target.name)
     if setup is not None:
         try:
@@ -115,9 +134,7 @@ def _with_hooks(
             return from_exception(exc, SETUP)
     if teardown is not None:
         node.addfinalizer(lambda: teardown(test), teardown_name)
-    if kwargs:
-        return call_and_finish(lambda: test(**kwargs), _loop_for(target), stack)
-    return call_and_finish(test, _loop_for(target), stack)
+    return None
 
 
 def run_suite_method(target: Target, stack: ScopeStack) -> Outcome:

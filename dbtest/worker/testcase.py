@@ -21,7 +21,7 @@ from .outcomes import (
     format_exception,
     from_exception,
 )
-from .styles import set_up_fixtures
+from .styles import set_up_fixtures, set_up_hooks
 from .xunit import first_attr
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
@@ -133,16 +133,9 @@ def run_testcase(target: Target, stack: ScopeStack) -> tuple[Outcome, int, list[
     setup = first_attr(case, "setup_method")
     teardown = first_attr(case, "teardown_method")
     if setup is not None or teardown is not None:
-        method = getattr(case, target.method)
-        node = stack.function_node(target.name)
-        if setup is not None:
-            try:
-                setup(method)
-            except BaseException as exc:  # noqa: BLE001
-                stack.finish_function()
-                return from_exception(exc, SETUP), 0, []
-        if teardown is not None:
-            node.addfinalizer(lambda: teardown(method), "teardown_method")
+        failed = set_up_hooks(target, stack, getattr(case, target.method), setup, teardown, "teardown_method")
+        if failed is not None:
+            return failed, 0, []
     case.run(result)
     if stack.function is not None:
         failure = stack.finish_function()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dbtest.worker import builtin_fixtures
+from dbtest.worker.builtins import phases
 
 
 class Config:
@@ -132,17 +133,17 @@ class Harness:
 
     def setup(self, node: Node, names: list[str]) -> TestRun:
         run = TestRun(node)
-        builtin_fixtures.enter_phase("setup")
+        phases.enter_phase("setup")
         for name in names:
             self.value(name, run)
         return run
 
     def teardown(self, run: TestRun) -> list[BaseException]:
-        builtin_fixtures.enter_phase("teardown")
+        phases.enter_phase("teardown")
         try:
             return _teardown(run.finalizers)
         finally:
-            builtin_fixtures.enter_phase("call")
+            phases.enter_phase("call")
 
     def run(self, test: Any, name: str | None = None, nodeid: str | None = None) -> tuple[Node, BaseException | None]:
         """Runs ``test`` with the built-ins its parameters name: its node and what it raised."""
@@ -151,14 +152,14 @@ class Harness:
         names = list(inspect.signature(test).parameters)
         run = TestRun(node)
         error: BaseException | None = None
-        builtin_fixtures.enter_phase("setup")
+        phases.enter_phase("setup")
         try:
             for name in names:
                 self.value(name, run)
         except BaseException as exc:  # noqa: BLE001 - a set-up error is the test's
             error = exc
         else:
-            builtin_fixtures.enter_phase("call")
+            phases.enter_phase("call")
             try:
                 test(**{n: self.value(n, run) for n in names})
             except BaseException as exc:  # noqa: BLE001

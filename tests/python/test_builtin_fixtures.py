@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from dbtest.worker import builtin_fixtures
+from dbtest.worker.builtins import phases
 from dbtest.worker.outcomes import FAILED, PASS, PASSED, SKIPPED, XFAILED, Outcome
 
 from .builtin_harness import Config, Harness, Node, import_path, run_module_tests
@@ -73,8 +74,8 @@ def test_importing_the_builtins_loads_nothing_heavy():
 
 def test_phases_are_checked():
     with pytest.raises(ValueError, match="unknown phase 'run'"):
-        builtin_fixtures.enter_phase("run")
-    assert builtin_fixtures.current_phase == "call"
+        phases.enter_phase("run")
+    assert phases.current_phase == "call"
 
 
 # -- tmp_path, tmp_path_factory, tmpdir, tmpdir_factory ------------------------------
@@ -492,7 +493,7 @@ def test_unread_output_goes_to_the_tests_output_at_each_phase_end(harness, capsy
     try:
         fixture = run.values["capsys"]
         print("in setup")
-        builtin_fixtures.enter_phase("call")
+        phases.enter_phase("call")
         # pytest hands what the setup phase left unread over to the test's
         # output (pytest's capsys here), and it can still be read.
         assert capsys.readouterr().out == "in setup\n"
@@ -584,11 +585,11 @@ def test_records_are_kept_per_phase(harness):
     run = harness.setup(node, ["caplog"])
     caplog = run.values["caplog"]
     LOG.warning("setting up")
-    builtin_fixtures.enter_phase("call")
+    phases.enter_phase("call")
     LOG.warning("calling")
     assert caplog.messages == ["calling"]
     assert [r.getMessage() for r in caplog.get_records("setup")] == ["setting up"]
-    builtin_fixtures.enter_phase("teardown")
+    phases.enter_phase("teardown")
     LOG.warning("tearing down")
     assert [r.getMessage() for r in caplog.get_records("call")] == ["calling"]
     assert [r.getMessage() for r in caplog.get_records("teardown")] == ["tearing down"]

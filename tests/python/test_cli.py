@@ -170,4 +170,4 @@ def test_the_fast_parser_leaves_the_rest_to_click(argv):
 
     assert fastcli.parse(argv) is None
     # Every command it does not parse is one it knows is not a path.
-    assert set(cli._COMMANDS) - set(cli_options.TEST_COMMANDS) == fastcli._OTHER_COMMANDS
+    assert set(cli._COMMANDS) - set(cli_options.TEST_COMMANDS) == cli_options.OTHER_COMMANDS

@@ -154,3 +154,24 @@ def test_addopts_and_strict_markers_are_pytests(project):
     theirs = _pytest(root, "-q").stdout
     # pytest refuses the whole module for the unregistered mark.
     assert "'unheard_of' not found in `markers` configuration option" in theirs, theirs
+
+
+def test_a_class_scoped_fixtures_node_is_its_class_whatever_the_parameters_hold(project):
+    root = project(
+        {
+            "test_node.py": (
+                "import pytest\n\n"
+                "@pytest.fixture(scope='class')\n"
+                "def node_id(request):\n"
+                "    return request.node.nodeid\n\n"
+                "class TestC:\n"
+                "    @pytest.mark.parametrize('x', ['a::b', 'c'])\n"
+                "    def test_x(self, node_id, x):\n"
+                "        assert node_id == 'test_node.py::TestC'\n"
+            )
+        }
+    )
+    ours = run_dbtest("--no-cache", cwd=root)
+    assert ours.code == 0, ours
+    theirs = _pytest(root, "-q")
+    assert theirs.returncode == 0, theirs.stdout

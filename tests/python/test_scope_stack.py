@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from dbtest.worker.collect import FUNCTION, PLAIN_CLASS, Target
-from dbtest.worker.scopes import ScopeStack, class_path, packages_of
+from dbtest.worker.names import class_path
+from dbtest.worker.scopes import ScopeStack, packages_of
 
 VAR = "DBTEST_SCOPE_STACK_TEST"
 

@@ -22,7 +22,7 @@ import io
 import os
 import sys
 
-from .. import builtin_fixtures
+from . import phases
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -346,13 +346,13 @@ def start(method: str, binary: bool, request: Any, tee: bool = False) -> Capture
         raise LookupError(message)
     _active = fixture
     fixture._start()
-    builtin_fixtures.listen_to_phases(fixture.phase_started)
+    phases.listen_to_phases(fixture.phase_started)
     return fixture
 
 
 def finish(fixture: CaptureFixture, abandoned: bool = False) -> None:
     global _active
-    builtin_fixtures.stop_listening_to_phases(fixture.phase_started)
+    phases.stop_listening_to_phases(fixture.phase_started)
     try:
         fixture.close(abandoned)
     finally:

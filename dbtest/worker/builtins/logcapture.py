@@ -4,7 +4,7 @@ The fixture's handler is attached to the root logger (and to the loggers that
 do not propagate) from the fixture's set-up to its teardown, with pytest's
 format (``log_format``, ``log_date_format``, ``log_auto_indent``) and level
 (``log_level``) settings. Records are kept per phase when the engine announces
-phases (`dbtest.worker.builtin_fixtures.enter_phase`): ``records`` and ``text`` are the current phase's, as under
+phases (`dbtest.worker.builtins.phases.enter_phase`): ``records`` and ``text`` are the current phase's, as under
 pytest.
 """
 
@@ -15,7 +15,7 @@ import re
 from contextlib import contextmanager
 from io import StringIO
 
-from .. import builtin_fixtures
+from . import phases
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -210,8 +210,8 @@ class LogCaptureFixture:
 
     def _start(self) -> None:
         self._catching.__enter__()
-        self._records_by_phase[builtin_fixtures.current_phase] = self._handler.records
-        builtin_fixtures.listen_to_phases(self._phase_started)
+        self._records_by_phase[phases.current_phase] = self._handler.records
+        phases.listen_to_phases(self._phase_started)
 
     def _phase_started(self, when: str) -> None:
         self._handler.reset()
@@ -219,7 +219,7 @@ class LogCaptureFixture:
 
     def _finalize(self) -> None:
         """Restores the levels `set_level` changed and detaches the handler."""
-        builtin_fixtures.stop_listening_to_phases(self._phase_started)
+        phases.stop_listening_to_phases(self._phase_started)
         if self._initial_handler_level is not None:
             self.handler.setLevel(self._initial_handler_level)
         for logger_name, level in self._initial_logger_levels.items():

@@ -3,15 +3,15 @@
 //! `pyproject.toml`. The command line wins.
 
 mod addopts;
-mod paths;
+mod testpaths;
 
 pub use addopts::AddOpts;
 use dbtest_model::Kind;
+pub use dbtest_pytest_config::normalize;
 pub use dbtest_pytest_config::{PytestConfig, PytestConfigError, PytestSettings, Strategy};
-use paths::expand_testpaths;
-pub use paths::normalize;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use testpaths::expand_testpaths;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

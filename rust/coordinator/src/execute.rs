@@ -83,7 +83,8 @@ pub(crate) fn execute(
     // durations are read again at the end: memory per test stays close to the
     // result record.
     crate::memory_note("plan built");
-    let preload = crate::pytest::preload(settings, &collected, &plan);
+    let preload =
+        crate::pytest::preload(settings, &collected.files, &collected.imports_pytest, &plan);
     drop(collected);
     drop(durations);
 

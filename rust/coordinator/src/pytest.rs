@@ -2,8 +2,8 @@
 //! (which names are tests, how parametrized ids are made) and the workers
 //! (xfail strictness, warning filters, ids, `pythonpath`).
 
-use crate::pipeline::Collected;
 use dbtest_config::Settings;
+use dbtest_model::TestFile;
 use dbtest_protocol::{IniValue, PytestOptions};
 use dbtest_pytest_config::Value;
 use dbtest_runner::Plan;
@@ -88,12 +88,18 @@ pub(crate) fn worker_options(settings: &Settings) -> PytestOptions {
 /// What the fork server imports before forking workers: pytest, when a
 /// planned module imports it or a `conftest.py` above one exists (conftests
 /// are nearly always pytest's). Each worker would otherwise import it itself,
-/// some 150 ms of CPU apiece.
-pub(crate) fn preload(settings: &Settings, collected: &Collected, plan: &Plan) -> Vec<String> {
+/// some 150 ms of CPU apiece. `imports_pytest` says, per file, whether it
+/// imports pytest at top level.
+pub(crate) fn preload(
+    settings: &Settings,
+    files: &[TestFile],
+    imports_pytest: &[bool],
+    plan: &Plan,
+) -> Vec<String> {
     let planned: HashSet<&str> = plan.modules.iter().map(|m| m.rel.as_str()).collect();
     let mut seen_dirs: HashSet<&Path> = HashSet::new();
     let mut uses_pytest = false;
-    for (file, imports) in collected.files.iter().zip(&collected.imports_pytest) {
+    for (file, imports) in files.iter().zip(imports_pytest) {
         if !planned.contains(file.rel.as_str()) {
             continue;
         }

@@ -10,19 +10,6 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// pytest's default `norecursedirs`.
-pub const DEFAULT_NORECURSEDIRS: &[&str] = &[
-    "*.egg",
-    ".*",
-    "_darcs",
-    "build",
-    "CVS",
-    "dist",
-    "node_modules",
-    "venv",
-    "{arch}",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
     #[error("path does not exist: {0}")]
@@ -55,15 +42,14 @@ pub struct DiscoveryOptions {
 }
 
 impl DiscoveryOptions {
+    /// pytest's defaults (`python_files`, `norecursedirs`), and `bench_*.py`.
     pub fn new(rootdir: PathBuf) -> Self {
+        let pytest = dbtest_pytest_config::PytestSettings::default();
         DiscoveryOptions {
             rootdir,
-            test_patterns: vec!["test_*.py".into(), "*_test.py".into()],
+            test_patterns: pytest.python_files,
             bench_patterns: vec!["bench_*.py".into()],
-            norecursedirs: DEFAULT_NORECURSEDIRS
-                .iter()
-                .map(|d| d.to_string())
-                .collect(),
+            norecursedirs: pytest.norecursedirs,
             ignore: Vec::new(),
             ignore_glob: Vec::new(),
         }

@@ -18,7 +18,7 @@
 //!
 //! See `docs/durations.md` for the full description.
 
-use dbtest_model::{fnv1a64, Outcome, TestResult};
+use dbtest_model::{fnv1a64, is_duration, Outcome, TestResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -75,13 +75,6 @@ impl Default for Durations {
     }
 }
 
-/// Whether a number can stand for a duration. Anything else (NaN, infinities,
-/// negative values from a hand-edited file) is dropped rather than allowed to
-/// poison the duration-balanced partition.
-fn usable(seconds: f64) -> bool {
-    seconds.is_finite() && seconds >= 0.0
-}
-
 impl Durations {
     pub fn new() -> Self {
         Durations::default()
@@ -103,7 +96,7 @@ impl Durations {
     /// Records `seconds` for `id`, replacing what was there. Unusable numbers
     /// are ignored.
     pub fn insert(&mut self, id: impl Into<String>, seconds: f64) {
-        if usable(seconds) {
+        if is_duration(seconds) {
             self.durations.insert(id.into(), seconds);
         }
     }
@@ -141,7 +134,9 @@ impl Durations {
         check_version(bytes)?;
         let mut durations: Durations =
             serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
-        durations.durations.retain(|_, seconds| usable(*seconds));
+        durations
+            .durations
+            .retain(|_, seconds| is_duration(*seconds));
         Ok(durations)
     }
 
@@ -260,7 +255,7 @@ impl<'de> Deserialize<'de> for HashedDurations {
             ) -> Result<Self::Value, A::Error> {
                 let mut seconds = HashMap::with_capacity(map.size_hint().unwrap_or(0));
                 while let Some((IdHash(id), value)) = map.next_entry::<IdHash, f64>()? {
-                    if usable(value) {
+                    if is_duration(value) {
                         seconds.insert(id, value);
                     }
                 }

@@ -1,15 +1,19 @@
 //! The one rule for tests without a recorded duration.
 
+/// Whether a number can stand for a duration. Anything else (NaN, infinities,
+/// negative values from a hand-edited file) counts as unknown rather than
+/// being allowed to poison an estimate or the duration-balanced partition.
+pub fn is_duration(seconds: f64) -> bool {
+    seconds.is_finite() && seconds >= 0.0
+}
+
 /// What a test with no recorded duration counts as: the mean of the recorded
 /// ones, `None` when none is. Values that are not durations (negative, NaN,
 /// infinite) are left out. The sum is taken in ascending order, so the result
 /// is the same bit for bit whatever order the durations come in (a shard
 /// partition must not depend on it).
 pub fn mean_duration(recorded: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let mut known: Vec<f64> = recorded
-        .into_iter()
-        .filter(|d| d.is_finite() && *d >= 0.0)
-        .collect();
+    let mut known: Vec<f64> = recorded.into_iter().filter(|d| is_duration(*d)).collect();
     if known.is_empty() {
         return None;
     }

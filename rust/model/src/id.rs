@@ -7,7 +7,7 @@
 //! `test_x`), so an id is never split on `::` as a whole: the path ends at the
 //! first `::`, the parameters start at the first `[` after it (names are Python
 //! identifiers, which hold no `[`), and only the part between is split.
-//! `dbtest/worker/nodeid.py` is the Python twin; both are checked against
+//! `dbtest/worker/names.py` is the Python twin; both are checked against
 //! `workers/golden/ids.json`.
 
 /// A test's name within its module: `Class::method[params]`, `function`.

@@ -8,7 +8,7 @@
 mod duration;
 mod observer;
 
-pub use duration::mean_duration;
+pub use duration::{is_duration, mean_duration};
 pub use observer::{RunObserver, Running};
 
 mod id;
@@ -68,7 +68,7 @@ impl Kind {
 
     /// The kind the location alone gives (`rel_path` may be a test id).
     pub fn of_path(rel_path: &str) -> Kind {
-        let path = rel_path.split("::").next().unwrap_or(rel_path);
+        let path = path_of(rel_path);
         if path.split('/').any(|part| part == "integration") {
             Kind::Integration
         } else {
@@ -223,6 +223,14 @@ fn offset(n: usize) -> u32 {
 
 /// The scheduling group of the class tests of a module whose classes are coupled.
 pub const COUPLED_CLASSES_GROUP: &str = "<classes of the module>";
+
+/// The scheduling group of a test found only at import (`name` within its
+/// module): its class, whatever the class defines, since nothing tells the
+/// coordinator whether it has class-level set-up. The static counterpart is
+/// [`TestItem::shared_class`].
+pub fn unlisted_group(name: &str) -> Option<&str> {
+    TestName::new(name).class()
+}
 
 /// A test or benchmark file found by discovery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -411,6 +419,15 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_found_at_import_is_grouped_with_its_class_whatever_its_parameters_hold() {
+        assert_eq!(unlisted_group("test_f"), None);
+        assert_eq!(unlisted_group("test_f[a::b]"), None);
+        assert_eq!(unlisted_group("TestX::test_y"), Some("TestX"));
+        assert_eq!(unlisted_group("TestX::test_y[a::b]"), Some("TestX"));
+        assert_eq!(unlisted_group("A::B::test_y[1]"), Some("A::B"));
+    }
 
     #[test]
     fn an_item_slices_its_name_and_class_out_of_its_id() {

@@ -374,8 +374,13 @@ fn parent_of(path: &Path) -> PathBuf {
 
 /// `path` made absolute against `base`, with `.` and `..` resolved as text.
 fn absolute(base: &Path, path: &str) -> PathBuf {
+    normalize(&base.join(path))
+}
+
+/// Removes `.` and `..` components without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
-    for component in base.join(path).components() {
+    for component in path.components() {
         match component {
             std::path::Component::CurDir => {}
             std::path::Component::ParentDir => {

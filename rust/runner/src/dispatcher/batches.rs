@@ -304,10 +304,7 @@ impl Dispatcher<'_> {
             if !(self.select_unlisted)(&id, &found.tags) {
                 continue;
             }
-            let group = found
-                .name
-                .rsplit_once("::")
-                .map(|(class, _)| class.to_string());
+            let group = dbtest_model::unlisted_group(&found.name).map(str::to_string);
             self.table.push(TestEntry {
                 name: found.name.clone(),
                 module,

@@ -7,7 +7,7 @@
 //! Each unit lands in exactly one shard.
 
 use super::spec::{ShardMode, ShardSpec};
-use dbtest_model::fnv1a64;
+use dbtest_model::{fnv1a64, is_duration, mean_duration};
 
 /// Something that must land on one shard as a whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,10 +17,6 @@ pub struct ShardUnit {
     pub key: String,
     /// Recorded seconds, if known.
     pub duration: Option<f64>,
-}
-
-pub(super) fn usable(seconds: f64) -> bool {
-    seconds.is_finite() && seconds >= 0.0
 }
 
 /// The shard (1-based, `1..=total`) of every unit, in input order. A pure
@@ -34,7 +30,7 @@ pub fn assign(units: &[ShardUnit], total: u32, mode: ShardMode) -> Vec<u32> {
     let by_key = |a: &usize, b: &usize| {
         let (a, b) = (&units[*a], &units[*b]);
         a.key.cmp(&b.key).then_with(|| {
-            let d = |u: &ShardUnit| u.duration.filter(|d| usable(*d)).unwrap_or(-1.0);
+            let d = |u: &ShardUnit| u.duration.filter(|d| is_duration(*d)).unwrap_or(-1.0);
             d(a).total_cmp(&d(b))
         })
     };
@@ -83,28 +79,13 @@ pub fn assign(units: &[ShardUnit], total: u32, mode: ShardMode) -> Vec<u32> {
 }
 
 /// The durations duration mode packs with: recorded ones where known and
-/// usable, the mean of those for the rest (1.0 when none is known).
-///
-/// The mean is summed in key order so that it is bit-for-bit the same
-/// whatever order the units came in.
+/// usable, the mean of those for the rest ([`mean_duration`], the same bit for
+/// bit whatever order the units came in; 1.0 when none is known).
 pub fn effective_durations(units: &[ShardUnit]) -> Vec<f64> {
-    let mut known: Vec<(&str, f64)> = units
-        .iter()
-        .filter_map(|u| {
-            u.duration
-                .filter(|d| usable(*d))
-                .map(|d| (u.key.as_str(), d))
-        })
-        .collect();
-    known.sort_by(|a, b| a.0.cmp(b.0).then(a.1.total_cmp(&b.1)));
-    let fallback = if known.is_empty() {
-        1.0
-    } else {
-        known.iter().map(|(_, d)| d).sum::<f64>() / known.len() as f64
-    };
+    let fallback = mean_duration(units.iter().filter_map(|u| u.duration)).unwrap_or(1.0);
     units
         .iter()
-        .map(|u| u.duration.filter(|d| usable(*d)).unwrap_or(fallback))
+        .map(|u| u.duration.filter(|d| is_duration(*d)).unwrap_or(fallback))
         .collect()
 }
 

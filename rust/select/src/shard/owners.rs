@@ -25,7 +25,7 @@
 use super::assign::assign;
 use super::spec::{ShardMode, ShardSpec};
 use super::units::shard_units;
-use dbtest_model::{fnv1a64, TestItem, COUPLED_CLASSES_GROUP};
+use dbtest_model::{fnv1a64, TestId, TestItem, COUPLED_CLASSES_GROUP};
 use std::collections::BTreeMap;
 
 /// One shard's part of the selection.
@@ -73,11 +73,12 @@ impl ShardOwners {
     /// The shard (1-based) that runs the test `id`, found at import and not
     /// known statically (see the module documentation for the rule).
     pub fn owner_of_unlisted(&self, id: &str) -> u32 {
-        let Some((rel, name)) = id.split_once("::") else {
+        let Some(id) = TestId::parse(id) else {
             return file_shard(id, self.spec.total);
         };
+        let rel = id.path();
         // `test_x[a::b]` is a case of `test_x`: parameters may hold anything.
-        let base = name.split_once('[').map_or(name, |(base, _)| base);
+        let base = id.name().base();
         let mut candidate = base;
         loop {
             if let Some(shard) = self.unit_shard(rel, candidate) {

@@ -3,8 +3,8 @@
 //! classes of a module whose classes inherit from one another) so that its
 //! set-up runs once.
 
-use super::assign::{usable, ShardUnit};
-use dbtest_model::TestItem;
+use super::assign::ShardUnit;
+use dbtest_model::{is_duration, mean_duration, path_of, TestItem};
 use std::collections::BTreeMap;
 
 /// Selected tests gathered into shard units.
@@ -35,8 +35,7 @@ pub fn shard_units(
         let item = &items[i];
         let key = match item.shared_class() {
             Some(class) => {
-                let rel = item.id.split_once("::").map_or(&*item.id, |p| p.0);
-                format!("{rel}::{class}")
+                format!("{}::{class}", path_of(&item.id))
             }
             None => item.id.to_string(),
         };
@@ -49,22 +48,15 @@ pub fn shard_units(
             units.units.len() - 1
         });
         units.members[unit].push(i);
-        recorded.push(durations(&item.id).filter(|d| usable(*d)));
+        recorded.push(durations(&item.id).filter(|d| is_duration(*d)));
     }
-    // Mean over tests, summed in id order for the same reason as above.
-    let mut known: Vec<(&str, f64)> = selected
-        .iter()
-        .zip(&recorded)
-        .filter_map(|(&i, d)| d.map(|d| (&*items[i].id, d)))
-        .collect();
-    known.sort_by(|a, b| a.0.cmp(b.0).then(a.1.total_cmp(&b.1)));
-    let mean =
-        (!known.is_empty()).then(|| known.iter().map(|(_, d)| d).sum::<f64>() / known.len() as f64);
+    // The mean over tests, the same whatever order they were selected in.
+    let mean = mean_duration(recorded.iter().flatten().copied());
     let recorded: BTreeMap<usize, Option<f64>> = selected.iter().copied().zip(recorded).collect();
     for (unit, members) in units.units.iter_mut().zip(&units.members) {
         let any_known = members.iter().any(|i| recorded[i].is_some());
         if let (true, Some(mean)) = (any_known, mean) {
-            // Sum in id order too.
+            // Summed in id order: the same whatever order they were selected in.
             let mut parts: Vec<(&str, f64)> = members
                 .iter()
                 .map(|i| (&*items[*i].id, recorded[i].unwrap_or(mean)))

@@ -1,7 +1,7 @@
-//! Paths in settings: pytest's `testpaths` globs, expanded against the
-//! rootdir, and `.`/`..` removed without touching the file system.
+//! pytest's `testpaths`: globs expanded against the rootdir, as pytest
+//! expands them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `testpaths` entries as pytest expands them: each a glob (relative to the
 /// rootdir), its matches sorted; an entry that matches nothing is dropped.
@@ -62,19 +62,4 @@ fn walk_for_glob(rootdir: &Path, pattern: &str) -> Vec<String> {
         }
     }
     found
-}
-
-/// Removes `.` and `..` components without touching the file system.
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
