@@ -12,7 +12,7 @@ closure: it is called, and awaited if it returns an awaitable.
 from __future__ import annotations
 
 from .outcomes import CALL, ERROR, PASS, PASSED, SETUP, SKIPPED, XFAILED, Outcome, from_exception
-from .xunit import await_, first_attr
+from .xunit import await_, call_xunit, first_attr
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -105,16 +105,16 @@ def _with_hooks(
     teardown_name: str,
     kwargs: dict[str, Any] | None,
 ) -> Outcome:
-    """pytest's xunit hooks take the test function (or bound method)."""
+    """pytest's xunit hooks get the test function (or bound method) if they take an argument."""
     node = stack.function_node(target.name)
     if setup is not None:
         try:
-            setup(test)
+            call_xunit(setup, test)
         except BaseException as exc:  # noqa: BLE001
             stack.finish_function()
             return from_exception(exc, SETUP)
     if teardown is not None:
-        node.addfinalizer(lambda: teardown(test), teardown_name)
+        node.addfinalizer(lambda: call_xunit(teardown, test), teardown_name)
     if kwargs:
         return call_and_finish(lambda: test(**kwargs), _loop_for(target), stack)
     return call_and_finish(test, _loop_for(target), stack)

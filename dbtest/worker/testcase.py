@@ -22,7 +22,7 @@ from .outcomes import (
     from_exception,
 )
 from .styles import set_up_fixtures
-from .xunit import first_attr
+from .xunit import call_xunit, first_attr
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -137,12 +137,12 @@ def run_testcase(target: Target, stack: ScopeStack) -> tuple[Outcome, int, list[
         node = stack.function_node(target.name)
         if setup is not None:
             try:
-                setup(method)
+                call_xunit(setup, method)
             except BaseException as exc:  # noqa: BLE001
                 stack.finish_function()
                 return from_exception(exc, SETUP), 0, []
         if teardown is not None:
-            node.addfinalizer(lambda: teardown(method), "teardown_method")
+            node.addfinalizer(lambda: call_xunit(teardown, method), "teardown_method")
     case.run(result)
     if stack.function is not None:
         failure = stack.finish_function()
