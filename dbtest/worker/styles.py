@@ -12,7 +12,7 @@ closure: it is called, and awaited if it returns an awaitable.
 from __future__ import annotations
 
 from .outcomes import CALL, ERROR, PASS, PASSED, SETUP, SKIPPED, XFAILED, Outcome, from_exception
-from .xunit import await_, first_attr
+from .xunit import await_, call_xunit, first_attr
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -122,18 +122,19 @@ def set_up_hooks(
     teardown_name: str,
 ) -> Outcome | None:
     """pytest's per-test xunit hooks (``setup_function``, ``setup_method``), which
-    take the test function (or bound method), on the test's function node: the
-    set-up now, the teardown as the node's finalizer. What the set-up raised is
-    the test's outcome (its node already torn down); None when it succeeded."""
+    get the test function (or bound method) if they take an argument, on the
+    test's function node: the set-up now, the teardown as the node's finalizer.
+    What the set-up raised is the test's outcome (its node already torn down);
+    None when it succeeded."""
     node = stack.function_node(target.name)
     if setup is not None:
         try:
-            setup(test)
+            call_xunit(setup, test)
         except BaseException as exc:  # noqa: BLE001
             stack.finish_function()
             return from_exception(exc, SETUP)
     if teardown is not None:
-        node.addfinalizer(lambda: teardown(test), teardown_name)
+        node.addfinalizer(lambda: call_xunit(teardown, test), teardown_name)
     return None
 
 

@@ -10,7 +10,9 @@ Also used by scripts the tests run in a subprocess (no pytest there).
 from __future__ import annotations
 
 import inspect
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +220,43 @@ def import_path(path: Path) -> Any:
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
+
+
+class RealOutput:
+    """What reaches this test's own stdout and stderr (the ``sys`` streams and
+    descriptors 1 and 2) inside the ``with`` block, whichever runner runs this
+    test. The built-ins under test share their module's state with dbtest's
+    own capture fixtures, so a test that dbtest runs cannot watch them with
+    ``capsys`` or ``capfd``."""
+
+    def __enter__(self) -> RealOutput:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._files = [tempfile.TemporaryFile(buffering=0) for _ in range(2)]  # noqa: SIM115 - closed in __exit__
+        self._saved_fds = [os.dup(1), os.dup(2)]
+        for fd, file in zip((1, 2), self._files, strict=True):
+            os.dup2(file.fileno(), fd)
+        self._saved_streams = sys.stdout, sys.stderr
+        self._streams = [open(fd, "w", closefd=False, buffering=1) for fd in (1, 2)]  # noqa: SIM115
+        sys.stdout, sys.stderr = self._streams
+        self._read = [0, 0]
+        return self
+
+    def readouterr(self) -> tuple[str, str]:
+        """What was written since the last call."""
+        for stream in self._streams:
+            stream.flush()
+        texts = []
+        for index, file in enumerate(self._files):
+            file.seek(self._read[index])
+            texts.append(file.read().decode())
+            self._read[index] = file.tell()
+        return texts[0], texts[1]
+
+    def __exit__(self, *exc_info: object) -> None:
+        for stream in self._streams:
+            stream.flush()
+        sys.stdout, sys.stderr = self._saved_streams
+        for fd, saved in zip((1, 2), self._saved_fds, strict=True):
+            os.dup2(saved, fd)
+            os.close(saved)

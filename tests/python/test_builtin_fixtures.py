@@ -21,7 +21,7 @@ from dbtest.worker import builtin_fixtures
 from dbtest.worker.builtins import phases
 from dbtest.worker.outcomes import FAILED, PASS, PASSED, SKIPPED, XFAILED, Outcome
 
-from .builtin_harness import Config, Harness, Node, import_path, run_module_tests
+from .builtin_harness import Config, Harness, Node, RealOutput, import_path, run_module_tests
 
 HERE = Path(__file__).resolve().parent
 
@@ -73,9 +73,10 @@ def test_importing_the_builtins_loads_nothing_heavy():
 
 
 def test_phases_are_checked():
+    before = phases.current_phase
     with pytest.raises(ValueError, match="unknown phase 'run'"):
         phases.enter_phase("run")
-    assert phases.current_phase == "call"
+    assert phases.current_phase == before
 
 
 # -- tmp_path, tmp_path_factory, tmpdir, tmpdir_factory ------------------------------
@@ -330,7 +331,7 @@ def test_capfd_sees_descriptors_and_subprocesses(harness):
     assert harness.run(test_f)[1] is None
 
 
-def test_disabled_lets_output_through(harness, capfd):
+def test_disabled_lets_output_through(harness):
     def test_d(capsys):
         print("captured")
         with capsys.disabled():
@@ -338,17 +339,19 @@ def test_disabled_lets_output_through(harness, capfd):
         print("again")
         assert capsys.readouterr().out == "captured\nagain\n"
 
-    assert harness.run(test_d)[1] is None
-    assert capfd.readouterr().out == "through\n"
+    with RealOutput() as output:
+        assert harness.run(test_d)[1] is None
+        assert output.readouterr()[0] == "through\n"
 
 
-def test_capteesys_captures_and_lets_through(harness, capsys):
+def test_capteesys_captures_and_lets_through(harness):
     def test_t(capteesys):
         print("both")
         assert capteesys.readouterr().out == "both\n"
 
-    assert harness.run(test_t)[1] is None
-    assert capsys.readouterr().out == "both\n"
+    with RealOutput() as output:
+        assert harness.run(test_t)[1] is None
+        assert output.readouterr()[0] == "both\n"
 
 
 def test_two_capture_fixtures_in_one_test_are_an_error(harness):
@@ -488,21 +491,22 @@ def test_what_a_capture_fixture_read_is_not_the_tests_output(tmp_path, mode):
         assert "buffered before test_sys" in result.stdout and "buffered before test_fd" in result.stdout
 
 
-def test_unread_output_goes_to_the_tests_output_at_each_phase_end(harness, capsys):
-    run = harness.setup(Node("test_phases", "x::test_phases"), ["capsys"])
-    try:
-        fixture = run.values["capsys"]
-        print("in setup")
-        phases.enter_phase("call")
-        # pytest hands what the setup phase left unread over to the test's
-        # output (pytest's capsys here), and it can still be read.
-        assert capsys.readouterr().out == "in setup\n"
-        print("in call")
-        assert fixture.readouterr().out == "in setup\nin call\n"
-        print("unread")
-    finally:
-        assert harness.teardown(run) == []
-    assert capsys.readouterr().out == "unread\n"
+def test_unread_output_goes_to_the_tests_output_at_each_phase_end(harness):
+    with RealOutput() as output:
+        run = harness.setup(Node("test_phases", "x::test_phases"), ["capsys"])
+        try:
+            fixture = run.values["capsys"]
+            print("in setup")
+            phases.enter_phase("call")
+            # pytest hands what the setup phase left unread over to the test's
+            # output, and it can still be read.
+            assert output.readouterr()[0] == "in setup\n"
+            print("in call")
+            assert fixture.readouterr().out == "in setup\nin call\n"
+            print("unread")
+        finally:
+            assert harness.teardown(run) == []
+        assert output.readouterr()[0] == "unread\n"
 
 
 # -- caplog ------------------------------------------------------------------------

@@ -409,8 +409,11 @@ def test_optimized_mode_keeps_asserts_stripped(tmp_path: Path) -> None:
 
 @pytest.fixture
 def writable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test environment may set PYTHONDONTWRITEBYTECODE; these tests need writes."""
+    """The test environment may set PYTHONDONTWRITEBYTECODE, and a dbtest worker
+    running these tests caches in its own directory; these tests need writes
+    beside the source."""
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    monkeypatch.setattr(rewrite, "_cache_dir", None)
 
 
 SOURCE = b"def check():\n    value = 1\n    assert value == 2\n"

@@ -32,7 +32,7 @@ def outcome_of(run, test_id_suffix: str) -> str:
 def test_summary_counts(semantics):
     run, _ = semantics
     assert run.code == 1, run
-    assert run.last_line.startswith("12 passed, 5 failed, 7 errors, 7 skipped, 1 xfailed, 3 subtests passed in "), run
+    assert run.last_line.startswith("13 passed, 5 failed, 7 errors, 7 skipped, 1 xfailed, 3 subtests passed in "), run
 
 
 def test_unittest_lifecycle_order(semantics):
@@ -100,6 +100,7 @@ def test_suite_lifecycle_order(semantics):
         ("test_multiprocessing_pool", "PASSED"),
         ("test_async_function_gets_a_fresh_loop", "PASSED"),
         ("TestPlain::test_setup_method_ran", "PASSED"),
+        ("TestHooksWithoutArguments::test_hooks_without_arguments", "PASSED"),
         ("Lifecycle::first", "PASSED"),
         ("Lifecycle::third_fails", "FAILED"),
         ("Lifecycle::skipped", "SKIPPED"),

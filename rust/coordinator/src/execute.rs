@@ -156,6 +156,7 @@ pub(crate) fn execute(
     let cleanup = std::thread::Builder::new()
         .name("dbtest-cleanup".into())
         .spawn(|| remove_abandoned_run_dirs(&std::env::temp_dir()));
+    let basetemp = crate::pytest::BaseTemp::claim(&std::env::temp_dir());
     let run_dir = tempfile::Builder::new()
         .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
         .tempdir()
@@ -177,7 +178,7 @@ pub(crate) fn execute(
         run_dir: run_dir.path().to_path_buf(),
         cache_dir: settings.cache_dir.clone(),
         capture: settings.capture,
-        pytest: crate::pytest::worker_options(settings),
+        pytest: crate::pytest::worker_options(settings, &basetemp),
         preload,
         output_limit: OUTPUT_LIMIT,
         default_timeout: settings.timeout,

@@ -8,6 +8,7 @@ use dbtest_protocol::{IniValue, PytestOptions};
 use dbtest_pytest_config::Value;
 use dbtest_runner::Plan;
 use std::collections::HashSet;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// What static collection needs of pytest's settings: which names are tests,
@@ -36,7 +37,7 @@ pub(crate) fn collect_project(settings: &Settings) -> dbtest_collect::Project {
 }
 
 /// The pytest settings every worker is configured with.
-pub(crate) fn worker_options(settings: &Settings) -> PytestOptions {
+pub(crate) fn worker_options(settings: &Settings, basetemp: &BaseTemp) -> PytestOptions {
     let pytest = &settings.pytest;
     PytestOptions {
         xfail_strict: pytest.xfail_strict,
@@ -79,9 +80,7 @@ pub(crate) fn worker_options(settings: &Settings) -> PytestOptions {
             })
             .collect(),
         extra_args: settings.extra_args.clone(),
-        basetemp: basetemp(&std::env::temp_dir())
-            .to_string_lossy()
-            .into_owned(),
+        basetemp: basetemp.path.to_string_lossy().into_owned(),
     }
 }
 
@@ -134,9 +133,11 @@ const KEPT_BASETEMPS: usize = 3;
 
 /// The run's base temporary directory, `<tmp>/dbtest-of-<user>/dbtest-<N>`
 /// with N one past the highest there, as pytest's `pytest-of-<user>/pytest-<N>`.
-/// Nothing is created here (the first worker whose test asks for a temporary
-/// directory creates it); the oldest runs' directories go, so that with this
-/// one the last three remain.
+/// The directory is claimed here (made, so that a run started at the same time
+/// takes the next number) with a `.lock` naming this process; the oldest runs'
+/// directories go, so that with this one the last three remain, except those
+/// whose lock names a live process: a run of dbtest inside a test must not
+/// delete the directories of the run that started it.
 pub(crate) fn basetemp(temp: &Path) -> PathBuf {
     let user = std::env::var("USER")
         .ok()
@@ -144,7 +145,68 @@ pub(crate) fn basetemp(temp: &Path) -> PathBuf {
         // SAFETY: getuid cannot fail.
         .unwrap_or_else(|| format!("uid{}", unsafe { libc::getuid() }));
     let parent = temp.join(format!("dbtest-of-{user}"));
-    let mut numbers: Vec<u64> = std::fs::read_dir(&parent)
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&parent);
+    let mut numbers = run_numbers(&parent);
+    numbers.sort_unstable();
+    let mut next = numbers.last().map_or(0, |n| n + 1);
+    // A few tries: another run may claim the same number between the read and
+    // the make. If the directory cannot be made at all, the worker that needs
+    // it makes it (and reports the error if it cannot).
+    for _ in 0..100 {
+        let dir = parent.join(format!("dbtest-{next}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {
+                let _ = std::fs::write(dir.join(LOCK), std::process::id().to_string());
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+            Err(_) => break,
+        }
+    }
+    let keep_from = numbers.len().saturating_sub(KEPT_BASETEMPS - 1);
+    for old in &numbers[..keep_from] {
+        let dir = parent.join(format!("dbtest-{old}"));
+        if !locked_by_a_live_process(&dir) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    parent.join(format!("dbtest-{next}"))
+}
+
+/// The run's claim on its base temporary directory. When the run ends the
+/// claim is released: the lock goes, and so does the directory if no test put
+/// anything in it (most runs ask for no temporary directory; they leave none).
+pub(crate) struct BaseTemp {
+    path: PathBuf,
+}
+
+impl BaseTemp {
+    pub(crate) fn claim(temp: &Path) -> Self {
+        Self {
+            path: basetemp(temp),
+        }
+    }
+}
+
+impl Drop for BaseTemp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path.join(LOCK));
+        if std::fs::remove_dir(&self.path).is_ok() {
+            if let Some(parent) = self.path.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+    }
+}
+
+/// The file in a run's base temporary directory that names the run's process.
+const LOCK: &str = ".lock";
+
+fn run_numbers(parent: &Path) -> Vec<u64> {
+    std::fs::read_dir(parent)
         .map(|entries| {
             entries
                 .flatten()
@@ -156,37 +218,84 @@ pub(crate) fn basetemp(temp: &Path) -> PathBuf {
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    numbers.sort_unstable();
-    let next = numbers.last().map_or(0, |n| n + 1);
-    let keep_from = numbers.len().saturating_sub(KEPT_BASETEMPS - 1);
-    for old in &numbers[..keep_from] {
-        let _ = std::fs::remove_dir_all(parent.join(format!("dbtest-{old}")));
-    }
-    parent.join(format!("dbtest-{next}"))
+        .unwrap_or_default()
+}
+
+fn locked_by_a_live_process(dir: &Path) -> bool {
+    let Some(pid) = std::fs::read_to_string(dir.join(LOCK))
+        .ok()
+        .and_then(|text| text.trim().parse::<libc::pid_t>().ok())
+        .filter(|pid| *pid > 0)
+    else {
+        return false;
+    };
+    // SAFETY: signal 0 only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn basetemp_numbers_runs_and_keeps_the_last_three() {
-        let tmp = tempfile::tempdir().unwrap();
-        let first = basetemp(tmp.path());
-        assert!(!first.exists(), "nothing is created until a test asks");
-        assert!(first.ends_with("dbtest-0"), "{first:?}");
-        let parent = first.parent().unwrap().to_path_buf();
-        for n in [0, 1, 2, 3, 7] {
-            std::fs::create_dir_all(parent.join(format!("dbtest-{n}"))).unwrap();
-        }
-        let next = basetemp(tmp.path());
-        assert!(next.ends_with("dbtest-8"), "{next:?}");
-        let mut left: Vec<String> = std::fs::read_dir(&parent)
+    fn left(parent: &Path) -> Vec<String> {
+        let mut left: Vec<String> = std::fs::read_dir(parent)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["dbtest-3", "dbtest-7"]);
+        left
+    }
+
+    #[test]
+    fn basetemp_numbers_runs_and_keeps_the_last_three() {
+        let tmp = tempfile::tempdir().unwrap();
+        let first = basetemp(tmp.path());
+        assert!(first.ends_with("dbtest-0"), "{first:?}");
+        assert!(
+            first.is_dir(),
+            "claimed, so that a run started now takes the next"
+        );
+        let parent = first.parent().unwrap().to_path_buf();
+        std::fs::remove_file(first.join(LOCK)).unwrap();
+        for n in [1, 2, 3, 7] {
+            std::fs::create_dir_all(parent.join(format!("dbtest-{n}"))).unwrap();
+        }
+        let next = basetemp(tmp.path());
+        assert!(next.ends_with("dbtest-8"), "{next:?}");
+        assert_eq!(left(&parent), ["dbtest-3", "dbtest-7", "dbtest-8"]);
+    }
+
+    #[test]
+    fn a_released_claim_leaves_only_what_tests_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        let unused = BaseTemp::claim(tmp.path());
+        let used = BaseTemp::claim(tmp.path());
+        std::fs::create_dir(used.path.join("test_x0")).unwrap();
+        let parent = used.path.parent().unwrap().to_path_buf();
+        drop(unused);
+        assert_eq!(left(&parent), ["dbtest-1"]);
+        drop(used);
+        assert_eq!(left(&parent.join("dbtest-1")), ["test_x0"], "the lock went");
+        let tmp = tempfile::tempdir().unwrap();
+        drop(BaseTemp::claim(tmp.path()));
+        assert_eq!(left(tmp.path()), Vec::<String>::new(), "nothing left");
+    }
+
+    #[test]
+    fn a_directory_a_live_run_holds_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outer = basetemp(tmp.path());
+        let parent = outer.parent().unwrap().to_path_buf();
+        // Runs inside the first (this process is alive, so its lock holds).
+        for _ in 0..4 {
+            let inner = basetemp(tmp.path());
+            std::fs::write(inner.join(LOCK), "999999999").unwrap();
+        }
+        assert!(outer.is_dir(), "{:?}", left(&parent));
+        assert_eq!(
+            left(&parent),
+            ["dbtest-0", "dbtest-2", "dbtest-3", "dbtest-4"]
+        );
     }
 }
