@@ -149,5 +149,26 @@ def _arguments(command: str, kinds: list[str], params: dict[str, Any], extra_arg
         "format": params.pop("output_format"),
         "flaky_fails": None if flaky_result is None else flaky_result == "fail",
         "extra_args": list(extra_args),
+        "pytest_version": pytest_version(),
         **params,
     }
+
+
+def pytest_version() -> str | None:
+    """The version of the pytest this interpreter would import, from its
+    ``pytest-X.Y.Z.dist-info`` directory (importing pytest, or importlib's
+    metadata, would cost tens of milliseconds)."""
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        # pytest's own package (a bin directory holds a `pytest` script).
+        if "_pytest" not in names:
+            continue
+        for name in names:
+            # Not pytest-xdist-3.5.0.dist-info and the like: a digit follows pytest's own name.
+            if name.startswith("pytest-") and name[7:8].isdigit() and name.endswith(".dist-info"):
+                return name[len("pytest-") : -len(".dist-info")]
+        return None
+    return None

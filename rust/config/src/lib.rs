@@ -100,6 +100,10 @@ pub struct CliArgs {
     pub durations_out: Option<PathBuf>,
     /// What followed `--`: options for the project's conftests (`pytest_addoption`).
     pub extra_args: Vec<String>,
+    /// The version of the pytest installed beside dbtest (`9.2.0`), if any:
+    /// where pytest's behaviour changed between releases, dbtest follows the
+    /// one installed.
+    pub pytest_version: Option<String>,
 }
 
 /// `[tool.dbtest]`.
@@ -393,6 +397,12 @@ impl Settings {
                 .collect(),
             pytest: PytestSettings {
                 strict_markers: pytest.strict_markers || addopts.strict_markers,
+                long_str_strategy: if version_before(cli.pytest_version.as_deref(), (9, 2)) {
+                    // pytest 9.2 shortened long string parameters in ids; before, ids held them whole.
+                    dbtest_pytest_config::Strategy::Legacy
+                } else {
+                    pytest.long_str_strategy
+                },
                 ..pytest
             },
             warning_filters: addopts.warning_filters,
@@ -449,6 +459,25 @@ pub fn default_jobs() -> usize {
 /// Parses the shim's JSON arguments.
 pub fn parse_cli_json(json: &str) -> Result<CliArgs, ConfigError> {
     serde_json::from_str(json).map_err(|e| ConfigError::Arguments(e.to_string()))
+}
+
+/// Whether `version` (`9.1.0`, `8.3.5`, `9.2.0rc1`) is a release before
+/// `(major, minor)`; false when unknown.
+fn version_before(version: Option<&str>, (major, minor): (u64, u64)) -> bool {
+    let Some(version) = version else {
+        return false;
+    };
+    let mut numbers = version.split('.').map(|part| {
+        part.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+    });
+    let mut next = || numbers.next().and_then(|n| n.parse::<u64>().ok());
+    match (next(), next()) {
+        (Some(a), Some(b)) => (a, b) < (major, minor),
+        (Some(a), None) => a < major,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -579,5 +608,16 @@ mod tests {
     fn cli_json_rejects_unknown_fields() {
         assert!(parse_cli_json(r#"{"jobs": 2, "paths": ["a"]}"#).is_ok());
         assert!(parse_cli_json(r#"{"jobz": 2}"#).is_err());
+    }
+
+    #[test]
+    fn versions_compare_by_major_and_minor() {
+        assert!(version_before(Some("9.1.3"), (9, 2)));
+        assert!(version_before(Some("8.4.0"), (9, 2)));
+        assert!(!version_before(Some("9.2.0"), (9, 2)));
+        assert!(!version_before(Some("9.2.0rc1"), (9, 2)));
+        assert!(!version_before(Some("10.0"), (9, 2)));
+        assert!(!version_before(None, (9, 2)));
+        assert!(!version_before(Some("dev"), (9, 2)));
     }
 }
