@@ -51,6 +51,7 @@ FIXTURES = (
     "capsys",
     "capsysbinary",
     "capteesys",
+    "doctest_namespace",
     "monkeypatch",
     "record_property",
     "record_testsuite_property",
@@ -241,6 +242,16 @@ def record_testsuite_property(request: Any) -> Callable[[str, object], None]:
             properties.append((name, str(value)))
 
     return record
+
+
+# -- doctest_namespace -----------------------------------------------------------
+
+
+@fixture(scope="session")
+def doctest_namespace() -> dict[str, Any]:
+    """pytest's names for doctests: conftests fill it (often from an autouse
+    fixture). dbtest runs no doctests yet, so only such fixtures read it."""
+    return {}
 
 
 # -- subtests --------------------------------------------------------------------

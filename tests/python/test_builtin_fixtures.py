@@ -51,7 +51,7 @@ def run_script(code: str, *args: str, cwd: Path | None = None) -> subprocess.Com
 
 
 def test_every_builtin_is_a_fixture_of_the_documented_scope():
-    session = {"tmp_path_factory", "tmpdir_factory", "cache", "record_testsuite_property"}
+    session = {"tmp_path_factory", "tmpdir_factory", "cache", "record_testsuite_property", "doctest_namespace"}
     for name in builtin_fixtures.FIXTURES:
         spec = getattr(builtin_fixtures, name).__dbtest_fixture__
         assert spec.scope == ("session" if name in session else "function"), name
@@ -786,6 +786,19 @@ def test_workers_writing_at_once_never_leave_half_a_value(tmp_path):
     assert reader.returncode == 0, reader.stderr
     assert reader.stdout.split() == ["0"]
     assert [p.name for p in (tmp_path / "v" / "shared").iterdir()] == ["key"]
+
+
+def test_doctest_namespace_is_one_dict_for_the_session(harness):
+    seen = []
+
+    def test_n(doctest_namespace):
+        doctest_namespace.setdefault("count", 0)
+        doctest_namespace["count"] += 1
+        seen.append(doctest_namespace)
+
+    assert harness.run(test_n)[1] is None
+    assert harness.run(test_n)[1] is None
+    assert seen[0] is seen[1] and seen[0] == {"count": 2}
 
 
 # -- record_property, record_testsuite_property ----------------------------------------
