@@ -22,6 +22,12 @@ it goes beside the standard bytecode, under a tag of its own:
     check (8)  importlib.util.source_hash of the payload
     payload    marshal.dumps(code)
 
+A second, user-level cache keyed by the source's content alone
+(:func:`set_user_cache_dir`, see :func:`user_cache_dir`) survives a fresh clone
+or a CI job without ``.dbtest/``: ``<dir>/rewrite/<cache_tag>-dbtest-<FORMAT_VERSION>/
+<source hash>-<source length>.pyc``, same layout. The project's cache is read first;
+on a miss the user-level one; a rewrite is written to both.
+
 The source hash decides freshness, so an edit is noticed even within the
 resolution of file timestamps; the payload hash catches a corrupt file. Either
 mismatch means a cache miss. Files are written to a temporary name and renamed,
@@ -70,6 +76,38 @@ def set_cache_dir(directory: str | None) -> None:
     """Keeps rewritten bytecode under ``directory/pyc`` (None: in ``__pycache__``)."""
     global _cache_dir
     _cache_dir = os.path.join(directory, "pyc") if directory else None
+
+
+_user_dir: str | None = None
+
+
+def user_cache_dir(environ: Any = os.environ) -> str | None:
+    """dbtest's user-level cache directory: ``$XDG_CACHE_HOME/dbtest``, else
+    ``~/.cache/dbtest`` (as ruff and mypy keep theirs); None when
+    ``DBTEST_NO_USER_CACHE`` is set to anything but "" or "0", or no home is known."""
+    if environ.get("DBTEST_NO_USER_CACHE", "") not in ("", "0"):
+        return None
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is to be ignored
+        home = environ.get("HOME") or os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "dbtest")
+
+
+def set_user_cache_dir(directory: str | None) -> None:
+    """Also keeps rewritten bytecode, by content, under ``directory/rewrite`` (None: not)."""
+    global _user_dir
+    tag = sys.implementation.cache_tag
+    _user_dir = os.path.join(directory, "rewrite", f"{tag}-{TAG}") if directory and tag else None
+
+
+def user_cache_path(source: bytes) -> str | None:
+    """Where the rewritten bytecode of ``source`` is kept for every project (None: nowhere)."""
+    if _user_dir is None:
+        return None
+    return os.path.join(_user_dir, f"{source_hash(source).hex()}-{len(source)}.pyc")
 
 
 def cache_path(source_path: str) -> str | None:
@@ -140,17 +178,22 @@ def write_cache(path: str, source: bytes, code: CodeType) -> bool:
 def code_for(source: bytes, source_path: str) -> CodeType:
     """The rewritten code of a test module, from the cache if it is fresh."""
     path = cache_path(source_path)
-    if path is not None:
-        code = read_cache(path, source)
-        if code is not None:
-            # As importlib does for pycs: the project may have moved since.
-            _imp._fix_co_filename(code, source_path)
-            return code
+    shared = user_cache_path(source)
+    for candidate in (path, shared):
+        if candidate is not None:
+            code = read_cache(candidate, source)
+            if code is not None:
+                # As importlib does for pycs: the project may have moved since,
+                # and a user-level entry may come from another project.
+                _imp._fix_co_filename(code, source_path)
+                return code
     from .rewrite_ast import compile_module
 
     code = compile_module(source, source_path)
     if path is not None and may_write_cache():
         write_cache(path, source, code)
+    if shared is not None:
+        write_cache(shared, source, code)
     return code
 
 

@@ -414,6 +414,7 @@ def writable(monkeypatch: pytest.MonkeyPatch) -> None:
     beside the source."""
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     monkeypatch.setattr(rewrite, "_cache_dir", None)
+    monkeypatch.setattr(rewrite, "_user_dir", None)
 
 
 SOURCE = b"def check():\n    value = 1\n    assert value == 2\n"
@@ -538,6 +539,73 @@ def test_a_moved_project_reports_its_new_path(tmp_path: Path, writable: None) ->
     old.rename(new)
     code = rewrite.code_for(SOURCE, str(new / "cached.py"))
     assert code.co_filename == str(new / "cached.py")
+
+
+# -- the user-level cache, keyed by content -------------------------------------------
+
+
+def test_the_user_cache_directory_follows_xdg_and_can_be_turned_off() -> None:
+    assert rewrite.user_cache_dir({"XDG_CACHE_HOME": "/x/cache", "HOME": "/h"}) == "/x/cache/dbtest"
+    assert rewrite.user_cache_dir({"HOME": "/h"}) == "/h/.cache/dbtest"
+    # A relative XDG_CACHE_HOME is ignored, as the XDG spec says.
+    assert rewrite.user_cache_dir({"XDG_CACHE_HOME": "rel", "HOME": "/h"}) == "/h/.cache/dbtest"
+    assert rewrite.user_cache_dir({"XDG_CACHE_HOME": "/x", "DBTEST_NO_USER_CACHE": "0"}) == "/x/dbtest"
+    assert rewrite.user_cache_dir({"XDG_CACHE_HOME": "/x", "DBTEST_NO_USER_CACHE": "1"}) is None
+
+
+@pytest.fixture
+def user_cache(tmp_path: Path, writable: None, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user-level cache under tmp_path/user, and no project cache beside the sources."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    rewrite.set_user_cache_dir(str(tmp_path / "user"))  # `writable` puts back None
+    return tmp_path / "user" / "rewrite" / f"{sys.implementation.cache_tag}-{rewrite.TAG}"
+
+
+def test_a_rewrite_is_kept_by_content_in_the_user_cache(tmp_path: Path, user_cache: Path) -> None:
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
+    expected = f"{rewrite.source_hash(SOURCE).hex()}-{len(SOURCE)}.pyc"
+    assert os.listdir(user_cache) == [expected], "written atomically, no temporaries left"
+    assert rewrite.read_cache(str(user_cache / expected), SOURCE) is not None
+
+
+def test_a_fresh_clone_is_served_by_the_user_cache(
+    tmp_path: Path, user_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, clone = tmp_path / "first" / "cached.py", tmp_path / "clone" / "cached.py"
+    for path in (first, clone):
+        path.parent.mkdir()
+        path.write_bytes(SOURCE)
+    rewrite.code_for(SOURCE, str(first))
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the source was rewritten again despite the user-level cache")
+
+    monkeypatch.setattr(rewrite_ast, "compile_module", refuse)
+    code = rewrite.code_for(SOURCE, str(clone))
+    assert code.co_filename == str(clone), "the clone's own path, not the first project's"
+    assert run_check(code) == "assert 1 == 2"
+
+
+def test_an_edit_misses_the_user_cache(tmp_path: Path, user_cache: Path) -> None:
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    rewrite.code_for(SOURCE, str(source))
+    edited = SOURCE.replace(b"value == 2", b"value == 3")
+    source.write_bytes(edited)
+    assert run_check(rewrite.code_for(edited, str(source))) == "assert 1 == 3"
+    assert len(os.listdir(user_cache)) == 2, "one entry per content"
+
+
+def test_a_corrupt_user_cache_entry_is_not_used(tmp_path: Path, user_cache: Path) -> None:
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    rewrite.code_for(SOURCE, str(source))
+    (entry,) = user_cache.iterdir()
+    entry.write_bytes(entry.read_bytes()[:-5])
+    assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
+    assert rewrite.read_cache(str(entry), SOURCE) is not None, "replaced by a good one"
 
 
 def _python(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
