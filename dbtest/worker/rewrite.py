@@ -33,7 +33,8 @@ resolution of file timestamps; the payload hash catches a corrupt file. Either
 mismatch means a cache miss. Files are written to a temporary name and renamed,
 so readers never see a partial one; an unwritable directory or
 ``PYTHONDONTWRITEBYTECODE`` only means no file is written. A cache hit costs a
-read and two hashes and never imports ``ast``.
+read and two hashes and never imports ``ast``; so does a module without an
+``assert`` (see :func:`may_assert`), which is compiled as it is.
 """
 
 from __future__ import annotations
@@ -175,6 +176,25 @@ def write_cache(path: str, source: bytes, code: CodeType) -> bool:
     return True
 
 
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def may_assert(source: bytes) -> bool:
+    """False only if ``source`` has no assert statement: nowhere the word
+    ``assert`` with no ASCII letter, digit or underscore on either side. Keywords
+    are ASCII in any source encoding Python reads, and a keyword touching such a
+    character would be part of a longer name (``assertEqual``). A non-ASCII
+    neighbour, a comment or a string only make it answer True: a rewrite that
+    changes nothing."""
+    start = source.find(b"assert")
+    while start >= 0:
+        end = start + 6
+        if (start == 0 or source[start - 1] not in _WORD) and (end == len(source) or source[end] not in _WORD):
+            return True
+        start = source.find(b"assert", end)
+    return False
+
+
 def code_for(source: bytes, source_path: str) -> CodeType:
     """The rewritten code of a test module, from the cache if it is fresh."""
     path = cache_path(source_path)
@@ -187,9 +207,14 @@ def code_for(source: bytes, source_path: str) -> CodeType:
                 # and a user-level entry may come from another project.
                 _imp._fix_co_filename(code, source_path)
                 return code
-    from .rewrite_ast import compile_module
+    if may_assert(source):
+        from .rewrite_ast import compile_module
 
-    code = compile_module(source, source_path)
+        code = compile_module(source, source_path)
+    else:
+        # Nothing to rewrite: a plain compile gives the same code without
+        # building a Python AST (unittest-style modules: self.assertEqual...).
+        code = compile(source, source_path, "exec", dont_inherit=True)
     if path is not None and may_write_cache():
         write_cache(path, source, code)
     if shared is not None:

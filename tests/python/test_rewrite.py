@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import marshal
 import os
 import re
 import subprocess
@@ -541,6 +542,55 @@ def test_a_moved_project_reports_its_new_path(tmp_path: Path, writable: None) ->
     assert code.co_filename == str(new / "cached.py")
 
 
+def test_a_module_without_assert_is_compiled_without_the_rewriter(
+    tmp_path: Path, writable: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = b"import unittest\n\nclass T(unittest.TestCase):\n    def test_it(self):\n        self.assertEqual(1, 2)\n"
+    source = tmp_path / "plain.py"
+    source.write_bytes(plain)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("a module without assert went through the rewriter")
+
+    monkeypatch.setattr(rewrite_ast, "compile_module", refuse)
+    code = rewrite.code_for(plain, str(source))
+    assert marshal.dumps(code) == marshal.dumps(compile(plain, str(source), "exec", dont_inherit=True))
+    path = rewrite.cache_path(str(source))
+    assert path is not None and rewrite.read_cache(path, plain) is not None, "cached like any other"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"assert x\n", True),
+        (b"if y: assert(x)\n", True),
+        (b"def f():\n\tassert x;pass\n", True),
+        (b"x = 1; assert\\\n x\n", True),
+        (b"# assert in a comment\n", True),  # conservative: rewritten, unchanged
+        (b"\xc3\xa9assert = 1\n", True),  # a non-ASCII neighbour: conservative too
+        (b"assert", True),
+        (b"self.assertEqual(a, b)\nmock.assert_called()\n", False),
+        (b"reassert = 1\nassert2 = 2\n", False),
+        (b"", False),
+    ],
+)
+def test_may_assert_never_misses_an_assert(text: bytes, expected: bool) -> None:
+    assert rewrite.may_assert(text) is expected
+
+
+def test_the_word_assert_anywhere_still_means_a_rewrite(tmp_path: Path, writable: None) -> None:
+    # Only an assert statement is rewritten; a module with the word elsewhere
+    # takes the rewriter's path and comes out the same as before.
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
+    mention = b"def check():\n    return 'assert'\n"
+    other = tmp_path / "mention.py"
+    other.write_bytes(mention)
+    code = rewrite.code_for(mention, str(other))
+    assert marshal.dumps(code) == marshal.dumps(compile(mention, str(other), "exec", dont_inherit=True))
+
+
 # -- the user-level cache, keyed by content -------------------------------------------
 
 
@@ -670,3 +720,19 @@ def test_rewritten_asserts_behave_like_plain_ones(expression: str) -> None:
     plain = compile(source, "plain.py", "exec", dont_inherit=True)
     rewritten = rewrite_ast.compile_module(source, "rewritten.py")
     assert _outcome(rewritten) == _outcome(plain)
+
+
+def test_may_assert_finds_every_module_with_an_assert_in_this_repository() -> None:
+    import ast
+
+    checked = 0
+    for path in sorted((REPO / "tests").rglob("*.py")) + sorted((REPO / "dbtest").rglob("*.py")):
+        source = path.read_bytes()
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # fixtures that are broken on purpose
+            continue
+        if any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+            checked += 1
+            assert rewrite.may_assert(source), path
+    assert checked > 30
