@@ -40,6 +40,7 @@ read and two hashes and never imports ``ast``; so does a module without an
 from __future__ import annotations
 
 import _imp
+import gc
 import marshal
 import os
 import sys
@@ -210,7 +211,15 @@ def code_for(source: bytes, source_path: str) -> CodeType:
     if may_assert(source):
         from .rewrite_ast import compile_module
 
-        code = compile_module(source, source_path)
+        # Rewriting allocates many AST nodes and no cycles: collections during it
+        # only walk what the worker has loaded (~17% of the rewrite's time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            code = compile_module(source, source_path)
+        finally:
+            if collecting:
+                gc.enable()
     else:
         # Nothing to rewrite: a plain compile gives the same code without
         # building a Python AST (unittest-style modules: self.assertEqual...).

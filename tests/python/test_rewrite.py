@@ -591,6 +591,38 @@ def test_the_word_assert_anywhere_still_means_a_rewrite(tmp_path: Path, writable
     assert marshal.dumps(code) == marshal.dumps(compile(mention, str(other), "exec", dont_inherit=True))
 
 
+def test_the_collector_is_off_during_a_rewrite_only(
+    tmp_path: Path, writable: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    seen: list[bool] = []
+    real = rewrite_ast.compile_module
+
+    def spy(source: bytes, filename: str) -> object:
+        seen.append(gc.isenabled())
+        if b"broken" in source:
+            raise SyntaxError("broken")
+        return real(source, filename)
+
+    monkeypatch.setattr(rewrite_ast, "compile_module", spy)
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    assert gc.isenabled()
+    assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
+    assert gc.isenabled()
+    with pytest.raises(SyntaxError):
+        rewrite.code_for(b"assert broken\n", str(tmp_path / "broken.py"))
+    assert gc.isenabled(), "back on after a failed rewrite too"
+    assert seen == [False, False]
+    gc.disable()
+    try:
+        rewrite.code_for(SOURCE.replace(b"2", b"3"), str(source))
+        assert not gc.isenabled(), "left off when it was off"
+    finally:
+        gc.enable()
+
+
 # -- the user-level cache, keyed by content -------------------------------------------
 
 
