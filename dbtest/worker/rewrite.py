@@ -24,8 +24,8 @@ it goes beside the standard bytecode, under a tag of its own:
 
 A second, user-level cache keyed by the source's content alone
 (:func:`set_user_cache_dir`, see :func:`user_cache_dir`) survives a fresh clone
-or a CI job without ``.dbtest/``: ``<dir>/rewrite/<cache_tag>-dbtest-<FORMAT_VERSION>/
-<source hash>-<source length>.pyc``, same layout. The project's cache is read first;
+or a CI job without ``.dbtest/``: ``<dir>/rewrite/<cache_tag>-dbtest-<FORMAT_VERSION>-
+<hash of rewrite_ast.py>/<source hash>-<source length>.pyc``, same layout. The project's cache is read first;
 on a miss the user-level one; a rewrite is written to both.
 
 The source hash decides freshness, so an edit is noticed even within the
@@ -98,11 +98,24 @@ def user_cache_dir(environ: Any = os.environ) -> str | None:
     return os.path.join(base, "dbtest")
 
 
+def rewriter_fingerprint() -> str:
+    """A hash of the rewriter's own source: entries shared by every project must
+    not outlive a change to it, even one that forgot to bump FORMAT_VERSION."""
+    try:
+        with open(os.path.join(os.path.dirname(__file__), "rewrite_ast.py"), "rb") as file:
+            return source_hash(file.read()).hex()
+    except OSError:
+        return "unknown"
+
+
 def set_user_cache_dir(directory: str | None) -> None:
     """Also keeps rewritten bytecode, by content, under ``directory/rewrite`` (None: not)."""
     global _user_dir
     tag = sys.implementation.cache_tag
-    _user_dir = os.path.join(directory, "rewrite", f"{tag}-{TAG}") if directory and tag else None
+    if not directory or not tag:
+        _user_dir = None
+        return
+    _user_dir = os.path.join(directory, "rewrite", f"{tag}-{TAG}-{rewriter_fingerprint()}")
 
 
 def user_cache_path(source: bytes) -> str | None:

@@ -640,7 +640,18 @@ def user_cache(tmp_path: Path, writable: None, monkeypatch: pytest.MonkeyPatch) 
     """A user-level cache under tmp_path/user, and no project cache beside the sources."""
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     rewrite.set_user_cache_dir(str(tmp_path / "user"))  # `writable` puts back None
-    return tmp_path / "user" / "rewrite" / f"{sys.implementation.cache_tag}-{rewrite.TAG}"
+    version = f"{sys.implementation.cache_tag}-{rewrite.TAG}-{rewrite.rewriter_fingerprint()}"
+    return tmp_path / "user" / "rewrite" / version
+
+
+def test_the_user_cache_is_per_version_of_the_rewriter(tmp_path: Path, writable: None) -> None:
+    # Entries shared across projects must not survive a change to the rewriter.
+    fingerprint = rewrite.rewriter_fingerprint()
+    expected = rewrite.source_hash((Path(rewrite_ast.__file__)).read_bytes()).hex()
+    assert fingerprint == expected
+    rewrite.set_user_cache_dir(str(tmp_path))
+    path = rewrite.user_cache_path(SOURCE)
+    assert path is not None and Path(path).parent.name.endswith(f"-{rewrite.TAG}-{fingerprint}")
 
 
 def test_a_rewrite_is_kept_by_content_in_the_user_cache(tmp_path: Path, user_cache: Path) -> None:
