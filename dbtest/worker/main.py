@@ -60,9 +60,11 @@ def main() -> int:
     dump_file = _enable_thread_dumps(config["traceback_file"])
     from .capture import FdCapture, NoCapture
     from .execute import Runner
-    from .rewrite import set_cache_dir
+    from .rewrite import set_cache_dir, set_user_cache_dir, user_cache_dir
 
     set_cache_dir(config["cache_dir"])
+    # `--no-cache`: dbtest keeps no cache of its own, the user-level one included.
+    set_user_cache_dir(user_cache_dir() if config["cache_dir"] else None)
     from . import options
 
     options.configure(config["pytest"])

@@ -22,17 +22,25 @@ it goes beside the standard bytecode, under a tag of its own:
     check (8)  importlib.util.source_hash of the payload
     payload    marshal.dumps(code)
 
+A second, user-level cache keyed by the source's content alone
+(:func:`set_user_cache_dir`, see :func:`user_cache_dir`) survives a fresh clone
+or a CI job without ``.dbtest/``: ``<dir>/rewrite/<cache_tag>-dbtest-<FORMAT_VERSION>-
+<hash of rewrite_ast.py>/<source hash>-<source length>.pyc``, same layout. The project's cache is read first;
+on a miss the user-level one; a rewrite is written to both.
+
 The source hash decides freshness, so an edit is noticed even within the
 resolution of file timestamps; the payload hash catches a corrupt file. Either
 mismatch means a cache miss. Files are written to a temporary name and renamed,
 so readers never see a partial one; an unwritable directory or
 ``PYTHONDONTWRITEBYTECODE`` only means no file is written. A cache hit costs a
-read and two hashes and never imports ``ast``.
+read and two hashes and never imports ``ast``; so does a module without an
+``assert`` (see :func:`may_assert`), which is compiled as it is.
 """
 
 from __future__ import annotations
 
 import _imp
+import gc
 import marshal
 import os
 import sys
@@ -70,6 +78,51 @@ def set_cache_dir(directory: str | None) -> None:
     """Keeps rewritten bytecode under ``directory/pyc`` (None: in ``__pycache__``)."""
     global _cache_dir
     _cache_dir = os.path.join(directory, "pyc") if directory else None
+
+
+_user_dir: str | None = None
+
+
+def user_cache_dir(environ: Any = os.environ) -> str | None:
+    """dbtest's user-level cache directory: ``$XDG_CACHE_HOME/dbtest``, else
+    ``~/.cache/dbtest`` (as ruff and mypy keep theirs); None when
+    ``DBTEST_NO_USER_CACHE`` is set to anything but "" or "0", or no home is known."""
+    if environ.get("DBTEST_NO_USER_CACHE", "") not in ("", "0"):
+        return None
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is to be ignored
+        home = environ.get("HOME") or os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "dbtest")
+
+
+def rewriter_fingerprint() -> str:
+    """A hash of the rewriter's own source: entries shared by every project must
+    not outlive a change to it, even one that forgot to bump FORMAT_VERSION."""
+    try:
+        with open(os.path.join(os.path.dirname(__file__), "rewrite_ast.py"), "rb") as file:
+            return source_hash(file.read()).hex()
+    except OSError:
+        return "unknown"
+
+
+def set_user_cache_dir(directory: str | None) -> None:
+    """Also keeps rewritten bytecode, by content, under ``directory/rewrite`` (None: not)."""
+    global _user_dir
+    tag = sys.implementation.cache_tag
+    if not directory or not tag:
+        _user_dir = None
+        return
+    _user_dir = os.path.join(directory, "rewrite", f"{tag}-{TAG}-{rewriter_fingerprint()}")
+
+
+def user_cache_path(source: bytes) -> str | None:
+    """Where the rewritten bytecode of ``source`` is kept for every project (None: nowhere)."""
+    if _user_dir is None:
+        return None
+    return os.path.join(_user_dir, f"{source_hash(source).hex()}-{len(source)}.pyc")
 
 
 def cache_path(source_path: str) -> str | None:
@@ -137,20 +190,57 @@ def write_cache(path: str, source: bytes, code: CodeType) -> bool:
     return True
 
 
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def may_assert(source: bytes) -> bool:
+    """False only if ``source`` has no assert statement: nowhere the word
+    ``assert`` with no ASCII letter, digit or underscore on either side. Keywords
+    are ASCII in any source encoding Python reads, and a keyword touching such a
+    character would be part of a longer name (``assertEqual``). A non-ASCII
+    neighbour, a comment or a string only make it answer True: a rewrite that
+    changes nothing."""
+    start = source.find(b"assert")
+    while start >= 0:
+        end = start + 6
+        if (start == 0 or source[start - 1] not in _WORD) and (end == len(source) or source[end] not in _WORD):
+            return True
+        start = source.find(b"assert", end)
+    return False
+
+
 def code_for(source: bytes, source_path: str) -> CodeType:
     """The rewritten code of a test module, from the cache if it is fresh."""
     path = cache_path(source_path)
-    if path is not None:
-        code = read_cache(path, source)
-        if code is not None:
-            # As importlib does for pycs: the project may have moved since.
-            _imp._fix_co_filename(code, source_path)
-            return code
-    from .rewrite_ast import compile_module
+    shared = user_cache_path(source)
+    for candidate in (path, shared):
+        if candidate is not None:
+            code = read_cache(candidate, source)
+            if code is not None:
+                # As importlib does for pycs: the project may have moved since,
+                # and a user-level entry may come from another project.
+                _imp._fix_co_filename(code, source_path)
+                return code
+    if may_assert(source):
+        from .rewrite_ast import compile_module
 
-    code = compile_module(source, source_path)
+        # Rewriting allocates many AST nodes and no cycles: collections during it
+        # only walk what the worker has loaded (~17% of the rewrite's time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            code = compile_module(source, source_path)
+        finally:
+            if collecting:
+                gc.enable()
+    else:
+        # Nothing to rewrite: a plain compile gives the same code without
+        # building a Python AST (unittest-style modules: self.assertEqual...).
+        code = compile(source, source_path, "exec", dont_inherit=True)
     if path is not None and may_write_cache():
         write_cache(path, source, code)
+    if shared is not None:
+        write_cache(shared, source, code)
     return code
 
 

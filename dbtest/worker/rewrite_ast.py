@@ -120,40 +120,10 @@ class _ModuleRewriter:
     def assertion(self, node: ast.Assert) -> list[ast.stmt]:
         try:
             statements = _AssertRewriter(self.names).rewrite(node)
-            for statement in statements:
-                _fill_locations(statement)
         except RecursionError:  # an absurdly deep expression: keep the plain assert
             return [node]
         self.rewritten += 1
         return statements
-
-
-def _fill_locations(root: ast.AST) -> None:
-    """``ast.fix_missing_locations`` for one statement, without its recursion and
-    generators: rewriting is dominated by this walk when bytecode is not cached
-    (``PYTHONDONTWRITEBYTECODE``), so it is an explicit stack over ``_fields``.
-    A node without a position takes its nearest positioned ancestor's."""
-    stack: list[tuple[ast.AST, int, int, int, int]] = [(root, 1, 0, 1, 0)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, lineno, col, end_lineno, end_col = pop()
-        if "lineno" in node._attributes:
-            here = getattr(node, "lineno", None)
-            if here is None:
-                node.lineno, node.col_offset = lineno, col
-                node.end_lineno, node.end_col_offset = end_lineno, end_col
-            else:
-                lineno, col = here, node.col_offset
-                end_lineno = getattr(node, "end_lineno", None) or lineno
-                end_col = getattr(node, "end_col_offset", None) or col
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, ast.AST):
-                push((value, lineno, col, end_lineno, end_col))
-            elif isinstance(value, list):
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        push((item, lineno, col, end_lineno, end_col))
 
 
 def _import_runtime(tree: ast.Module) -> None:
@@ -171,33 +141,54 @@ def _import_runtime(tree: ast.Module) -> None:
     body.insert(position, statement)
 
 
-def _load(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Load())
+# Where a generated node sits: the keyword arguments that give it a position.
+Spot = dict[str, int]
 
 
-def _runtime(attr: str) -> ast.Attribute:
-    return ast.Attribute(value=_load(RUNTIME), attr=attr, ctx=ast.Load())
+def _spot(origin: ast.AST) -> Spot:
+    """The position generated nodes take from ``origin``, their nearest positioned
+    ancestor, as ``ast.fix_missing_locations`` would give them (a missing or zero
+    end takes the start). Every generated node is built with its position, so no
+    walk over the rewritten statements is needed."""
+    lineno, col = origin.lineno, origin.col_offset  # type: ignore[attr-defined]
+    end_lineno = getattr(origin, "end_lineno", None) or lineno
+    end_col = getattr(origin, "end_col_offset", None) or col
+    return {"lineno": lineno, "col_offset": col, "end_lineno": end_lineno, "end_col_offset": end_col}
 
 
-def _constant(value: object) -> ast.Constant:
-    return ast.Constant(value=value)
+def _load(name: str, at: Spot) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load(), **at)
 
 
-def _node(kind: str, *parts: ast.expr) -> ast.Tuple:
+def _store(name: str, at: Spot) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Store(), **at)
+
+
+def _runtime(attr: str, at: Spot) -> ast.Attribute:
+    return ast.Attribute(value=_load(RUNTIME, at), attr=attr, ctx=ast.Load(), **at)
+
+
+def _constant(value: object, at: Spot) -> ast.Constant:
+    return ast.Constant(value=value, **at)
+
+
+def _node(kind: str, at: Spot, *parts: ast.expr) -> ast.Tuple:
     """A description node for ``dbtest.worker.assertion``, built on failure only."""
-    return ast.Tuple(elts=[_constant(kind), *parts], ctx=ast.Load())
+    return ast.Tuple(elts=[_constant(kind, at), *parts], ctx=ast.Load(), **at)
 
 
-def _tuple(items: list[ast.expr]) -> ast.Tuple:
-    return ast.Tuple(elts=items, ctx=ast.Load())
+def _tuple(items: list[ast.expr], at: Spot) -> ast.Tuple:
+    return ast.Tuple(elts=items, ctx=ast.Load(), **at)
 
 
-def _fresh(value: ast.expr) -> ast.expr:
-    """Another reference to a temporary or constant (AST nodes are not shared)."""
+def _fresh(value: ast.expr, at: Spot) -> ast.expr:
+    """Another reference to a temporary or constant (AST nodes are not shared).
+    The values ``visit`` returns are never placed in the tree themselves, only
+    such copies, each with the position of where it goes."""
     if isinstance(value, ast.Name):
-        return _load(value.id)
+        return _load(value.id, at)
     if isinstance(value, ast.Constant):
-        return _constant(value.value)
+        return _constant(value.value, at)
     raise TypeError(f"not a simple value: {ast.dump(value)}")
 
 
@@ -208,7 +199,9 @@ def _located(new: N, origin: ast.AST) -> N:
 class _AssertRewriter:
     """Rewrites one ``assert``. ``visit`` methods return (value, description):
     an expression for the already computed value (a temporary or a constant)
-    and the expression that builds its description node on failure."""
+    and the expression that builds its description node on failure. Descriptions
+    and the final check sit under the ``assert``'s position (``self.at``); the
+    statements computing a sub-expression under that sub-expression's."""
 
     def __init__(self, names: Iterator[int]) -> None:
         self.names = names
@@ -216,24 +209,27 @@ class _AssertRewriter:
         self.temps: list[str] = []
         self.maybe_unset: list[str] = []  # temporaries short-circuiting may skip
         self.depth = 0
+        self.at: Spot = {}
 
     def rewrite(self, node: ast.Assert) -> list[ast.stmt]:
+        at = self.at = _spot(node)
         evaluation = self.statements
         value, description = self.visit(node.test)
         args: list[ast.expr] = [description]
         if node.msg is not None:
             args.append(node.msg)  # evaluated on failure only, as in a plain assert
-        explanation = ast.Call(func=_runtime("message"), args=args, keywords=[])
-        fail = ast.Raise(exc=ast.Call(func=_runtime("Failure"), args=[explanation], keywords=[]), cause=None)
-        check = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=_fresh(value)), body=[fail], orelse=[])
+        explanation = ast.Call(func=_runtime("message", at), args=args, keywords=[], **at)
+        failure = ast.Call(func=_runtime("Failure", at), args=[explanation], keywords=[], **at)
+        fail = ast.Raise(exc=failure, cause=None, **at)
+        check = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=_fresh(value, at), **at), body=[fail], orelse=[])
         statements: list[ast.stmt] = []
         if self.maybe_unset:
-            targets: list[ast.expr] = [ast.Name(id=n, ctx=ast.Store()) for n in self.maybe_unset]
-            statements.append(ast.Assign(targets=targets, value=_runtime("UNSET")))
+            targets: list[ast.expr] = [_store(n, at) for n in self.maybe_unset]
+            statements.append(ast.Assign(targets=targets, value=_runtime("UNSET", at)))
         statements.extend(evaluation)
         statements.append(check)
         if self.temps:
-            statements.append(ast.Delete(targets=[ast.Name(id=n, ctx=ast.Del()) for n in self.temps]))
+            statements.append(ast.Delete(targets=[ast.Name(id=n, ctx=ast.Del(), **at) for n in self.temps]))
         for statement in statements:
             if not hasattr(statement, "lineno"):
                 _located(statement, node)
@@ -249,11 +245,12 @@ class _AssertRewriter:
         return name
 
     def assign(self, value: ast.expr, origin: ast.AST, name: str | None = None) -> ast.Name:
-        """Appends ``<temp> = value`` and returns the temporary."""
+        """Appends ``<temp> = value`` (``value`` positioned by the caller) and
+        returns the temporary (not placed: callers place copies of it)."""
         name = name or self.temp()
-        statement = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value)
+        statement = ast.Assign(targets=[_store(name, _spot(origin))], value=value)
         self.statements.append(_located(statement, origin))
-        return _load(name)
+        return ast.Name(id=name, ctx=ast.Load())
 
     def enter_if(self, test: ast.expr, origin: ast.AST) -> None:
         """Continues inside ``if test:``; undone by resetting ``statements``/``depth``."""
@@ -272,55 +269,64 @@ class _AssertRewriter:
 
     def generic(self, node: ast.expr) -> tuple[ast.expr, ast.expr]:
         value = self.assign(node, node)
-        return value, _node("v", _fresh(value))
+        return value, _node("v", self.at, _fresh(value, self.at))
 
     def visit_Constant(self, node: ast.Constant) -> tuple[ast.expr, ast.expr]:
-        return _constant(node.value), _node("v", _constant(node.value))
+        return ast.Constant(value=node.value), _node("v", self.at, _constant(node.value, self.at))
 
     def visit_Name(self, node: ast.Name) -> tuple[ast.expr, ast.expr]:
         value = self.assign(node, node)
-        return value, _node("n", _fresh(value), _constant(node.id))
+        at = self.at
+        return value, _node("n", at, _fresh(value, at), _constant(node.id, at))
 
     def visit_Attribute(self, node: ast.Attribute) -> tuple[ast.expr, ast.expr]:
         base, base_description = self.visit(node.value)
-        access = _located(ast.Attribute(value=_fresh(base), attr=node.attr, ctx=ast.Load()), node)
+        here = _spot(node)
+        access = _located(ast.Attribute(value=_fresh(base, here), attr=node.attr, ctx=ast.Load()), node)
         value = self.assign(access, node)
-        return value, _node("a", _fresh(value), base_description, _constant(node.attr))
+        at = self.at
+        return value, _node("a", at, _fresh(value, at), base_description, _constant(node.attr, at))
 
     def visit_Subscript(self, node: ast.Subscript) -> tuple[ast.expr, ast.expr]:
         if isinstance(node.slice, ast.Slice):  # a slice is not an expression of its own
             return self.generic(node)
         base, base_description = self.visit(node.value)
         index, index_description = self.visit(node.slice)
-        item = _located(ast.Subscript(value=_fresh(base), slice=_fresh(index), ctx=ast.Load()), node)
+        here = _spot(node)
+        item = _located(ast.Subscript(value=_fresh(base, here), slice=_fresh(index, here), ctx=ast.Load()), node)
         value = self.assign(item, node)
-        return value, _node("s", _fresh(value), base_description, index_description)
+        return value, _node("s", self.at, _fresh(value, self.at), base_description, index_description)
 
     def visit_Call(self, node: ast.Call) -> tuple[ast.expr, ast.expr]:
+        at = self.at
         func, func_description = self.visit(node.func)
+        here = _spot(node)
         args: list[ast.expr] = []
         parts: list[ast.expr] = []
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 value, description = self.visit(arg.value)
-                args.append(_located(ast.Starred(value=value, ctx=ast.Load()), arg))
-                parts.append(_tuple([_constant("*"), description]))
+                starred = ast.Starred(value=_fresh(value, _spot(arg)), ctx=ast.Load())
+                args.append(_located(starred, arg))
+                parts.append(_tuple([_constant("*", at), description], at))
             else:
                 value, description = self.visit(arg)
-                args.append(value)
-                parts.append(_tuple([_constant(""), description]))
+                args.append(_fresh(value, here))
+                parts.append(_tuple([_constant("", at), description], at))
         keywords: list[ast.keyword] = []
         for keyword in node.keywords:
             value, description = self.visit(keyword.value)
-            keywords.append(_located(ast.keyword(arg=keyword.arg, value=value), keyword))
+            keywords.append(_located(ast.keyword(arg=keyword.arg, value=_fresh(value, _spot(keyword))), keyword))
             prefix = "**" if keyword.arg is None else f"{keyword.arg}="
-            parts.append(_tuple([_constant(prefix), description]))
-        call = _located(ast.Call(func=_fresh(func), args=args, keywords=keywords), node)
+            parts.append(_tuple([_constant(prefix, at), description], at))
+        call = _located(ast.Call(func=_fresh(func, here), args=args, keywords=keywords), node)
         value = self.assign(call, node)
-        return value, _node("c", _fresh(value), func_description, _tuple(parts))
+        return value, _node("c", at, _fresh(value, at), func_description, _tuple(parts, at))
 
     def visit_Compare(self, node: ast.Compare) -> tuple[ast.expr, ast.expr]:
+        at = self.at
         left, left_description = self.visit(node.left)
+        here = _spot(node)
         operands = [left_description]
         ops: list[ast.expr] = []
         results: list[ast.Name] = []
@@ -329,51 +335,60 @@ class _AssertRewriter:
         outer, depth = self.statements, self.depth
         for index, (op, comparator) in enumerate(zip(node.ops, node.comparators, strict=True)):
             if index:
-                self.enter_if(_fresh(results[-1]), node)  # Python stops at the first false pair
+                self.enter_if(_fresh(results[-1], here), node)  # Python stops at the first false pair
             right, right_description = self.visit(comparator)
-            pair = _located(ast.Compare(left=_fresh(left), ops=[op], comparators=[_fresh(right)]), node)
+            pair = _located(ast.Compare(left=_fresh(left, here), ops=[op], comparators=[_fresh(right, here)]), node)
             result = self.assign(pair, node)
             if overall is not None:
-                self.assign(_fresh(result), node, overall)
+                self.assign(_fresh(result, here), node, overall)
             results.append(result)
             operands.append(right_description)
-            ops.append(_constant(_COMPARE[type(op)]))
+            ops.append(_constant(_COMPARE[type(op)], at))
             left = right
         self.statements, self.depth = outer, depth
-        value = _load(overall) if overall is not None else results[0]
-        description = _node("cmp", _fresh(value), _tuple(operands), _tuple(ops), _tuple([_fresh(r) for r in results]))
+        value = ast.Name(id=overall, ctx=ast.Load()) if overall is not None else results[0]
+        checks = _tuple([_fresh(r, at) for r in results], at)
+        description = _node("cmp", at, _fresh(value, at), _tuple(operands, at), _tuple(ops, at), checks)
         return value, description
 
     def visit_BoolOp(self, node: ast.BoolOp) -> tuple[ast.expr, ast.expr]:
+        at = self.at
         is_and = isinstance(node.op, ast.And)
         result = self.temp()
         operands: list[ast.expr] = []
         outer, depth = self.statements, self.depth
         for index, operand in enumerate(node.values):
+            here = _spot(operand)
             if index:
-                test: ast.expr = _load(result) if is_and else ast.UnaryOp(op=ast.Not(), operand=_load(result))
+                test: ast.expr = _load(result, here)
+                if not is_and:
+                    test = ast.UnaryOp(op=ast.Not(), operand=test, **here)
                 self.enter_if(test, operand)
             value, description = self.visit(operand)
             if index and isinstance(value, ast.Constant):
                 # The renderer tells skipped operands by their unset value, so a
                 # constant after the first operand needs a temporary as well.
-                value = self.assign(value, operand)
-                description = _node("v", _fresh(value))
-            self.assign(_fresh(value), operand, result)
+                value = self.assign(_fresh(value, here), operand)
+                description = _node("v", at, _fresh(value, at))
+            self.assign(_fresh(value, here), operand, result)
             operands.append(description)
         self.statements, self.depth = outer, depth
-        op = _constant("and" if is_and else "or")
-        return _load(result), _node("bool", _load(result), op, _tuple(operands))
+        op = _constant("and" if is_and else "or", at)
+        return ast.Name(id=result, ctx=ast.Load()), _node("bool", at, _load(result, at), op, _tuple(operands, at))
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> tuple[ast.expr, ast.expr]:
         operand, description = self.visit(node.operand)
-        value = self.assign(_located(ast.UnaryOp(op=node.op, operand=_fresh(operand)), node), node)
-        return value, _node("u", _fresh(value), _constant(_UNARY[type(node.op)]), description)
+        operation = _located(ast.UnaryOp(op=node.op, operand=_fresh(operand, _spot(node))), node)
+        value = self.assign(operation, node)
+        at = self.at
+        return value, _node("u", at, _fresh(value, at), _constant(_UNARY[type(node.op)], at), description)
 
     def visit_BinOp(self, node: ast.BinOp) -> tuple[ast.expr, ast.expr]:
         left, left_description = self.visit(node.left)
         right, right_description = self.visit(node.right)
-        operation = _located(ast.BinOp(left=_fresh(left), op=node.op, right=_fresh(right)), node)
+        here = _spot(node)
+        operation = _located(ast.BinOp(left=_fresh(left, here), op=node.op, right=_fresh(right, here)), node)
         value = self.assign(operation, node)
-        symbol = _constant(_BINARY[type(node.op)])
-        return value, _node("b", _fresh(value), symbol, left_description, right_description)
+        at = self.at
+        symbol = _constant(_BINARY[type(node.op)], at)
+        return value, _node("b", at, _fresh(value, at), symbol, left_description, right_description)

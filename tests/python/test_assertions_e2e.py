@@ -87,7 +87,9 @@ def test_rewritten_bytecode_is_cached_and_reused(project: Path, first_run: Run) 
 def test_cache_is_written_even_when_python_may_not_write_bytecode(tmp_path: Path) -> None:
     target = tmp_path / "project"
     shutil.copytree(FIXTURES / "assertions", target)
-    run = run_dbtest(".", cwd=target, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    # A user-level cache of its own: one that has these modules would serve them unrewritten.
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path / "cache-home")}
+    run = run_dbtest(".", cwd=target, env=env)
     assert "assert 42 == 41" in run.stdout, run
     assert list((target / ".dbtest" / "pyc").glob("test_values-*.pyc"))
     assert not list(target.glob("__pycache__/*dbtest*"))
@@ -119,6 +121,41 @@ def test_works_without_writing_bytecode(tmp_path: Path) -> None:
     run = run_dbtest("--no-cache", ".", cwd=target, env={"PYTHONDONTWRITEBYTECODE": "1"})
     assert "assert 42 == 41" in run.stdout, run
     assert not list(target.glob("__pycache__/*dbtest*")), "nothing cached"
+
+
+def _user_entries(home: Path) -> list[Path]:
+    return sorted((home / "dbtest" / "rewrite").glob("*/*.pyc"))
+
+
+def test_a_fresh_clone_is_served_by_the_user_level_cache(tmp_path: Path) -> None:
+    home = tmp_path / "cache-home"
+    env = {**WRITE_BYTECODE, "XDG_CACHE_HOME": str(home)}
+    first, clone = tmp_path / "first", tmp_path / "clone"
+    shutil.copytree(FIXTURES / "assertions", first)
+    shutil.copytree(FIXTURES / "assertions", clone)
+    run = run_dbtest("-j", "2", ".", cwd=first, env=env)
+    entries = _user_entries(home)
+    assert len(entries) == 2, (entries, run)  # test_values and test_opt_out, by content
+    stamps = [p.stat().st_mtime_ns for p in entries]
+    again = run_dbtest("-j", "2", ".", cwd=clone, env=env)
+    assert _failures(again) == _failures(run), again
+    assert " +  where 3 = len(" in again.stdout
+    # Served from the user-level cache: nothing rewritten, so nothing new written anywhere.
+    assert _user_entries(home) == entries and [p.stat().st_mtime_ns for p in entries] == stamps
+    assert not list((clone / ".dbtest" / "pyc").glob("*.pyc"))
+
+
+@pytest.mark.parametrize("how", ["--no-cache", "DBTEST_NO_USER_CACHE"])
+def test_the_user_level_cache_can_be_left_out(tmp_path: Path, how: str) -> None:
+    home = tmp_path / "cache-home"
+    target = tmp_path / "project"
+    shutil.copytree(FIXTURES / "assertions", target)
+    env = {**WRITE_BYTECODE, "XDG_CACHE_HOME": str(home)}
+    if how == "DBTEST_NO_USER_CACHE":
+        env[how] = "1"
+    run = run_dbtest(*([how] if how.startswith("--") else []), ".", cwd=target, env=env)
+    assert "assert 42 == 41" in run.stdout, run
+    assert _user_entries(home) == []
 
 
 def _failures(run: Run) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import marshal
 import os
 import re
 import subprocess
@@ -414,6 +415,7 @@ def writable(monkeypatch: pytest.MonkeyPatch) -> None:
     beside the source."""
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     monkeypatch.setattr(rewrite, "_cache_dir", None)
+    monkeypatch.setattr(rewrite, "_user_dir", None)
 
 
 SOURCE = b"def check():\n    value = 1\n    assert value == 2\n"
@@ -540,6 +542,165 @@ def test_a_moved_project_reports_its_new_path(tmp_path: Path, writable: None) ->
     assert code.co_filename == str(new / "cached.py")
 
 
+def test_a_module_without_assert_is_compiled_without_the_rewriter(
+    tmp_path: Path, writable: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = b"import unittest\n\nclass T(unittest.TestCase):\n    def test_it(self):\n        self.assertEqual(1, 2)\n"
+    source = tmp_path / "plain.py"
+    source.write_bytes(plain)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("a module without assert went through the rewriter")
+
+    monkeypatch.setattr(rewrite_ast, "compile_module", refuse)
+    code = rewrite.code_for(plain, str(source))
+    assert marshal.dumps(code) == marshal.dumps(compile(plain, str(source), "exec", dont_inherit=True))
+    path = rewrite.cache_path(str(source))
+    assert path is not None and rewrite.read_cache(path, plain) is not None, "cached like any other"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"assert x\n", True),
+        (b"if y: assert(x)\n", True),
+        (b"def f():\n\tassert x;pass\n", True),
+        (b"x = 1; assert\\\n x\n", True),
+        (b"# assert in a comment\n", True),  # conservative: rewritten, unchanged
+        (b"\xc3\xa9assert = 1\n", True),  # a non-ASCII neighbour: conservative too
+        (b"assert", True),
+        (b"self.assertEqual(a, b)\nmock.assert_called()\n", False),
+        (b"reassert = 1\nassert2 = 2\n", False),
+        (b"", False),
+    ],
+)
+def test_may_assert_never_misses_an_assert(text: bytes, expected: bool) -> None:
+    assert rewrite.may_assert(text) is expected
+
+
+def test_the_word_assert_anywhere_still_means_a_rewrite(tmp_path: Path, writable: None) -> None:
+    # Only an assert statement is rewritten; a module with the word elsewhere
+    # takes the rewriter's path and comes out the same as before.
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
+    mention = b"def check():\n    return 'assert'\n"
+    other = tmp_path / "mention.py"
+    other.write_bytes(mention)
+    code = rewrite.code_for(mention, str(other))
+    assert marshal.dumps(code) == marshal.dumps(compile(mention, str(other), "exec", dont_inherit=True))
+
+
+def test_the_collector_is_off_during_a_rewrite_only(
+    tmp_path: Path, writable: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    seen: list[bool] = []
+    real = rewrite_ast.compile_module
+
+    def spy(source: bytes, filename: str) -> object:
+        seen.append(gc.isenabled())
+        if b"broken" in source:
+            raise SyntaxError("broken")
+        return real(source, filename)
+
+    monkeypatch.setattr(rewrite_ast, "compile_module", spy)
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    assert gc.isenabled()
+    assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
+    assert gc.isenabled()
+    with pytest.raises(SyntaxError):
+        rewrite.code_for(b"assert broken\n", str(tmp_path / "broken.py"))
+    assert gc.isenabled(), "back on after a failed rewrite too"
+    assert seen == [False, False]
+    gc.disable()
+    try:
+        rewrite.code_for(SOURCE.replace(b"2", b"3"), str(source))
+        assert not gc.isenabled(), "left off when it was off"
+    finally:
+        gc.enable()
+
+
+# -- the user-level cache, keyed by content -------------------------------------------
+
+
+def test_the_user_cache_directory_follows_xdg_and_can_be_turned_off() -> None:
+    assert rewrite.user_cache_dir({"XDG_CACHE_HOME": "/x/cache", "HOME": "/h"}) == "/x/cache/dbtest"
+    assert rewrite.user_cache_dir({"HOME": "/h"}) == "/h/.cache/dbtest"
+    # A relative XDG_CACHE_HOME is ignored, as the XDG spec says.
+    assert rewrite.user_cache_dir({"XDG_CACHE_HOME": "rel", "HOME": "/h"}) == "/h/.cache/dbtest"
+    assert rewrite.user_cache_dir({"XDG_CACHE_HOME": "/x", "DBTEST_NO_USER_CACHE": "0"}) == "/x/dbtest"
+    assert rewrite.user_cache_dir({"XDG_CACHE_HOME": "/x", "DBTEST_NO_USER_CACHE": "1"}) is None
+
+
+@pytest.fixture
+def user_cache(tmp_path: Path, writable: None, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user-level cache under tmp_path/user, and no project cache beside the sources."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    rewrite.set_user_cache_dir(str(tmp_path / "user"))  # `writable` puts back None
+    version = f"{sys.implementation.cache_tag}-{rewrite.TAG}-{rewrite.rewriter_fingerprint()}"
+    return tmp_path / "user" / "rewrite" / version
+
+
+def test_the_user_cache_is_per_version_of_the_rewriter(tmp_path: Path, writable: None) -> None:
+    # Entries shared across projects must not survive a change to the rewriter.
+    fingerprint = rewrite.rewriter_fingerprint()
+    expected = rewrite.source_hash((Path(rewrite_ast.__file__)).read_bytes()).hex()
+    assert fingerprint == expected
+    rewrite.set_user_cache_dir(str(tmp_path))
+    path = rewrite.user_cache_path(SOURCE)
+    assert path is not None and Path(path).parent.name.endswith(f"-{rewrite.TAG}-{fingerprint}")
+
+
+def test_a_rewrite_is_kept_by_content_in_the_user_cache(tmp_path: Path, user_cache: Path) -> None:
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
+    expected = f"{rewrite.source_hash(SOURCE).hex()}-{len(SOURCE)}.pyc"
+    assert os.listdir(user_cache) == [expected], "written atomically, no temporaries left"
+    assert rewrite.read_cache(str(user_cache / expected), SOURCE) is not None
+
+
+def test_a_fresh_clone_is_served_by_the_user_cache(
+    tmp_path: Path, user_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, clone = tmp_path / "first" / "cached.py", tmp_path / "clone" / "cached.py"
+    for path in (first, clone):
+        path.parent.mkdir()
+        path.write_bytes(SOURCE)
+    rewrite.code_for(SOURCE, str(first))
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the source was rewritten again despite the user-level cache")
+
+    monkeypatch.setattr(rewrite_ast, "compile_module", refuse)
+    code = rewrite.code_for(SOURCE, str(clone))
+    assert code.co_filename == str(clone), "the clone's own path, not the first project's"
+    assert run_check(code) == "assert 1 == 2"
+
+
+def test_an_edit_misses_the_user_cache(tmp_path: Path, user_cache: Path) -> None:
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    rewrite.code_for(SOURCE, str(source))
+    edited = SOURCE.replace(b"value == 2", b"value == 3")
+    source.write_bytes(edited)
+    assert run_check(rewrite.code_for(edited, str(source))) == "assert 1 == 3"
+    assert len(os.listdir(user_cache)) == 2, "one entry per content"
+
+
+def test_a_corrupt_user_cache_entry_is_not_used(tmp_path: Path, user_cache: Path) -> None:
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    rewrite.code_for(SOURCE, str(source))
+    (entry,) = user_cache.iterdir()
+    entry.write_bytes(entry.read_bytes()[:-5])
+    assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
+    assert rewrite.read_cache(str(entry), SOURCE) is not None, "replaced by a good one"
+
+
 def _python(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     proc = subprocess.run(
@@ -602,3 +763,19 @@ def test_rewritten_asserts_behave_like_plain_ones(expression: str) -> None:
     plain = compile(source, "plain.py", "exec", dont_inherit=True)
     rewritten = rewrite_ast.compile_module(source, "rewritten.py")
     assert _outcome(rewritten) == _outcome(plain)
+
+
+def test_may_assert_finds_every_module_with_an_assert_in_this_repository() -> None:
+    import ast
+
+    checked = 0
+    for path in sorted((REPO / "tests").rglob("*.py")) + sorted((REPO / "dbtest").rglob("*.py")):
+        source = path.read_bytes()
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # fixtures that are broken on purpose
+            continue
+        if any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+            checked += 1
+            assert rewrite.may_assert(source), path
+    assert checked > 30
