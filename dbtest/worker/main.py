@@ -116,14 +116,15 @@ def run() -> None:
     try:
         code = main()
     except protocol.ProtocolError as exc:
-        os.write(_diagnostics_fd, f"dbtest worker: protocol error: {exc}\n".encode())
+        os.write(_diagnostics_fd, f"dbtest worker: protocol error: {exc}\n".encode(errors="backslashreplace"))
         code = 70
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 0
     except BaseException:  # a bug in the worker itself: say what it was
         import traceback
 
-        os.write(_diagnostics_fd, ("dbtest worker: internal error\n" + traceback.format_exc()).encode())
+        complaint = "dbtest worker: internal error\n" + traceback.format_exc()
+        os.write(_diagnostics_fd, complaint.encode(errors="backslashreplace"))
         code = 70
     # Skip interpreter teardown: threads or atexit hooks left by tests must not
     # keep a finished worker alive.
