@@ -319,6 +319,30 @@ def test_sigterm_ends_the_run_like_ctrl_c_and_cleans_up(tmp_path):
     assert not list(temp.iterdir()), "the run's temporary directory is removed"
 
 
+def test_an_interrupted_run_names_the_tests_it_stopped_with_their_stacks(tmp_path):
+    log = tmp_path / "pids"
+    report = tmp_path / "report.json"
+    args = ["-j", "2", "--no-cache", "--json", str(report), str(FIXTURES / "slow")]
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        log.unlink(missing_ok=True)
+        proc = _start(args, {"DBTEST_PID_LOG": str(log)})
+        _wait_for_lines(log, 3)
+        proc.send_signal(stop)
+        stdout, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 2, stdout
+        # Two slow tests were running: each is named, with its time and stack.
+        assert stdout.splitlines()[-1].startswith("1 passed, 0 failed, 2 errors, 1 not run"), stdout
+        tests = json.loads(report.read_text())["tests"]
+        stopped = [t for t in tests if t["error_kind"] == "interrupted"]
+        assert len(stopped) == 2, tests
+        for test in stopped:
+            name = test["id"].split("::")[1]
+            assert test["outcome"] == "error"
+            assert test["message"].startswith("interrupted after "), test
+            assert f'test_slow.py", line {16 + 5 * int(name[-1])} in {name}' in test["traceback"], test
+            assert f"ERROR {test['id']} - interrupted after" in stdout, stdout
+
+
 def test_run_directories_of_dead_coordinators_are_removed(tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()

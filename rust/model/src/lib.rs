@@ -320,6 +320,8 @@ pub enum ErrorKind {
     Protocol,
     /// The file could not be collected (syntax error, unreadable).
     Collection,
+    /// The test was running when the run was interrupted (Ctrl-C, SIGTERM).
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -332,6 +334,7 @@ impl ErrorKind {
             ErrorKind::Missing => "missing",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Collection => "collection",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }

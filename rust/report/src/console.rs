@@ -256,7 +256,11 @@ impl<W: Write> ConsoleReporter<W> {
         if let (Some(_), Some(message)) = (&result.traceback, &result.message) {
             if matches!(
                 result.error_kind,
-                Some(dbtest_model::ErrorKind::Timeout | dbtest_model::ErrorKind::Crash)
+                Some(
+                    dbtest_model::ErrorKind::Timeout
+                        | dbtest_model::ErrorKind::Crash
+                        | dbtest_model::ErrorKind::Interrupted
+                )
             ) {
                 let _ = writeln!(self.out, "{message}");
             }

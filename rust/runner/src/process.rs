@@ -54,7 +54,7 @@ pub(crate) struct Reaped {
 /// How a reaper ends a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReapMode {
-    /// Ask for a thread dump (SIGUSR1), then end it.
+    /// Ask for a thread dump (SIGUSR1), then end it (a timeout, an interrupted run).
     Timeout,
     /// It is already dying; collect its status.
     Crash,

@@ -272,6 +272,7 @@ impl Dispatcher<'_> {
             } {
                 self.outcome.interrupted = true;
                 self.stop_dispatching("interrupted".into());
+                self.interrupt_running();
                 self.end_all(ReapMode::Kill);
                 return;
             }
