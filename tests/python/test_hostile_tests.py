@@ -87,3 +87,75 @@ def test_every_message_the_worker_sends_carries_lone_surrogates_escaped() -> Non
     # Clean messages are packed as they were, and the packer is left usable.
     clean = protocol.batch_done(3)
     assert msgpack.unpackb(protocol.encode(clean)[4:], raw=False) == clean
+
+
+CLOSES_DESCRIPTORS = """
+import os
+
+def test_closes_low_descriptors():
+    for fd in range(3, 64):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    print("captured after closing 3-63")
+    assert 0
+
+def test_closes_every_descriptor_it_can():
+    os.closerange(3, 65536)
+    print("captured after closerange")
+    assert 0
+
+def test_runs_after_them():
+    print("captured in the same worker")
+    assert 0
+"""
+
+
+def test_tests_that_close_descriptors_do_not_take_the_worker_with_them(project, tmp_path: Path) -> None:
+    root = project({"test_fds.py": CLOSES_DESCRIPTORS})
+    for jobs in ("1", "2"):
+        report = tmp_path / f"report-{jobs}.json"
+        run = run_dbtest("-j", jobs, "--no-cache", "--json", str(report), str(root))
+        assert run.last_line.startswith("0 passed, 3 failed in"), run
+        tests = {t["id"].split("::", 1)[1]: t for t in json.loads(report.read_text())["tests"]}
+        assert tests["test_closes_low_descriptors"]["stdout"] == "captured after closing 3-63\n"
+        assert tests["test_closes_every_descriptor_it_can"]["stdout"] == "captured after closerange\n"
+        assert tests["test_runs_after_them"]["stdout"] == "captured in the same worker\n"
+        assert {t["worker"] for t in tests.values()} == {1} or jobs == "2"
+
+
+DIES = """
+import ctypes, os, sys, time
+
+def test_segfaults():
+    print("printed before the segfault", flush=True)
+    os.write(2, b"raw stderr before the segfault\\n")
+    ctypes.string_at(0)
+
+def test_exits():
+    sys.stdout.write("printed before os._exit\\n")
+    sys.stdout.flush()
+    os._exit(3)
+
+def test_hangs():
+    print("printed before hanging", flush=True)
+    time.sleep(60)
+
+def test_passes():
+    print("not shown")
+"""
+
+
+def test_a_crashed_or_timed_out_tests_output_is_shown(project, tmp_path: Path) -> None:
+    root = project({"test_dies.py": DIES})
+    report = tmp_path / "report.json"
+    run = run_dbtest("-j", "1", "--no-cache", "--timeout", "2", "--json", str(report), str(root))
+    assert run.last_line.startswith("1 passed, 0 failed, 3 errors in"), run
+    tests = {t["id"].split("::", 1)[1]: t for t in json.loads(report.read_text())["tests"]}
+    assert tests["test_segfaults"]["stdout"] == "printed before the segfault\n"
+    assert tests["test_segfaults"]["stderr"].startswith("raw stderr before the segfault\n")
+    assert tests["test_exits"]["stdout"] == "printed before os._exit\n"
+    assert tests["test_hangs"]["stdout"] == "printed before hanging\n"
+    assert tests["test_hangs"]["error_kind"] == "timeout"
+    assert "printed before the segfault" in run.stdout and "printed before hanging" in run.stdout

@@ -230,7 +230,7 @@ impl Dispatcher<'_> {
             _ => format!("{} ({exit})", pending.message),
         };
         let mut traceback = String::new();
-        let dump = without_worker_frames(&reaped.dump);
+        let dump = without_worker_frames(&reaped.left.dump);
         if !dump.trim().is_empty() {
             traceback.push_str(dump.trim_end());
             traceback.push('\n');
@@ -240,8 +240,11 @@ impl Dispatcher<'_> {
             traceback.push_str(reaped.tail.trim_end());
             traceback.push('\n');
         }
+        // What the test printed before it died or was ended: with the first
+        // culprit (the others of a batch whose import failed printed nothing).
+        let (mut stdout, mut stderr) = (reaped.left.stdout, reaped.left.stderr);
         for &test in &pending.tests {
-            let result = self.error_result(
+            let mut result = self.error_result(
                 test,
                 pending.slot,
                 pending.kind,
@@ -250,6 +253,8 @@ impl Dispatcher<'_> {
                 (!traceback.is_empty()).then(|| traceback.clone()),
                 pending.elapsed,
             );
+            result.stdout = stdout.take();
+            result.stderr = stderr.take();
             self.record(test, result);
         }
     }
