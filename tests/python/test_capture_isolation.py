@@ -180,6 +180,7 @@ def test_list_open_descriptors():
         fd, target = line.split(" ", 1)
         if target != "/dev/null" and not target.endswith(str(listing)):
             held.setdefault(target, []).append(int(fd))
+
     def is_capture(target: str) -> bool:
         return target.endswith(("/worker-1.stdout", "/worker-1.stderr"))
 
