@@ -171,3 +171,43 @@ def test_the_fast_parser_leaves_the_rest_to_click(argv):
     assert fastcli.parse(argv) is None
     # Every command it does not parse is one it knows is not a path.
     assert set(cli._COMMANDS) - set(cli_options.TEST_COMMANDS) == fastcli._OTHER_COMMANDS
+
+
+def test_help_shows_the_options_of_a_run_and_the_commands():
+    run = run_dbtest("--help")
+    assert run.code == 0, run
+    assert run.stdout.startswith("Usage: dbtest [OPTIONS] [PATHS]...\n"), run
+    for text in ("-j, --jobs", "--timeout SECONDS", "--retries N", "--version", "-h, --help", "Commands:", "merge"):
+        assert text in run.stdout, (text, run)
+
+
+def test_list_help_shows_only_what_applies_to_a_list(tmp_path):
+    run = run_dbtest("list", "--help")
+    assert run.code == 0, run
+    for text in ("-k, --pattern", "-m, --tags", "--shard K/N|auto", "--format"):
+        assert text in run.stdout, (text, run)
+    for text in ("--retries", "--timeout", "--jobs", "--maxfail", "--junit-xml", "--collect-only"):
+        assert text not in run.stdout, (text, run)
+    # Still accepted (and ignored), as `--collect-only` accepts them.
+    (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
+    listed = run_dbtest("list", "--timeout", "5", "--retries", "2", str(tmp_path))
+    assert listed.code == 0 and listed.stdout.endswith("test_a.py::test_a\n"), listed
+
+
+def _complete(words: str, cwd) -> list[str]:
+    index = len(words.split()) - (0 if words.endswith(" ") else 1)
+    run = run_dbtest(cwd=cwd, env={"_DBTEST_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(index)})
+    assert run.code == 0, run
+    return [line for line in run.stdout.splitlines() if line]
+
+
+def test_completion_offers_commands_paths_and_run_options_and_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    (tmp_path / "test_a.py").write_text(f"def test_a():\n    open({str(marker)!r}, 'w').close()\n")
+    first = _complete("dbtest ", tmp_path)
+    assert {"plain,run", "plain,list", "plain,merge", "file,"} <= set(first), first
+    assert _complete("dbtest li", tmp_path) == ["plain,list", "file,li"]
+    assert _complete("dbtest --retr", tmp_path) == ["plain,--retries"]
+    assert _complete("dbtest tests --timeo", tmp_path) == ["plain,--timeout"]
+    assert _complete("dbtest list --retr", tmp_path) == []
+    assert not marker.exists(), "asking for completions ran the tests"
