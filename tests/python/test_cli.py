@@ -211,3 +211,42 @@ def test_completion_offers_commands_paths_and_run_options_and_runs_nothing(tmp_p
     assert _complete("dbtest tests --timeo", tmp_path) == ["plain,--timeout"]
     assert _complete("dbtest list --retr", tmp_path) == []
     assert not marker.exists(), "asking for completions ran the tests"
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ('jobs = "many"', 'jobs must be a whole number of workers, at least 1, not "many"'),
+        ("jobs = 0", "jobs must be a whole number of workers, at least 1, not 0"),
+        ("timeout = -5", "timeout must be a number of seconds greater than 0, such as 30 or 2.5, not -5"),
+        ("retries = 1.5", "retries must be a whole number of reruns, 0 or more, not 1.5"),
+        ('shard-mode = "bogus"', 'shard-mode must be "duration", "hash" or "slice", not "bogus"'),
+        ('max-worker-rss = "lots"', 'max-worker-rss must be a size such as "512M" or "2G"'),
+        ("jbos = 3", "unknown key jbos (did you mean jobs?)"),
+    ],
+)
+def test_configuration_errors_name_file_line_key_and_what_is_allowed(tmp_path, setting, expected):
+    (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\n\n[tool.dbtest]\n{setting}\n')
+    for args in ([], ["list"]):
+        run = run_dbtest(*args, cwd=tmp_path)
+        assert run.code == 4, run
+        assert run.stderr.startswith(f"dbtest: error: {tmp_path / 'pyproject.toml'}:5: {expected}"), run
+        assert run.stderr.count("\n") == 1, run
+        assert not re.search(r"\b(usize|u32|f64|i64)\b", run.stderr), run
+
+
+@pytest.mark.parametrize(
+    ("ini", "expected"),
+    [
+        ("xfail_strict = maybe", 'xfail_strict must be true or false (or yes/no, on/off, 1/0), not "maybe"'),
+        ("addopts = --timeout -5", "addopts: --timeout must be a number of seconds greater than 0, not -5"),
+        ("empty_parameter_set_mark = x", 'empty_parameter_set_mark must be skip, xfail or fail_at_collect, not "x"'),
+    ],
+)
+def test_pytest_configuration_errors_name_file_line_and_key(tmp_path, ini, expected):
+    (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n# settings\n{ini}\n")
+    run = run_dbtest(cwd=tmp_path)
+    assert run.code == 4, run
+    assert run.stderr == f"dbtest: error: {tmp_path / 'pytest.ini'}:3: {expected}\n", run
