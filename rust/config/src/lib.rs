@@ -62,6 +62,9 @@ pub struct CliArgs {
     pub cwd: Option<PathBuf>,
     /// Interpreter for workers (the shim passes `sys.executable`).
     pub python: Option<PathBuf>,
+    /// Its version (`3.12.3`; the shim's own, since workers run the same
+    /// interpreter): reports carry it even when no worker started.
+    pub python_version: Option<String>,
     pub jobs: Option<usize>,
     pub keyword: Option<String>,
     pub tags: Option<String>,
@@ -130,6 +133,7 @@ pub struct Settings {
     /// Paths as given (relative to `cwd`), node-id suffixes included.
     pub paths: Vec<String>,
     pub python: PathBuf,
+    pub python_version: Option<String>,
     pub jobs: usize,
     pub keyword: Option<String>,
     pub tags: Option<String>,
@@ -379,6 +383,7 @@ impl Settings {
                 .python
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("python3")),
+            python_version: cli.python_version.clone(),
             jobs,
             keyword: cli.keyword.clone().or(addopts.keyword.clone()),
             tags: cli.tags.clone().or(addopts.tags.clone()),

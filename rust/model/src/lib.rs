@@ -399,6 +399,12 @@ impl TestResult {
     }
 }
 
+/// `1 error`, `2 errors`, `0 errors`: a count with its noun in the right number.
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// 64-bit FNV-1a: fixed, portable, and good enough to spread test ids over
 /// shards and to stand for them in large sets and maps. Never
 /// `std`'s `DefaultHasher`, whose output may change between Rust releases
@@ -414,6 +420,13 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_right_number() {
+        assert_eq!(counted(1u32, "error", "errors"), "1 error");
+        assert_eq!(counted(0u32, "error", "errors"), "0 errors");
+        assert_eq!(counted(2u64, "test", "tests"), "2 tests");
+    }
 
     #[test]
     fn an_item_slices_its_name_and_class_out_of_its_id() {

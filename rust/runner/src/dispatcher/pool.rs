@@ -263,8 +263,8 @@ impl Dispatcher<'_> {
         }
         if self.restarts >= self.options.max_worker_restarts {
             self.stop_dispatching(format!(
-                "stopped after {} worker restarts (--max-worker-restart)",
-                self.restarts
+                "stopped after {} (--max-worker-restart)",
+                dbtest_model::counted(self.restarts as u64, "worker restart", "worker restarts")
             ));
             return;
         }
