@@ -51,6 +51,14 @@ class FdCapture:
         sys.stderr.flush()
         os.dup2(self._out, 1)
         os.dup2(self._err, 2)
+        # What UTF-8 cannot carry (a lone surrogate from a non-UTF-8 file name)
+        # is captured escaped, `\udcff`, rather than failing the test that
+        # prints it (as a strict stdout would) or becoming an undecodable byte.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            except Exception:  # not a TextIOWrapper
+                pass
 
     def _take(self, fd: int) -> str:
         size = os.fstat(fd).st_size

@@ -72,6 +72,18 @@ def test_lone_surrogates_in_messages_and_output_are_reported_escaped(project, tm
     assert escaped in run.stdout  # the subtest's and the teardown's
 
 
+def test_printing_a_lone_surrogate_captures_it_escaped_whatever_the_locale(project, tmp_path: Path) -> None:
+    test = 'import os\n\ndef test_prints():\n    print(os.fsdecode(b"bad\\xffname"))\n    assert 0\n'
+    root = project({"test_prints.py": test})
+    report = tmp_path / "report.json"
+    # PYTHONIOENCODING makes stdout strict, as a UTF-8 locale other than C.UTF-8 does.
+    run = run_dbtest("--no-cache", "--json", str(report), str(root), env={"PYTHONIOENCODING": "utf-8"})
+    assert run.last_line.startswith("0 passed, 1 failed"), run
+    (result,) = json.loads(report.read_text())["tests"]
+    assert result["message"] == "AssertionError: assert 0", result
+    assert result["stdout"] == "bad\\udcffname\n", result
+
+
 def test_every_message_the_worker_sends_carries_lone_surrogates_escaped() -> None:
     import msgpack
 
