@@ -128,9 +128,10 @@ const KEPT_BASETEMPS: usize = 3;
 
 /// The run's base temporary directory, `<tmp>/dbtest-of-<user>/dbtest-<N>`
 /// with N one past the highest there, as pytest's `pytest-of-<user>/pytest-<N>`.
-/// Nothing is created here (the first worker whose test asks for a temporary
-/// directory creates it); the oldest runs' directories go, so that with this
-/// one the last three remain.
+/// The number is claimed by creating the directory (a concurrent run takes the
+/// next one), with a `.lock` naming this process, as pytest does; the oldest
+/// runs' directories go, so that with this one the last three remain, except
+/// those whose run is still alive.
 pub(crate) fn basetemp(temp: &Path) -> PathBuf {
     let user = std::env::var("USER")
         .ok()
@@ -138,6 +139,7 @@ pub(crate) fn basetemp(temp: &Path) -> PathBuf {
         // SAFETY: getuid cannot fail.
         .unwrap_or_else(|| format!("uid{}", unsafe { libc::getuid() }));
     let parent = temp.join(format!("dbtest-of-{user}"));
+    let _ = private_dir().recursive(true).create(&parent);
     let mut numbers: Vec<u64> = std::fs::read_dir(&parent)
         .map(|entries| {
             entries
@@ -152,12 +154,48 @@ pub(crate) fn basetemp(temp: &Path) -> PathBuf {
         })
         .unwrap_or_default();
     numbers.sort_unstable();
-    let next = numbers.last().map_or(0, |n| n + 1);
+    let mut next = numbers.last().map_or(0, |n| n + 1);
+    // Claimed by whoever creates it first.
+    for _ in 0..100 {
+        match private_dir().create(parent.join(format!("dbtest-{next}"))) {
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+            _ => break, // ours, or not creatable here: the workers try again
+        }
+    }
+    let claimed = parent.join(format!("dbtest-{next}"));
+    let _ = std::fs::write(claimed.join(LOCK), std::process::id().to_string());
     let keep_from = numbers.len().saturating_sub(KEPT_BASETEMPS - 1);
     for old in &numbers[..keep_from] {
-        let _ = std::fs::remove_dir_all(parent.join(format!("dbtest-{old}")));
+        let dir = parent.join(format!("dbtest-{old}"));
+        if !in_use(&dir) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
-    parent.join(format!("dbtest-{next}"))
+    claimed
+}
+
+/// Names the process whose run a base temporary directory belongs to.
+const LOCK: &str = ".lock";
+
+fn private_dir() -> std::fs::DirBuilder {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(0o700);
+    builder
+}
+
+/// The run that claimed `dir` is still going (its lock names a live process).
+fn in_use(dir: &Path) -> bool {
+    let Some(pid) = std::fs::read_to_string(dir.join(LOCK))
+        .ok()
+        .and_then(|text| text.trim().parse::<libc::pid_t>().ok())
+        .filter(|pid| *pid > 0)
+    else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
@@ -168,12 +206,23 @@ mod tests {
     fn basetemp_numbers_runs_and_keeps_the_last_three() {
         let tmp = tempfile::tempdir().unwrap();
         let first = basetemp(tmp.path());
-        assert!(!first.exists(), "nothing is created until a test asks");
         assert!(first.ends_with("dbtest-0"), "{first:?}");
+        assert!(first.is_dir(), "the number is claimed");
         let parent = first.parent().unwrap().to_path_buf();
+        // A concurrent run does not get the same directory.
+        let second = basetemp(tmp.path());
+        assert!(second.ends_with("dbtest-1"), "{second:?}");
         for n in [0, 1, 2, 3, 7] {
             std::fs::create_dir_all(parent.join(format!("dbtest-{n}"))).unwrap();
+            // Finished runs: their lock names a process that is gone.
+            std::fs::write(parent.join(format!("dbtest-{n}/.lock")), "999999999").unwrap();
         }
+        // A run still going keeps its directory, however old.
+        std::fs::write(
+            parent.join("dbtest-1/.lock"),
+            std::process::id().to_string(),
+        )
+        .unwrap();
         let next = basetemp(tmp.path());
         assert!(next.ends_with("dbtest-8"), "{next:?}");
         let mut left: Vec<String> = std::fs::read_dir(&parent)
@@ -181,6 +230,6 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["dbtest-3", "dbtest-7"]);
+        assert_eq!(left, ["dbtest-1", "dbtest-3", "dbtest-7", "dbtest-8"]);
     }
 }
