@@ -28,9 +28,11 @@ _fork_server: tuple[int, int] | None = None
 _extra_args: list[str] = []
 
 
-def _click_option(option: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The click option for one entry of `cli_options.OPTIONS`."""
-    kwargs: dict[str, Any] = {"help": option.help or None}
+def _click_option(option: Option, listing: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option for one entry of `cli_options.OPTIONS` (``listing``:
+    of `dbtest list`, whose help shows only the options that matter to it)."""
+    text = (option.list_help or option.help) if listing else option.help
+    kwargs: dict[str, Any] = {"help": text or None, "hidden": listing and not option.lists}
     if option.metavar:
         kwargs["metavar"] = option.metavar
     if option.kind == "flag":
@@ -51,8 +53,11 @@ def _click_option(option: Option) -> Callable[[Callable[..., Any]], Callable[...
     return click.option(*option.names, option.dest, **kwargs)
 
 
-def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    decorators = [click.argument("paths", nargs=-1, type=click.Path()), *(_click_option(o) for o in OPTIONS)]
+def _common_options(func: Callable[..., Any], command: str) -> Callable[..., Any]:
+    # `dbtest list` accepts every option (as `--collect-only`, an option of a
+    # run, does) but its help shows only those that change what it lists.
+    options = (_click_option(o, listing=command == "list") for o in OPTIONS)
+    decorators = [click.argument("paths", nargs=-1, type=click.Path()), *options]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
@@ -69,7 +74,7 @@ def _test_command(name: str, command: str, kinds: list[str], summary: str) -> cl
     def callback(**params: Any) -> int:
         return _invoke(command, kinds, params)
 
-    return click.command(name, help=summary)(_common_options(callback))
+    return click.command(name, help=summary)(_common_options(callback, command))
 
 
 def _merge_command() -> click.Command:
@@ -111,7 +116,8 @@ _COMMANDS: dict[str, Callable[[], click.Command]] = {
 
 class _DbtestGroup(click.Group):
     """Builds subcommands on demand; ``dbtest [OPTIONS] [PATHS]`` means
-    ``dbtest run [OPTIONS] [PATHS]``."""
+    ``dbtest run [OPTIONS] [PATHS]``, so the help shows ``run``'s options and
+    completion offers the commands, paths and ``run``'s options."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
@@ -122,9 +128,44 @@ class _DbtestGroup(click.Group):
         return self.commands.get(cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in _COMMANDS and args[0] not in ("--help", "-h", "--version")):
+        # Completing the first word: it may be a command, a path or an option.
+        completing_first_word = ctx.resilient_parsing and not args
+        if not completing_first_word and (
+            not args or (args[0] not in _COMMANDS and args[0] not in ("--help", "-h", "--version"))
+        ):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def _run(self, ctx: click.Context) -> click.Command:
+        run = self.get_command(ctx, "run")
+        assert run is not None
+        return run
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[OPTIONS] [PATHS]...")
+        formatter.write_usage(ctx.command_path, "COMMAND [OPTIONS] [ARGS]...", prefix="   or: ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # `run`'s options (what `dbtest [OPTIONS]` takes), then the group's own.
+        run = self._run(ctx)
+        run_help = run.get_help_option(ctx)
+        params = [p for p in run.get_params(ctx) if p is not run_help] + self.get_params(ctx)
+        records = [
+            record
+            for param in params
+            if isinstance(param, click.Option) and (record := param.get_help_record(ctx)) is not None
+        ]
+        with formatter.section("Options"):
+            formatter.write_dl(records)
+        self.format_commands(ctx, formatter)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        results = super().shell_complete(ctx, incomplete)
+        if incomplete.startswith("-"):
+            return results + self._run(ctx).shell_complete(ctx, incomplete)
+        return [*results, CompletionItem(incomplete, type="file")]
 
 
 @click.group(cls=_DbtestGroup, context_settings={"help_option_names": ["-h", "--help"]})

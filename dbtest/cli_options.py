@@ -19,6 +19,9 @@ class Option:
     ``kind`` is ``flag`` (true when given), ``count`` (how many times),
     ``int``/``float`` (with an inclusive ``minimum``, exclusive when
     ``min_open``), ``choice`` (one of ``choices``), ``text`` or ``path``.
+    ``lists``: it matters to ``dbtest list`` too (selection, output), where
+    ``list_help`` describes it if ``help`` speaks of a run; the others only
+    matter to a run, and ``dbtest list --help`` does not show them.
     """
 
     __slots__ = (
@@ -27,6 +30,8 @@ class Option:
         "dest",
         "help",
         "kind",
+        "list_help",
+        "lists",
         "metavar",
         "min_open",
         "minimum",
@@ -49,6 +54,8 @@ class Option:
         metavar: str | None = None,
         path_kind: str = "",
         show_default: bool = False,
+        lists: bool = False,
+        list_help: str = "",
     ) -> None:
         self.names = names
         self.dest = dest
@@ -62,6 +69,8 @@ class Option:
         # For paths: "file" (not a directory) or "dir" (not a file), else either.
         self.path_kind = path_kind
         self.show_default = show_default
+        self.lists = lists
+        self.list_help = list_help
 
     @property
     def takes_value(self) -> bool:
@@ -76,12 +85,27 @@ OPTIONS: tuple[Option, ...] = (
         "text",
         "Select tests whose id matches EXPR (substrings, globs, and/or/not).",
         metavar="EXPR",
+        lists=True,
     ),
-    Option(("-m", "--tags", "--markers"), "tags", "text", "Select tests whose tags/marks match EXPR.", metavar="EXPR"),
+    Option(
+        ("-m", "--tags", "--markers"),
+        "tags",
+        "text",
+        "Select tests whose tags/marks match EXPR.",
+        metavar="EXPR",
+        lists=True,
+    ),
     Option(("-s",), "no_capture", "flag", "Do not capture output; stream it live (same as --capture=no)."),
     Option(("--capture",), "capture", "choice", "Per-test output capture.", choices=("fd", "no")),
     Option(("-v", "--verbose"), "verbose", "count", "List every test with outcome, duration and worker."),
-    Option(("-q", "--quiet"), "quiet", "flag", "Show only failures and the summary."),
+    Option(
+        ("-q", "--quiet"),
+        "quiet",
+        "flag",
+        "Show only failures and the summary.",
+        lists=True,
+        list_help="Do not print notes about the configuration.",
+    ),
     Option(
         ("--timeout",),
         "timeout",
@@ -94,8 +118,15 @@ OPTIONS: tuple[Option, ...] = (
     Option(("-x", "--fail-fast", "--exitfirst"), "fail_fast", "flag", "Stop after the first failure."),
     Option(("--maxfail",), "maxfail", "int", "Stop after N failures.", minimum=1, metavar="N"),
     Option(("--color",), "color", "choice", "", choices=("auto", "yes", "no"), default="auto", show_default=True),
-    Option(("--cache-dir",), "cache_dir", "path", "Where durations are kept (default: .dbtest).", path_kind="dir"),
-    Option(("--no-cache",), "no_cache", "flag", "Neither read nor write the cache."),
+    Option(
+        ("--cache-dir",),
+        "cache_dir",
+        "path",
+        "Where durations are kept (default: .dbtest).",
+        path_kind="dir",
+        lists=True,
+    ),
+    Option(("--no-cache",), "no_cache", "flag", "Neither read nor write the cache.", lists=True),
     Option(("--durations",), "durations", "int", "Show the N slowest tests.", minimum=0, metavar="N"),
     Option(
         ("--max-worker-restart",),
@@ -153,6 +184,8 @@ OPTIONS: tuple[Option, ...] = (
         "text",
         "Run shard K of N (1-based); `auto` reads it from the CI environment (GitLab, CircleCI, Buildkite, Bazel).",
         metavar="K/N|auto",
+        lists=True,
+        list_help="List shard K of N (1-based); `auto` reads it from the CI environment.",
     ),
     Option(
         ("--shard-mode",),
@@ -160,6 +193,7 @@ OPTIONS: tuple[Option, ...] = (
         "choice",
         "How tests are split: by recorded duration (default when durations exist), stable hash, or slices.",
         choices=("duration", "hash", "slice"),
+        lists=True,
     ),
     Option(("--junit-xml",), "junit_xml", "path", "Write a JUnit XML report to this file.", path_kind="file"),
     Option(("--json",), "json_report", "path", "Write the JSON report to this file.", path_kind="file"),
@@ -177,6 +211,8 @@ OPTIONS: tuple[Option, ...] = (
         "choice",
         "What goes to stdout: the console report (default) or a report document (the console then uses stderr).",
         choices=("console", "json", "markdown", "junit"),
+        lists=True,
+        list_help="What goes to stdout: ids one per line (console, the default) or a JSON document (json).",
     ),
 )
 

@@ -144,6 +144,7 @@ def _arguments(command: str, kinds: list[str], params: dict[str, Any], extra_arg
         "paths": list(params.pop("paths")),
         "cwd": os.getcwd(),
         "python": sys.executable,
+        "python_version": sys.version.split()[0],
         "capture": not (no_capture or capture == "no"),
         "maxfail": 1 if fail_fast else maxfail,
         "format": params.pop("output_format"),

@@ -68,11 +68,13 @@ def main() -> None:
     # Collections during start-up would only walk the modules being imported.
     gc.disable()
     argv = sys.argv[1:]
-    fork_server = start_fork_server(argv)
+    # A shell asking for completions (click's protocol): click answers, nothing runs.
+    completing = "_DBTEST_COMPLETE" in os.environ
+    fork_server = None if completing else start_fork_server(argv)
     own, extra = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     from dbtest import fastcli
 
-    parsed = fastcli.parse(own)
+    parsed = None if completing else fastcli.parse(own)
     if parsed is None:
         from dbtest import cli
     # What is loaded lives as long as the command: kept out of later collections.

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 
+from . import descriptors
+
 _HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "multiprocessing.semaphore_tracker")
 
 
 class ChildWatch:
     def __init__(self) -> None:
         try:
-            self._fd: int | None = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY)
+            fd = os.open(f"/proc/self/task/{os.getpid()}/children", os.O_RDONLY | os.O_CLOEXEC)
+            self._fd: int | None = descriptors.move_high(fd)
         except OSError:  # not Linux, or no CONFIG_PROC_CHILDREN: nothing to watch
             self._fd = None
         self._known: bytes = self._read()

@@ -16,8 +16,15 @@ end, its stdout and stderr); or ``I``, a little-endian u32 length and that many
 bytes of module names, one per line, to import before forking anything more.
 Replies are 9-byte records, ``<c I i``: ``P`` and
 the pid of the worker just forked, or ``X``, the pid of a worker that ended and
-its raw wait status. The server exits when the socket closes; its workers die
-with it (``PR_SET_PDEATHSIG``), and it dies with the coordinator.
+its raw wait status.
+
+The server is the run's reaper: a child subreaper (``PR_SET_CHILD_SUBREAPER``),
+so that a process a test started whose parent has died (a daemon, or a test's
+subprocess once its worker is gone) becomes the server's child rather than
+init's. When the coordinator goes, however it goes (the socket closes; SIGTERM
+as its parent-death signal if it was killed), the server ends every worker's
+process group and then every process left in its care, and exits: nothing a
+test started outlives the run.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import select
 import signal
 import struct
 import sys
+import time
 from collections.abc import Callable
 
 # Imported here, once, so that every forked worker already has them.
@@ -41,6 +49,14 @@ from .rewrite import set_cache_dir  # noqa: F401
 _RECORD = struct.Struct("<cIi")
 _FD = struct.Struct("i")
 _HIGH_FD = 200
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+# How long the server spends ending what the tests left behind.
+_CLEANUP_WITHIN = 5.0
+
+
+class _CoordinatorGone(Exception):
+    """SIGTERM: the coordinator died (the server's parent-death signal) or asks it to go."""
 
 
 def _load_prctl() -> Callable[..., int] | None:
@@ -54,12 +70,51 @@ def _load_prctl() -> Callable[..., int] | None:
         return None
 
 
-def _die_with_parent(prctl: Callable[..., int] | None, parent: int) -> None:
-    """SIGKILL when the parent ends, so that no process outlives the run."""
+def _die_with_parent(prctl: Callable[..., int] | None, parent: int, death: int = signal.SIGKILL) -> None:
+    """``death`` when the parent ends, so that no process outlives the run."""
     if prctl is not None:
-        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        prctl(_PR_SET_PDEATHSIG, death)
     if os.getppid() != parent:
         os._exit(70)
+
+
+def _children() -> list[int]:
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children", "rb") as children:
+            return [int(pid) for pid in children.read().split()]
+    except OSError:
+        return []
+
+
+def _end_everything(workers: set[int]) -> None:
+    """Ends every worker's process group, then every process that is (or, as
+    its parent dies, becomes) a child of this server, until none is left."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for pid in workers:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    deadline = time.monotonic() + _CLEANUP_WITHIN
+    while True:
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return  # no child left, living or dead
+            if pid == 0:
+                break
+        children = _children()
+        if not children or time.monotonic() > deadline:
+            return
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.005)
 
 
 def _become_worker(
@@ -72,6 +127,7 @@ def _become_worker(
     """In the forked child: take the worker's place on fds 1-4 and run it."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     control.close()
     for fd in wakeup:
         os.close(fd)
@@ -126,7 +182,9 @@ def _preload(control: _socket.socket) -> None:
             pass
 
 
-def _report_exits(control: _socket.socket) -> None:
+def _report_exits(control: _socket.socket, workers: set[int]) -> None:
+    """Reaps children that ended: workers, and processes left in the server's
+    care (their records name pids the coordinator does not know, and ignores)."""
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -134,13 +192,22 @@ def _report_exits(control: _socket.socket) -> None:
             return
         if pid == 0:
             return
+        workers.discard(pid)
         control.sendall(_RECORD.pack(b"X", pid, status))
 
 
-def serve(parent: int) -> int:
+def _on_sigterm(*_: object) -> None:
+    raise _CoordinatorGone
+
+
+def serve(parent: int, workers: set[int]) -> int:
     server = os.getpid()
     prctl = _load_prctl()
-    _die_with_parent(prctl, parent)
+    # A signal it can handle, not SIGKILL: it has the tests' processes to end first.
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _die_with_parent(prctl, parent, signal.SIGTERM)
+    if prctl is not None:
+        prctl(_PR_SET_CHILD_SUBREAPER, 1)
     control_fd = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
     os.close(3)
     control = _socket.socket(fileno=control_fd)
@@ -159,7 +226,7 @@ def serve(parent: int) -> int:
                         break
                 except BlockingIOError:
                     break
-            _report_exits(control)
+            _report_exits(control, workers)
         if control in ready:
             try:
                 message, fds = _receive_fds(control)
@@ -178,14 +245,21 @@ def serve(parent: int) -> int:
                     child = None
                 if child == 0:
                     _become_worker(fds, control, (wake_read, wake_write), prctl, server)
+                if child:
+                    workers.add(child)
             for fd in fds:
                 os.close(fd)
             control.sendall(_RECORD.pack(b"P", child or 0, 0))
 
 
 def run() -> None:
+    workers: set[int] = set()
     try:
-        code = serve(int(sys.argv[2]))
-    except (BrokenPipeError, ConnectionError):
+        code = serve(int(sys.argv[2]), workers)
+    except (BrokenPipeError, ConnectionError, _CoordinatorGone):
         code = 0
+    try:
+        _end_everything(workers)
+    except _CoordinatorGone:  # SIGTERM again, before it was ignored
+        _end_everything(workers)
     os._exit(code)

@@ -6,13 +6,12 @@ runs in its own process group, and imports only what the tests it is given need.
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import os
 import sys
 from collections import deque
 
-from . import protocol
+from . import descriptors, protocol
 
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
@@ -20,29 +19,31 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-# Protocol fds move above anything a test is likely to open or close.
-_HIGH_FD = 200
 # Where the worker's own complaints go: the original stderr pipe, which the
 # coordinator drains and shows when a worker dies (fd 2 may be a capture file).
 _diagnostics_fd = 2
 
 
 def _claim_protocol_fds() -> tuple[int, int]:
-    jobs = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
-    results = fcntl.fcntl(4, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD)
-    os.close(3)
-    os.close(4)
-    return jobs, results
+    # Above anything a test is likely to open or close (see `descriptors`).
+    return descriptors.move_high(3), descriptors.move_high(4)
 
 
-def _enable_thread_dumps(path: str) -> Any:
+def _enable_thread_dumps(path: str) -> None:
     import faulthandler
     import signal
 
-    dump = open(path, "w")  # noqa: SIM115 - must stay open for the process's life
+    dump = descriptors.move_high(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644))
     faulthandler.enable(file=dump, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True, chain=False)
-    return dump
+
+
+def capture_files(traceback_file: str) -> tuple[str, str]:
+    """Where a test's output is captured: beside the thread-dump file, so that
+    the coordinator can show what a test printed even when its worker died
+    (see `workers/PROTOCOL.md`)."""
+    stem = traceback_file[: -len(".tb")] if traceback_file.endswith(".tb") else traceback_file
+    return stem + ".stdout", stem + ".stderr"
 
 
 def main() -> int:
@@ -56,8 +57,8 @@ def main() -> int:
         raise protocol.ProtocolError(f"expected config for protocol {protocol.PROTOCOL_VERSION}, got {config!r}")
 
     global _diagnostics_fd
-    _diagnostics_fd = os.dup(2)
-    dump_file = _enable_thread_dumps(config["traceback_file"])
+    _diagnostics_fd = descriptors.move_high(os.dup(2))
+    _enable_thread_dumps(config["traceback_file"])
     from .capture import FdCapture, NoCapture
     from .execute import Runner
     from .rewrite import set_cache_dir, set_user_cache_dir, user_cache_dir
@@ -80,8 +81,12 @@ def main() -> int:
     if cwd not in sys.path:
         sys.path.append(cwd)
 
-    capture = FdCapture(config["output_limit"]) if config["capture"] else NoCapture()
+    if config["capture"]:
+        capture: FdCapture | NoCapture = FdCapture(config["output_limit"], capture_files(config["traceback_file"]))
+    else:
+        capture = NoCapture()
     runner = Runner(channel, capture)
+    descriptors.guard()
     # Everything loaded so far lives as long as the worker: straight to the oldest
     # generation (freeze, then unfreeze, moves it there without a collection, which
     # would walk it all and, in a forked worker, copy the pages it sits on). Tests
@@ -110,7 +115,6 @@ def main() -> int:
         else:
             raise protocol.ProtocolError(f"unexpected message {message['type']!r}")
     runner.finish()
-    dump_file.flush()
     return 0
 
 
@@ -118,14 +122,15 @@ def run() -> None:
     try:
         code = main()
     except protocol.ProtocolError as exc:
-        os.write(_diagnostics_fd, f"dbtest worker: protocol error: {exc}\n".encode())
+        os.write(_diagnostics_fd, f"dbtest worker: protocol error: {exc}\n".encode(errors="backslashreplace"))
         code = 70
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 0
     except BaseException:  # a bug in the worker itself: say what it was
         import traceback
 
-        os.write(_diagnostics_fd, ("dbtest worker: internal error\n" + traceback.format_exc()).encode())
+        complaint = "dbtest worker: internal error\n" + traceback.format_exc()
+        os.write(_diagnostics_fd, complaint.encode(errors="backslashreplace"))
         code = 70
     # Skip interpreter teardown: threads or atexit hooks left by tests must not
     # keep a finished worker alive.

@@ -26,8 +26,14 @@ TEARDOWN = "teardown"
 IMPORT = "import"
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_STDLIB_DIR = os.path.dirname(os.__file__)
 # importlib's own frames sit under every import error.
-_IMPORTLIB_DIR = os.path.join(os.path.dirname(os.__file__), "importlib", "")
+_IMPORTLIB_DIR = os.path.join(_STDLIB_DIR, "importlib", "")
+# What runs a test before the test's own code does: asyncio's runner and event
+# loop (async tests), unittest's (IsolatedAsyncioTestCase, whose module is not
+# marked `__unittest`). Cut from the top of a traceback, as pytest cuts a
+# traceback at the test function; where the test calls them, they stay.
+_RUNNER_DIRS = (os.path.join(_STDLIB_DIR, "asyncio", ""), os.path.join(_STDLIB_DIR, "unittest", ""))
 
 
 # A namedtuple rather than typing.NamedTuple: typing is not loaded in workers.
@@ -60,7 +66,11 @@ def _visible_frames(tb: TracebackType | None) -> list[tuple[FrameType, int]]:
         if not _is_hidden(frame.f_globals, frame.f_code.co_filename):
             frames.append((frame, tb.tb_lineno))
         tb = tb.tb_next
-    return frames
+    start = 0
+    while start < len(frames) and frames[start][0].f_code.co_filename.startswith(_RUNNER_DIRS):
+        start += 1
+    # Nothing but the runner's frames (it failed by itself): show them.
+    return frames[start:] if start < len(frames) else frames
 
 
 def format_exception(exc: BaseException) -> tuple[str, str]:

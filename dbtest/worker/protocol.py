@@ -123,9 +123,32 @@ def canonical(message: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _escaped(value: Any) -> Any:
+    """``value`` with every string made encodable as UTF-8: a lone surrogate
+    (``os.fsdecode(b"\\xff")`` gives one) becomes its escape, ``\\udcff``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_escaped(key): _escaped(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(item) for item in value]
+    return value
+
+
 def encode(message: dict[str, Any]) -> bytes:
-    """One complete frame. ``message`` must already have its keys in protocol order."""
-    body = _packer.pack(message)
+    """One complete frame. ``message`` must already have its keys in protocol order.
+
+    Strings that UTF-8 cannot carry (lone surrogates, from test code) are sent
+    escaped rather than failing the worker; only such a message pays for the
+    second pass."""
+    try:
+        body = _packer.pack(message)
+    except UnicodeEncodeError:
+        body = _packer.pack(_escaped(message))
     if len(body) > MAX_FRAME_LEN:
         raise ProtocolError(f"frame of {len(body)} bytes exceeds the {MAX_FRAME_LEN}-byte limit")
     return _HEADER.pack(len(body)) + body

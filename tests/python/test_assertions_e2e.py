@@ -161,3 +161,40 @@ def test_the_user_level_cache_can_be_left_out(tmp_path: Path, how: str) -> None:
 def _failures(run: Run) -> list[str]:
     """The summary lines of the failures (workers may report them in any order)."""
     return sorted(line for line in run.stdout.splitlines() if line.startswith("FAILED "))
+
+
+ASYNC_FAILURES = """
+import asyncio, unittest
+
+async def helper():
+    await asyncio.sleep(0)
+    raise ValueError("boom")
+
+async def test_async_function():
+    await helper()
+
+async def test_awaits_past_a_timeout():
+    await asyncio.wait_for(asyncio.sleep(1), 0.01)
+
+class TestAsyncCase(unittest.IsolatedAsyncioTestCase):
+    async def test_method(self):
+        await helper()
+
+    async def test_assert(self):
+        self.assertEqual(1, 2)
+"""
+
+
+def test_async_tracebacks_start_at_the_test(tmp_path: Path) -> None:
+    (tmp_path / "test_async.py").write_text(ASYNC_FAILURES)
+    run = run_dbtest("-j", "1", "--no-cache", str(tmp_path))
+    assert run.last_line.startswith("0 passed, 4 failed in "), run
+    failures = run.stdout.split("short test summary info")[0].split(" test_async.py::")[1:]
+    assert len(failures) == 4, run
+    for failure in failures:
+        # The last traceback of each (the one the test raised) starts at the test.
+        last = failure.split("Traceback (most recent call last):")[-1]
+        assert last.strip().startswith(f'File "{tmp_path / "test_async.py"}"'), run
+        assert "base_events.py" not in failure and "async_case.py" not in failure, run
+    # What the test itself called into stays.
+    assert "in wait_for" in run.stdout, run

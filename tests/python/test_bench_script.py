@@ -62,7 +62,7 @@ def test_help_names_every_section_and_budget(tmp_path: Path) -> None:
     done = bench("--help", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "a,b,c,d,e,f,g,h,micro,overhead,profile" in done.stdout
-    assert "(c) -j 8 wall <= 0.25 x pytest -n 8" in done.stdout
+    assert "(c) -j 8 wall <= 1.2 x its sleep floor" in done.stdout
     assert "(h) dbtest <= 2 x dbtest on the same 5,000 plain tests" in done.stdout
 
 
@@ -267,3 +267,22 @@ def test_worker_probes_drive_a_real_worker(tmp_path: Path) -> None:
     assert data["passed"] == 15 and data["counts"] == {"passed": 15}
     assert "test function call (floor)" in data["components"]
     assert len(data["profile"]["top"]) == 25, "the worker's profile was written and read"
+
+
+@pytest.mark.parametrize(
+    ("dbtest_wall", "xdist_wall", "verdict"),
+    [
+        (0.56, 1.9, "PASS"),  # within 1.2× the 0.5 s floor, however fast pytest -n 8 was
+        (0.59, 4.0, "PASS"),
+        (0.65, 5.0, "FAIL"),  # past 1.2× the floor, however slow pytest -n 8 was
+    ],
+)
+def test_the_sleep_suite_is_judged_against_its_sleep_floor(dbtest_wall: float, xdist_wall: float, verdict: str) -> None:
+    from benchmarks.budgets import budget_sleep
+
+    assert generate.SLEEP_FLOOR == 0.5
+    tools = [Tool(key, key, [key], lambda argv, m: None) for key in ("dbtest", "xdist")]
+    result = SuiteResult("c", "sleep", 80, tools, walls={"dbtest": [dbtest_wall], "xdist": [xdist_wall]})
+    budget = budget_sleep(result)
+    assert budget.verdict == verdict, budget
+    assert budget.limit == "≤ 1.2× (0.600 s)", budget

@@ -363,3 +363,26 @@ def test_a_collection_error_is_reported_by_one_shard(project, tmp_path):
     run = run_dbtest("merge", *map(str, reports), "--json", str(tmp_path / "merged.json"), cwd=root)
     assert run.code == 1, run
     assert sorted(ran(tmp_path / "merged.json")) == ["test_broken.py", "test_ok.py::test_a", "test_ok.py::test_b"]
+
+
+def test_reports_name_the_python_even_when_no_worker_started_and_counts_read_right(project, tmp_path):
+    root = project(
+        {
+            "test_skipped.py": "import pytest\n\n@pytest.mark.skip\ndef test_a():\n    pass\n",
+            "test_error.py": "import pytest\n\n@pytest.fixture\ndef broken():\n    raise RuntimeError\n\n"
+            "def test_b(broken):\n    pass\n",
+        }
+    )
+    version = platform.python_version()
+    skipped = tmp_path / "skipped.json"
+    run = run_dbtest("--no-cache", "--json", str(skipped), str(root / "test_skipped.py"))
+    assert run.code == 0, run
+    assert json.loads(skipped.read_text())["run"]["python"] == version
+    empty_shard = tmp_path / "shard.json"
+    run_dbtest("--no-cache", "--shard", "2/2", "--json", str(empty_shard), str(root / "test_skipped.py"))
+    assert json.loads(empty_shard.read_text())["run"]["python"] == version
+    errored = tmp_path / "error.json"
+    run = run_dbtest("--no-cache", "--json", str(errored), str(root / "test_error.py"))
+    assert run.last_line.startswith("0 passed, 0 failed, 1 error in"), run
+    merged = run_dbtest("merge", str(errored), "--json", str(tmp_path / "merged.json"))
+    assert merged.stdout == "merged 1 test: 0 passed, 0 failed, 1 error, 0 skipped\n", merged

@@ -171,3 +171,82 @@ def test_the_fast_parser_leaves_the_rest_to_click(argv):
     assert fastcli.parse(argv) is None
     # Every command it does not parse is one it knows is not a path.
     assert set(cli._COMMANDS) - set(cli_options.TEST_COMMANDS) == cli_options.OTHER_COMMANDS
+
+
+def test_help_shows_the_options_of_a_run_and_the_commands():
+    run = run_dbtest("--help")
+    assert run.code == 0, run
+    assert run.stdout.startswith("Usage: dbtest [OPTIONS] [PATHS]...\n"), run
+    for text in ("-j, --jobs", "--timeout SECONDS", "--retries N", "--version", "-h, --help", "Commands:", "merge"):
+        assert text in run.stdout, (text, run)
+
+
+def test_list_help_shows_only_what_applies_to_a_list(tmp_path):
+    run = run_dbtest("list", "--help")
+    assert run.code == 0, run
+    for text in ("-k, --pattern", "-m, --tags", "--shard K/N|auto", "--format"):
+        assert text in run.stdout, (text, run)
+    for text in ("--retries", "--timeout", "--jobs", "--maxfail", "--junit-xml", "--collect-only"):
+        assert text not in run.stdout, (text, run)
+    # Still accepted (and ignored), as `--collect-only` accepts them.
+    (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
+    listed = run_dbtest("list", "--timeout", "5", "--retries", "2", str(tmp_path))
+    assert listed.code == 0 and listed.stdout.endswith("test_a.py::test_a\n"), listed
+
+
+def _complete(words: str, cwd) -> list[str]:
+    index = len(words.split()) - (0 if words.endswith(" ") else 1)
+    run = run_dbtest(cwd=cwd, env={"_DBTEST_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(index)})
+    assert run.code == 0, run
+    return [line for line in run.stdout.splitlines() if line]
+
+
+def test_completion_offers_commands_paths_and_run_options_and_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    (tmp_path / "test_a.py").write_text(f"def test_a():\n    open({str(marker)!r}, 'w').close()\n")
+    first = _complete("dbtest ", tmp_path)
+    assert {"plain,run", "plain,list", "plain,merge", "file,"} <= set(first), first
+    assert _complete("dbtest li", tmp_path) == ["plain,list", "file,li"]
+    assert _complete("dbtest --retr", tmp_path) == ["plain,--retries"]
+    assert _complete("dbtest tests --timeo", tmp_path) == ["plain,--timeout"]
+    assert _complete("dbtest list --retr", tmp_path) == []
+    assert not marker.exists(), "asking for completions ran the tests"
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ('jobs = "many"', 'jobs must be a whole number of workers, at least 1, not "many"'),
+        ("jobs = 0", "jobs must be a whole number of workers, at least 1, not 0"),
+        ("timeout = -5", "timeout must be a number of seconds greater than 0, such as 30 or 2.5, not -5"),
+        ("retries = 1.5", "retries must be a whole number of reruns, 0 or more, not 1.5"),
+        ('shard-mode = "bogus"', 'shard-mode must be "duration", "hash" or "slice", not "bogus"'),
+        ('max-worker-rss = "lots"', 'max-worker-rss must be a size such as "512M" or "2G"'),
+        ("jbos = 3", "unknown key jbos (did you mean jobs?)"),
+    ],
+)
+def test_configuration_errors_name_file_line_key_and_what_is_allowed(tmp_path, setting, expected):
+    (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\n\n[tool.dbtest]\n{setting}\n')
+    for args in ([], ["list"]):
+        run = run_dbtest(*args, cwd=tmp_path)
+        assert run.code == 4, run
+        assert run.stderr.startswith(f"dbtest: error: {tmp_path / 'pyproject.toml'}:5: {expected}"), run
+        assert run.stderr.count("\n") == 1, run
+        assert not re.search(r"\b(usize|u32|f64|i64)\b", run.stderr), run
+
+
+@pytest.mark.parametrize(
+    ("ini", "expected"),
+    [
+        ("xfail_strict = maybe", 'xfail_strict must be true or false (or yes/no, on/off, 1/0), not "maybe"'),
+        ("addopts = --timeout -5", "addopts: --timeout must be a number of seconds greater than 0, not -5"),
+        ("empty_parameter_set_mark = x", 'empty_parameter_set_mark must be skip, xfail or fail_at_collect, not "x"'),
+    ],
+)
+def test_pytest_configuration_errors_name_file_line_and_key(tmp_path, ini, expected):
+    (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\n# settings\n{ini}\n")
+    run = run_dbtest(cwd=tmp_path)
+    assert run.code == 4, run
+    assert run.stderr == f"dbtest: error: {tmp_path / 'pytest.ini'}:3: {expected}\n", run

@@ -133,3 +133,24 @@ def test_durations_files_merge() -> None:
     assert merged == {"version": 1, "durations": {"a": 1.0, "b": 2.0, "both": 2.0}}
     with pytest.raises(ValueError, match="durations file 1: unsupported durations format version 2"):
         _core.merge_durations([json.dumps({"version": 2})])
+
+
+def test_junit_is_well_formed_whatever_characters_the_tests_printed() -> None:
+    # XML 1.0 allows neither controls nor U+FFFE/U+FFFF, in text or attributes.
+    odd = "a\ufffeb\uffffc\x00d\x1be\U0001fffef"
+    document = report(
+        None,
+        [
+            make_result(f"tests/test_a.py::test_odd[{odd}]", "failed", message=odd, stdout=odd, stderr=odd),
+            make_result("tests/test_a.py::test_skip", "skipped", message=odd),
+        ],
+    )
+    root = ET.fromstring(_core.render_report(document, "junit"))
+    cases = root.iter("testcase")
+    failed = next(cases)
+    failure = failed.find("failure")
+    assert failure is not None
+    message = failure.get("message") or ""
+    assert message.startswith("a") and message.endswith("\U0001fffef")
+    assert "\ufffe" not in message and "\uffff" not in message
+    assert failed.findtext("system-out", "").startswith("a")

@@ -102,6 +102,51 @@ def test_killing_the_coordinator_leaves_no_workers(tmp_path):
     assert not _wait_dead(pids), "workers outlived a SIGKILLed coordinator"
 
 
+SPAWNS = """
+import os, subprocess, time
+
+def test_spawns_and_hangs():
+    in_its_group = subprocess.Popen(["sleep", "60"])
+    own_session = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    # A daemon: its parent (sh) exits at once, leaving it an orphan.
+    daemon = subprocess.run(["sh", "-c", "setsid sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True)
+    with open(os.environ["DBTEST_PID_LOG"], "w") as log:
+        log.write(f"{in_its_group.pid} {own_session.pid} {daemon.stdout.strip()}\\n")
+    time.sleep(60)
+"""
+
+
+def test_killing_the_coordinator_ends_the_processes_tests_started(project, tmp_path):
+    log = tmp_path / "pids"
+    root = project({"test_spawns.py": SPAWNS})
+    for jobs in ("1", "2"):
+        log.unlink(missing_ok=True)
+        proc = _start(["-j", jobs, "--no-cache", str(root)], {"DBTEST_PID_LOG": str(log)})
+        started = set(_wait_for_lines(log, 1))
+        assert len(started) == 3 and all(_alive(pid) for pid in started)
+        proc.kill()
+        proc.communicate(timeout=10)
+        assert not _wait_dead(started, timeout=10), "processes started by a test outlived a SIGKILLed coordinator"
+
+
+def test_daemons_a_test_leaves_do_not_outlive_the_run(project, tmp_path):
+    pidfile = tmp_path / "daemon"
+    root = project(
+        {
+            "test_daemon.py": f"""
+import subprocess
+def test_leaves_a_daemon():
+    out = subprocess.run(["sh", "-c", "setsid sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True)
+    open({str(pidfile)!r}, "w").write(out.stdout)
+""",
+        }
+    )
+    run = run_dbtest("-j", "1", "--no-cache", str(root))
+    assert run.code == 0, run
+    daemon = int(pidfile.read_text())
+    assert not _wait_dead({daemon}, timeout=3), "a daemon started by a test outlived the run"
+
+
 def _flaky_module(counter: Path, delay: float = 0.0) -> str:
     """A test module whose ``test_flaky`` fails on its first run and passes after."""
     return f"""
@@ -317,6 +362,30 @@ def test_sigterm_ends_the_run_like_ctrl_c_and_cleans_up(tmp_path):
     assert "interrupted" in stdout
     assert not _wait_dead(pids), "workers outlived the coordinator"
     assert not list(temp.iterdir()), "the run's temporary directory is removed"
+
+
+def test_an_interrupted_run_names_the_tests_it_stopped_with_their_stacks(tmp_path):
+    log = tmp_path / "pids"
+    report = tmp_path / "report.json"
+    args = ["-j", "2", "--no-cache", "--json", str(report), str(FIXTURES / "slow")]
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        log.unlink(missing_ok=True)
+        proc = _start(args, {"DBTEST_PID_LOG": str(log)})
+        _wait_for_lines(log, 3)
+        proc.send_signal(stop)
+        stdout, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 2, stdout
+        # Two slow tests were running: each is named, with its time and stack.
+        assert stdout.splitlines()[-1].startswith("1 passed, 0 failed, 2 errors, 1 not run"), stdout
+        tests = json.loads(report.read_text())["tests"]
+        stopped = [t for t in tests if t["error_kind"] == "interrupted"]
+        assert len(stopped) == 2, tests
+        for test in stopped:
+            name = test["id"].split("::")[1]
+            assert test["outcome"] == "error"
+            assert test["message"].startswith("interrupted after "), test
+            assert f'test_slow.py", line {16 + 5 * int(name[-1])} in {name}' in test["traceback"], test
+            assert f"ERROR {test['id']} - interrupted after" in stdout, stdout
 
 
 def test_run_directories_of_dead_coordinators_are_removed(tmp_path):

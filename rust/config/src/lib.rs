@@ -3,14 +3,16 @@
 //! `pyproject.toml`. The command line wins.
 
 mod addopts;
+mod file;
 mod testpaths;
 
 pub use addopts::AddOpts;
 use dbtest_model::Kind;
 pub use dbtest_pytest_config::normalize;
 pub use dbtest_pytest_config::{PytestConfig, PytestConfigError, PytestSettings, Strategy};
+pub use file::{load_file_config, FileConfig, FlakyResult, KEYS, SHARD_MODES};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use testpaths::expand_testpaths;
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,9 @@ pub struct CliArgs {
     pub cwd: Option<PathBuf>,
     /// Interpreter for workers (the shim passes `sys.executable`).
     pub python: Option<PathBuf>,
+    /// Its version (`3.12.3`; the shim's own, since workers run the same
+    /// interpreter): reports carry it even when no worker started.
+    pub python_version: Option<String>,
     pub jobs: Option<usize>,
     pub keyword: Option<String>,
     pub tags: Option<String>,
@@ -106,36 +111,6 @@ pub struct CliArgs {
     pub pytest_version: Option<String>,
 }
 
-/// `[tool.dbtest]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct FileConfig {
-    pub paths: Option<Vec<String>>,
-    pub test_patterns: Option<Vec<String>>,
-    pub bench_patterns: Option<Vec<String>>,
-    pub jobs: Option<usize>,
-    pub timeout: Option<f64>,
-    pub cache_dir: Option<PathBuf>,
-    pub max_worker_restart: Option<usize>,
-    pub retries: Option<u32>,
-    pub flaky_result: Option<FlakyResult>,
-    pub max_tests_per_worker: Option<usize>,
-    pub max_worker_rss: Option<String>,
-    pub shard_mode: Option<String>,
-    /// Report files, relative to the project root.
-    pub junit_xml: Option<PathBuf>,
-    pub json_report: Option<PathBuf>,
-    pub markdown_report: Option<PathBuf>,
-}
-
-/// What a flaky test (failed, then passed on a retry) does to the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlakyResult {
-    Pass,
-    Fail,
-}
-
 /// Everything resolved.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -165,6 +140,7 @@ pub struct Settings {
     /// Paths as given (relative to `cwd`), node-id suffixes included.
     pub paths: Vec<String>,
     pub python: PathBuf,
+    pub python_version: Option<String>,
     pub jobs: usize,
     pub keyword: Option<String>,
     pub tags: Option<String>,
@@ -194,43 +170,6 @@ pub struct Settings {
     pub durations_out: Option<PathBuf>,
     pub test_patterns: Vec<String>,
     pub bench_patterns: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct PyProject {
-    tool: Option<Tools>,
-}
-
-#[derive(Deserialize)]
-struct Tools {
-    dbtest: Option<FileConfig>,
-}
-
-/// Reads `[tool.dbtest]` from `pyproject`, if the file has that table. Errors
-/// name the line and quote it, so the offending key is plain to see.
-pub fn load_file_config(pyproject: &Path) -> Result<Option<FileConfig>, ConfigError> {
-    let text = std::fs::read_to_string(pyproject).map_err(|e| ConfigError::File {
-        path: pyproject.display().to_string(),
-        message: e.to_string(),
-    })?;
-    match toml::from_str::<PyProject>(&text) {
-        Ok(document) => Ok(document.tool.and_then(|t| t.dbtest)),
-        Err(err) => {
-            let (path, message) = (pyproject.display(), err.message().trim().to_string());
-            let Some(span) = err.span() else {
-                return Err(ConfigError::File {
-                    path: path.to_string(),
-                    message,
-                });
-            };
-            let line = text[..span.start].matches('\n').count() + 1;
-            let quoted = text.lines().nth(line - 1).unwrap_or("").trim();
-            Err(ConfigError::File {
-                path: format!("{path}:{line}"),
-                message: format!("{message} (`{quoted}`)"),
-            })
-        }
-    }
 }
 
 impl Settings {
@@ -274,13 +213,25 @@ impl Settings {
             .or(addopts.jobs.map(|n| n.unwrap_or_else(default_jobs)))
             .unwrap_or_else(default_jobs);
         if jobs == 0 {
-            return Err(ConfigError::Invalid("jobs must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "--jobs must be a whole number of workers, at least 1, not 0".into(),
+            ));
         }
         let timeout = cli.timeout.or(file.timeout).or(addopts.timeout);
-        if let Some(t) = timeout {
-            if !(t > 0.0 && t.is_finite()) {
+        if let Some(t) = timeout.filter(|t| !(*t > 0.0 && t.is_finite())) {
+            let source = if cli.timeout.is_some() {
+                String::new()
+            } else {
+                format!("{}: addopts: ", addopts_location(&pytest_config))
+            };
+            return Err(ConfigError::Invalid(format!(
+                "{source}--timeout must be a number of seconds greater than 0, not {t}"
+            )));
+        }
+        if let Some(mode) = cli.shard_mode.as_deref() {
+            if !SHARD_MODES.contains(&mode) {
                 return Err(ConfigError::Invalid(format!(
-                    "timeout must be a positive number of seconds, not {t}"
+                    "--shard-mode must be duration, hash or slice, not {mode}"
                 )));
             }
         }
@@ -319,15 +270,17 @@ impl Settings {
                 .unwrap_or_else(|| rootdir.join(".dbtest"));
             Some(dir)
         };
-        let max_worker_rss = cli
-            .max_worker_rss
-            .as_deref()
-            .or(file.max_worker_rss.as_deref())
-            .map(parse_size)
-            .transpose()?;
-        if cli.max_tests_per_worker == Some(0) || file.max_tests_per_worker == Some(0) {
+        let max_worker_rss = match cli.max_worker_rss.as_deref() {
+            Some(text) => Some(parse_size(text).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "--max-worker-rss must be a size such as 512M or 2G, not {text}"
+                ))
+            })?),
+            None => file.max_worker_rss,
+        };
+        if cli.max_tests_per_worker == Some(0) {
             return Err(ConfigError::Invalid(
-                "max-tests-per-worker must be at least 1".into(),
+                "--max-tests-per-worker must be a whole number of tests, at least 1, not 0".into(),
             ));
         }
         let report_path = |cli_path: &Option<PathBuf>, file_path: &Option<PathBuf>| {
@@ -361,6 +314,7 @@ impl Settings {
                 .python
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("python3")),
+            python_version: cli.python_version.clone(),
             jobs,
             keyword: cli.keyword.clone().or(addopts.keyword.clone()),
             tags: cli.tags.clone().or(addopts.tags.clone()),
@@ -422,6 +376,18 @@ impl Settings {
     }
 }
 
+/// Where pytest's `addopts` was read: `FILE:LINE` (or just the file, or the
+/// environment).
+fn addopts_location(config: &PytestConfig) -> String {
+    let Some(inifile) = &config.inifile else {
+        return "PYTEST_ADDOPTS".into();
+    };
+    match dbtest_pytest_config::line_of(inifile, "addopts") {
+        Some(line) => format!("{}:{line}", inifile.display()),
+        None => inifile.display().to_string(),
+    }
+}
+
 /// `512M`, `2G`, `64k`, `1500000`: a size in bytes (binary multiples).
 pub fn parse_size(text: &str) -> Result<u64, ConfigError> {
     let trimmed = text.trim();
@@ -436,13 +402,13 @@ pub fn parse_size(text: &str) -> Result<u64, ConfigError> {
         "G" | "GI" => 1 << 30,
         _ => {
             return Err(ConfigError::Invalid(format!(
-                "not a size: {text} (try 512M or 2G)"
+                "not a size: {text} (a size such as 512M or 2G)"
             )))
         }
     };
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| ConfigError::Invalid(format!("not a size: {text} (try 512M or 2G)")))?;
+    let value: u64 = digits.parse().map_err(|_| {
+        ConfigError::Invalid(format!("not a size: {text} (a size such as 512M or 2G)"))
+    })?;
     match value.checked_mul(multiplier) {
         Some(bytes) if bytes > 0 => Ok(bytes),
         _ => Err(ConfigError::Invalid(format!("not a usable size: {text}"))),
@@ -484,6 +450,7 @@ fn version_before(version: Option<&str>, (major, minor): (u64, u64)) -> bool {
 mod tests {
     use super::*;
     use std::fs;
+    use std::path::Path;
 
     fn resolve_in(cwd: &Path, cli: CliArgs) -> Result<Settings, ConfigError> {
         Settings::resolve(CliArgs {

@@ -140,7 +140,7 @@ pub(crate) fn execute(
                 interrupted: false,
                 not_run: 0,
                 stopped: None,
-                python: None,
+                python: settings.python_version.clone(),
                 plan: plan_info,
             };
             report_files.write(&build_report(facts, settings, &[], &[]));
@@ -301,7 +301,12 @@ pub(crate) fn execute(
                 interrupted: outcome.interrupted,
                 not_run: outcome.not_run,
                 stopped: outcome.stopped.clone(),
-                python: outcome.python.clone(),
+                // The workers' own word, else the shim's (no worker started:
+                // everything skipped statically, an empty shard).
+                python: outcome
+                    .python
+                    .clone()
+                    .or_else(|| settings.python_version.clone()),
                 plan: plan_info,
             },
             settings,

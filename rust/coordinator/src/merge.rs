@@ -12,6 +12,7 @@ use crate::exit;
 use crate::reports::{open_for_writing, ReportKind};
 use dbtest_config::Settings;
 use dbtest_durations::Durations;
+use dbtest_model::counted;
 use dbtest_report::{merge_named, unreported, RunReport, Unreported};
 use std::io::Write;
 
@@ -88,11 +89,11 @@ pub(crate) fn merge(settings: &Settings) -> Result<i32, CoordinatorError> {
         let t = &report.totals;
         let _ = writeln!(
             std::io::stdout(),
-            "merged {} tests: {} passed, {} failed, {} errors, {} skipped",
-            report.tests.len(),
+            "merged {}: {} passed, {} failed, {}, {} skipped",
+            counted(report.tests.len() as u64, "test", "tests"),
             t.passed + t.flaky,
             t.failed,
-            t.errors,
+            counted(t.errors, "error", "errors"),
             t.skipped
         );
         if let Some(first) = missing.first() {

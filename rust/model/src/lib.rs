@@ -328,6 +328,8 @@ pub enum ErrorKind {
     Protocol,
     /// The file could not be collected (syntax error, unreadable).
     Collection,
+    /// The test was running when the run was interrupted (Ctrl-C, SIGTERM).
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -340,6 +342,7 @@ impl ErrorKind {
             ErrorKind::Missing => "missing",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Collection => "collection",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }
@@ -404,6 +407,12 @@ impl TestResult {
     }
 }
 
+/// `1 error`, `2 errors`, `0 errors`: a count with its noun in the right number.
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// 64-bit FNV-1a: fixed, portable, and good enough to spread test ids over
 /// shards and to stand for them in large sets and maps. Never
 /// `std`'s `DefaultHasher`, whose output may change between Rust releases
@@ -427,6 +436,13 @@ mod tests {
         assert_eq!(unlisted_group("TestX::test_y"), Some("TestX"));
         assert_eq!(unlisted_group("TestX::test_y[a::b]"), Some("TestX"));
         assert_eq!(unlisted_group("A::B::test_y[1]"), Some("A::B"));
+    }
+
+    #[test]
+    fn counts_take_the_right_number() {
+        assert_eq!(counted(1u32, "error", "errors"), "1 error");
+        assert_eq!(counted(0u32, "error", "errors"), "0 errors");
+        assert_eq!(counted(2u64, "test", "tests"), "2 tests");
     }
 
     #[test]

@@ -30,10 +30,12 @@ pub enum PytestConfigError {
         line: usize,
         message: String,
     },
-    /// A value of the wrong kind (`xfail_strict = maybe`).
-    #[error("{path}: {key}: {message}")]
+    /// A value of the wrong kind (`xfail_strict = maybe`): where it is set
+    /// (`FILE:LINE`, or the file when the line cannot be found), the key, and
+    /// what the key takes, in words.
+    #[error("{location}: {key} {message}")]
     Value {
-        path: String,
+        location: String,
         key: String,
         message: String,
     },
@@ -50,6 +52,31 @@ pub enum Value {
     Bool(bool),
     /// A native TOML integer.
     Int(i64),
+}
+
+impl Value {
+    /// As the file wrote it, for messages: `"maybe"`, `["a", "b"]`, `true`, `3`.
+    pub fn described(&self) -> String {
+        match self {
+            Value::Text(text) => format!("{text:?}"),
+            Value::List(items) => format!("{items:?}"),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+        }
+    }
+}
+
+/// The 1-based line of `path` that sets `key` (`key = ...` or `key: ...`, as
+/// INI and TOML files write it), if one does.
+pub fn line_of(path: &Path, key: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(['=', ':']))
+        })
+        .map(|index| index + 1)
 }
 
 /// Where pytest's configuration is, and what it says.
@@ -189,12 +216,24 @@ impl PytestConfig {
         self.values.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    fn value_error(&self, key: &str, message: String) -> PytestConfigError {
+    /// `key` (the name the file used, of `names`) has a value it does not
+    /// take: `message` says what it takes ("must be ..., not ...").
+    fn value_error(&self, names: &[&str], message: String) -> PytestConfigError {
+        let key = names
+            .iter()
+            .find(|name| self.values.contains_key(**name))
+            .or(names.first())
+            .copied()
+            .unwrap_or_default();
+        let location = match &self.inifile {
+            Some(path) => match line_of(path, key) {
+                Some(line) => format!("{}:{line}", path.display()),
+                None => path.display().to_string(),
+            },
+            None => "the command line".into(),
+        };
         PytestConfigError::Value {
-            path: self
-                .inifile
-                .as_ref()
-                .map_or_else(String::new, |p| p.display().to_string()),
+            location,
             key: key.to_string(),
             message,
         }
@@ -205,10 +244,19 @@ impl PytestConfig {
         match self.value(&[name]) {
             None => Ok(None),
             Some(Value::List(items)) => Ok(Some(items.clone())),
-            Some(Value::Text(text)) => shlex::split(text)
-                .map(Some)
-                .ok_or_else(|| self.value_error(name, format!("unbalanced quotes in {text:?}"))),
-            Some(other) => Err(self.value_error(name, format!("expected a list, not {other:?}"))),
+            Some(Value::Text(text)) => shlex::split(text).map(Some).ok_or_else(|| {
+                self.value_error(
+                    &[name],
+                    format!("must be words with balanced quotes, not {text:?}"),
+                )
+            }),
+            Some(other) => Err(self.value_error(
+                &[name],
+                format!(
+                    "must be a list of strings or space-separated words, not {}",
+                    other.described()
+                ),
+            )),
         }
     }
 
@@ -224,25 +272,32 @@ impl PytestConfig {
                     .map(str::to_string)
                     .collect(),
             )),
-            Some(other) => {
-                Err(self.value_error(name, format!("expected a list of lines, not {other:?}")))
-            }
+            Some(other) => Err(self.value_error(
+                &[name],
+                format!(
+                    "must be a list of strings or one per line, not {}",
+                    other.described()
+                ),
+            )),
         }
     }
 
     /// A `bool` setting, under any of its names (`strict_xfail`, `xfail_strict`).
     pub fn boolean(&self, names: &[&str]) -> Result<Option<bool>, PytestConfigError> {
-        let key = names.first().copied().unwrap_or_default();
-        match self.value(names) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::Text(text)) => str_to_bool(text)
-                .map(Some)
-                .ok_or_else(|| self.value_error(key, format!("invalid truth value {text:?}"))),
-            Some(other) => {
-                Err(self.value_error(key, format!("expected true or false, not {other:?}")))
-            }
-        }
+        let value = self.value(names);
+        let truth = match value {
+            None => return Ok(None),
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::Text(text)) => str_to_bool(text),
+            Some(_) => None,
+        };
+        truth.map(Some).ok_or_else(|| {
+            let shown = value.map_or_else(String::new, Value::described);
+            self.value_error(
+                names,
+                format!("must be true or false (or yes/no, on/off, 1/0), not {shown}"),
+            )
+        })
     }
 
     /// A `string` setting.
@@ -252,7 +307,9 @@ impl PytestConfig {
             Some(Value::Text(text)) => Ok(Some(text.clone())),
             Some(Value::Bool(b)) => Ok(Some(if *b { "true" } else { "false" }.into())),
             Some(Value::Int(i)) => Ok(Some(i.to_string())),
-            Some(other) => Err(self.value_error(name, format!("expected text, not {other:?}"))),
+            Some(other) => {
+                Err(self.value_error(&[name], format!("must be text, not {}", other.described())))
+            }
         }
     }
 }

@@ -98,8 +98,8 @@ impl PytestSettings {
             Some("disallow") => Strategy::Disallow,
             Some(other) => {
                 return Err(config.value_error(
-                    "parametrize_long_str_id_strategy",
-                    format!("unknown strategy {other:?} (short, sha256, legacy or disallow)"),
+                    &["parametrize_long_str_id_strategy"],
+                    format!("must be short, sha256, legacy or disallow, not {other:?}"),
                 ))
             }
         };
@@ -109,8 +109,8 @@ impl PytestSettings {
             Some(mark) if matches!(mark.as_str(), "skip" | "xfail" | "fail_at_collect") => mark,
             Some(other) => {
                 return Err(config.value_error(
-                    "empty_parameter_set_mark",
-                    format!("{other:?} is not skip, xfail or fail_at_collect"),
+                    &["empty_parameter_set_mark"],
+                    format!("must be skip, xfail or fail_at_collect, not {other:?}"),
                 ))
             }
         };

@@ -124,11 +124,23 @@ fn native_toml_keeps_types_and_strict_turns_everything_strict() {
 fn bad_values_and_files_name_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    write(root, "pytest.ini", "[pytest]\nxfail_strict = maybe\n");
+    write(
+        root,
+        "pytest.ini",
+        "[pytest]\n# note\nxfail_strict = maybe\n",
+    );
+    let err = PytestSettings::from_config(&locate(root, "", &[])).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "pytest.ini:3: xfail_strict must be true or false (or yes/no, on/off, 1/0), not \"maybe\""
+        ),
+        "{err}"
+    );
+    write(root, "pytest.ini", "[pytest]\ntestpaths = a 'b\n");
     let err = PytestSettings::from_config(&locate(root, "", &[])).unwrap_err();
     assert!(
         err.to_string()
-            .contains("pytest.ini: strict_xfail: invalid truth value"),
+            .ends_with("pytest.ini:2: testpaths must be words with balanced quotes, not \"a 'b\""),
         "{err}"
     );
 

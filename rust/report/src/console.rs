@@ -161,7 +161,17 @@ impl<W: Write> ConsoleReporter<W> {
         if let Some(n) = self.options.durations.filter(|n| *n > 0) {
             let mut by_time: Vec<&TestResult> = summary.results.iter().collect();
             by_time.sort_by(|a, b| b.duration.total_cmp(&a.duration));
-            let _ = writeln!(self.out, "{}", rule(&format!("slowest {n} durations"), '='));
+            let _ = writeln!(
+                self.out,
+                "{}",
+                rule(
+                    &format!(
+                        "slowest {}",
+                        dbtest_model::counted(n as u64, "duration", "durations")
+                    ),
+                    '='
+                )
+            );
             for result in by_time.into_iter().take(n) {
                 let _ = writeln!(self.out, "{:>8.2}s  {}", result.duration, result.id);
             }
@@ -256,7 +266,11 @@ impl<W: Write> ConsoleReporter<W> {
         if let (Some(_), Some(message)) = (&result.traceback, &result.message) {
             if matches!(
                 result.error_kind,
-                Some(dbtest_model::ErrorKind::Timeout | dbtest_model::ErrorKind::Crash)
+                Some(
+                    dbtest_model::ErrorKind::Timeout
+                        | dbtest_model::ErrorKind::Crash
+                        | dbtest_model::ErrorKind::Interrupted
+                )
             ) {
                 let _ = writeln!(self.out, "{message}");
             }

@@ -1,6 +1,8 @@
 //! JUnit XML (`--junit-xml FILE`): what GitLab, Jenkins, Buildkite, CircleCI
 //! and Bazel import. Written with `quick-junit`, which escapes text and drops
-//! characters XML cannot hold (ANSI colour codes in captured output).
+//! the control characters XML cannot hold (ANSI colour codes in captured
+//! output); the two noncharacters it lets through, U+FFFE and U+FFFF, are
+//! replaced here (U+FFFD), so the document is always well-formed.
 //!
 //! Conventions follow pytest's JUnit output, which those importers already
 //! understand: one `<testsuite name="dbtest">`; a test's `classname` is its
@@ -189,7 +191,20 @@ pub fn junit_xml(report: &RunReport, options: &JunitOptions) -> Result<String, J
     }
     document.set_time(seconds(report.run.duration));
     document.add_test_suite(suite);
-    document.to_string().map_err(|e| JunitError(e.to_string()))
+    let xml = document
+        .to_string()
+        .map_err(|e| JunitError(e.to_string()))?;
+    Ok(without_noncharacters(xml))
+}
+
+/// XML 1.0 (`Char`) excludes U+FFFE and U+FFFF; only text from the tests can
+/// hold them, never the markup, so replacing them in the document is enough.
+fn without_noncharacters(xml: String) -> String {
+    if xml.contains(['\u{FFFE}', '\u{FFFF}']) {
+        xml.replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}")
+    } else {
+        xml
+    }
 }
 
 #[cfg(test)]
@@ -326,6 +341,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn noncharacters_xml_forbids_are_replaced() {
+        assert_eq!(
+            without_noncharacters("<a b=\"x\u{FFFE}\">y\u{FFFF}\u{1FFFE}</a>".into()),
+            "<a b=\"x\u{FFFD}\">y\u{FFFD}\u{1FFFE}</a>"
+        );
     }
 
     #[test]

@@ -54,20 +54,15 @@ pub enum MergeError {
         second_selected: u64,
     },
     #[error(
-        "the shards planned {planned} tests but the selection holds {selected}: they split it \
-         differently (give every shard the same durations file and --shard-mode)"
+        "the shards planned {} but the selection holds {selected}: they split it \
+         differently (give every shard the same durations file and --shard-mode)",
+        dbtest_model::counted(*planned, "test", "tests")
     )]
     PlansDoNotAddUp { planned: u64, selected: u64 },
 }
 
 fn selection_message(first: &str, first_n: u64, second: &str, second_n: u64) -> String {
-    let tests = |n: u64| {
-        if n == 1 {
-            "1 test".to_string()
-        } else {
-            format!("{n} tests")
-        }
-    };
+    let tests = |n: u64| dbtest_model::counted(n, "test", "tests");
     let what = if first_n == second_n {
         format!("{first} and {second} selected different tests ({first_n} each)")
     } else {

@@ -90,12 +90,11 @@ pub fn summary_line(counts: &Counts, not_run: usize, elapsed: Duration) -> Strin
         format!("{} failed", counts.failed),
     ];
     if counts.errors > 0 {
-        let noun = if counts.errors == 1 {
-            "error"
-        } else {
-            "errors"
-        };
-        parts.push(format!("{} {noun}", counts.errors));
+        parts.push(dbtest_model::counted(
+            counts.errors as u64,
+            "error",
+            "errors",
+        ));
     }
     for (n, label) in [
         (counts.flaky, "flaky"),

@@ -20,11 +20,16 @@ use crate::spawn::{place_fds, SpawnSpec};
 /// How long a fork request may take, start-up of the server included.
 const FORK_WITHIN: Duration = Duration::from_secs(10);
 const RECORD: usize = 9;
+/// How long the server may take to end what the tests left when it is ended
+/// (it gives itself 5 s, see `dbtest/worker/forkserver.py`).
+const CLEANUP_WITHIN: Duration = Duration::from_secs(6);
 
 type ExitSenders = Arc<Mutex<HashMap<u32, Sender<ExitStatus>>>>;
 
 /// A running fork server and our end of its control socket. Dropping it ends
-/// the server, and with it any worker it forked that is still alive.
+/// the server, and with it any worker it forked that is still alive and every
+/// process a test left behind (the server is their subreaper: it ends them
+/// before it exits, which it is given time for when it has any).
 pub struct ForkServer {
     /// A child of this process, started here or by the `dbtest` command.
     pid: u32,
@@ -138,10 +143,15 @@ impl ForkServer {
 
 impl Drop for ForkServer {
     fn drop(&mut self) {
-        // End of the socket: the server exits, and any worker still alive with it.
+        // End of the socket: the server ends any worker still alive and every
+        // process left in its care (it is the run's subreaper), then exits.
         let _ = self.control.shutdown(std::net::Shutdown::Both);
         let _ = self.control.flush();
         let pid = self.pid;
+        // Usually it has nothing left (every worker is gone): no need to wait.
+        if has_children(pid) && reaped_within(pid, CLEANUP_WITHIN) {
+            return;
+        }
         kill(pid);
         // Tearing down the server's memory takes the kernel a millisecond or
         // so; the run's report need not wait for it, only someone must reap it.
@@ -152,6 +162,30 @@ impl Drop for ForkServer {
         if reaper.is_err() {
             reap(pid);
         }
+    }
+}
+
+/// Whether the server has children: processes a test left (daemons) that it
+/// must end before it exits.
+fn has_children(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/task/{pid}/children"))
+        .is_ok_and(|children| children.iter().any(u8::is_ascii_digit))
+}
+
+/// Waits up to `within` for our child `pid` to exit and reaps it.
+fn reaped_within(pid: u32, within: Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        // SAFETY: waits for our own child, which nothing else waits for.
+        let done =
+            unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG) };
+        if done != 0 {
+            return true; // reaped, or not ours to wait for any more
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

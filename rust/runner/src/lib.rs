@@ -7,6 +7,7 @@
 //! jobs, one reads results and one drains the worker's own stdout/stderr.
 
 mod dispatcher;
+mod files;
 mod forkserver;
 mod plan;
 mod process;

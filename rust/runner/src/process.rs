@@ -7,12 +7,12 @@ use dbtest_protocol::{encode_frame, FrameReader, FromWorker, ProtocolError, ToWo
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::files::WorkerFiles;
 use crate::forkserver::ForkServer;
 use crate::spawn::{place_fds, SpawnSpec, WorkerPipes};
 use crate::status::wait_until_gone;
@@ -45,8 +45,9 @@ pub(crate) enum Event {
 pub(crate) struct Reaped {
     pub process: u64,
     pub status: Option<ExitStatus>,
-    /// What faulthandler wrote (thread dump on timeout, traceback on a fatal signal).
-    pub dump: String,
+    /// What faulthandler wrote (thread dump on timeout, traceback on a fatal
+    /// signal), and what the test it was running printed.
+    pub left: crate::files::LeftBehind,
     /// The end of the worker's own stdout/stderr.
     pub tail: String,
 }
@@ -54,7 +55,7 @@ pub(crate) struct Reaped {
 /// How a reaper ends a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReapMode {
-    /// Ask for a thread dump (SIGUSR1), then end it.
+    /// Ask for a thread dump (SIGUSR1), then end it (a timeout, an interrupted run).
     Timeout,
     /// It is already dying; collect its status.
     Crash,
@@ -71,7 +72,7 @@ pub(crate) struct WorkerProcess {
     handle: Handle,
     jobs: Option<Sender<Vec<u8>>>,
     tail: Arc<Mutex<Vec<u8>>>,
-    traceback_file: PathBuf,
+    files: WorkerFiles,
     /// Disconnect when the reader / output threads end (their senders drop).
     reader_done: Receiver<()>,
     output_done: Receiver<()>,
@@ -142,7 +143,7 @@ impl WorkerProcess {
         requested: Option<WorkerPipes>,
         id: u64,
         slot: u32,
-        traceback_file: PathBuf,
+        files: WorkerFiles,
         events: Sender<Event>,
     ) -> io::Result<WorkerProcess> {
         if let Some(server) = fork_server {
@@ -160,7 +161,7 @@ impl WorkerProcess {
                 exit,
                 status: None,
             };
-            return Self::start(spec, pipes, pid, handle, id, slot, traceback_file, events);
+            return Self::start(spec, pipes, pid, handle, id, slot, files, events);
         }
         let pipes = WorkerPipes::new()?;
         let mut command = Command::new(&spec.python);
@@ -186,7 +187,7 @@ impl WorkerProcess {
             Handle::Spawned(child),
             id,
             slot,
-            traceback_file,
+            files,
             events,
         )
     }
@@ -201,7 +202,7 @@ impl WorkerProcess {
         handle: Handle,
         id: u64,
         slot: u32,
-        traceback_file: PathBuf,
+        files: WorkerFiles,
         events: Sender<Event>,
     ) -> io::Result<WorkerProcess> {
         let WorkerPipes {
@@ -291,7 +292,7 @@ impl WorkerProcess {
             handle,
             jobs: Some(jobs_tx),
             tail,
-            traceback_file,
+            files,
             reader_done,
             output_done,
         })
@@ -311,10 +312,7 @@ impl WorkerProcess {
         let name = format!("dbtest-w{}-reaper", self.slot);
         spawn_thread(name, move || {
             let status = self.end(mode);
-            let dump = std::fs::read(&self.traceback_file)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            let _ = std::fs::remove_file(&self.traceback_file);
+            let left = self.files.take();
             // Everything the process sent is forwarded before `Reaped` (the pipes
             // close once the group is gone), so no message arrives after it.
             let _ = self.reader_done.recv_timeout(Duration::from_secs(1));
@@ -327,7 +325,7 @@ impl WorkerProcess {
             let _ = events.send(Event::Reaped(Reaped {
                 process: self.id,
                 status,
-                dump,
+                left,
                 tail,
             }));
         })
@@ -353,7 +351,7 @@ impl WorkerProcess {
                 unsafe {
                     libc::kill(self.pid as libc::pid_t, libc::SIGUSR1);
                 }
-                wait_for_dump(&self.traceback_file, Duration::from_secs(2));
+                wait_for_dump(&self.files.traceback, Duration::from_secs(2));
             }
             ReapMode::Crash => status = self.wait_for_exit(Duration::from_secs(1)),
             ReapMode::Shutdown => {

@@ -91,6 +91,53 @@ impl Dispatcher<'_> {
         }
     }
 
+    /// The run was interrupted: every test still running is named, with how
+    /// long it ran and where it was (its worker's thread dump), as an error of
+    /// its own, rather than counted among the tests that never ran.
+    pub(super) fn interrupt_running(&mut self) {
+        for slot in 0..self.slots.len() {
+            let Some(live) = self.slots[slot].as_ref() else {
+                continue;
+            };
+            let Some(head) = live.inflight.front() else {
+                continue;
+            };
+            let Some(test) = head.current() else {
+                continue;
+            };
+            let importing = !head.imported;
+            let Some(live) = self.slots[slot].take() else {
+                continue;
+            };
+            let elapsed = live.last_activity.elapsed().as_secs_f64();
+            let during = if importing {
+                " while importing the module"
+            } else {
+                ""
+            };
+            self.pending.insert(
+                live.process.id,
+                PendingReap {
+                    slot: slot as u32 + 1,
+                    tests: vec![test],
+                    kind: ErrorKind::Interrupted,
+                    phase: if importing {
+                        Phase::Import
+                    } else {
+                        Phase::Call
+                    },
+                    message: format!("interrupted after {elapsed:.2} s{during}"),
+                    elapsed,
+                    startup_failure: false,
+                },
+            );
+            // As on a timeout: a thread dump first, then the process group goes.
+            if let Some(handle) = live.process.reap(ReapMode::Timeout, self.events_tx.clone()) {
+                self.reapers.push(handle);
+            }
+        }
+    }
+
     pub(super) fn on_worker_lost(&mut self, slot: usize, protocol_error: Option<String>) {
         let Some(mut live) = self.slots[slot].take() else {
             return;
@@ -177,23 +224,27 @@ impl Dispatcher<'_> {
             return;
         }
         let exit = describe_exit(reaped.status);
+        let quiet_exit = matches!(pending.kind, ErrorKind::Timeout | ErrorKind::Interrupted);
         let message = match pending.kind {
-            ErrorKind::Timeout => pending.message.clone(),
+            _ if quiet_exit => pending.message.clone(),
             _ => format!("{} ({exit})", pending.message),
         };
         let mut traceback = String::new();
-        let dump = without_worker_frames(&reaped.dump);
+        let dump = without_worker_frames(&reaped.left.dump);
         if !dump.trim().is_empty() {
             traceback.push_str(dump.trim_end());
             traceback.push('\n');
         }
-        if pending.kind != ErrorKind::Timeout && !reaped.tail.trim().is_empty() {
+        if !quiet_exit && !reaped.tail.trim().is_empty() {
             traceback.push_str("--- worker output ---\n");
             traceback.push_str(reaped.tail.trim_end());
             traceback.push('\n');
         }
+        // What the test printed before it died or was ended: with the first
+        // culprit (the others of a batch whose import failed printed nothing).
+        let (mut stdout, mut stderr) = (reaped.left.stdout, reaped.left.stderr);
         for &test in &pending.tests {
-            let result = self.error_result(
+            let mut result = self.error_result(
                 test,
                 pending.slot,
                 pending.kind,
@@ -202,6 +253,8 @@ impl Dispatcher<'_> {
                 (!traceback.is_empty()).then(|| traceback.clone()),
                 pending.elapsed,
             );
+            result.stdout = stdout.take();
+            result.stderr = stderr.take();
             self.record(test, result);
         }
     }

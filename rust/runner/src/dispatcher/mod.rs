@@ -180,7 +180,9 @@ pub fn run(
         fallback_estimate: fallback,
         fork_server: match fork_server {
             Some(server) if options.spawn.fork_server => ForkServerState::Running(server),
-            _ if options.spawn.fork_server && workers > 1 => ForkServerState::NotStarted,
+            // Even for one worker: the server is also the run's reaper (what
+            // the tests start dies with the run, see `ForkServer`).
+            _ if options.spawn.fork_server => ForkServerState::NotStarted,
             _ => ForkServerState::Unused,
         },
         trace: Trace::new(),
@@ -272,6 +274,7 @@ impl Dispatcher<'_> {
             } {
                 self.outcome.interrupted = true;
                 self.stop_dispatching("interrupted".into());
+                self.interrupt_running();
                 self.end_all(ReapMode::Kill);
                 return;
             }

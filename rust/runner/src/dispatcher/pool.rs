@@ -3,6 +3,7 @@
 //! replacing them, and ending them all.
 
 use super::{Dispatcher, InFlight, PendingReap};
+use crate::files::WorkerFiles;
 use crate::forkserver::ForkServer;
 use crate::process::{ReapMode, WorkerProcess};
 use crate::spawn::WorkerPipes;
@@ -91,7 +92,8 @@ impl Dispatcher<'_> {
     pub(super) fn start_worker(&mut self, slot: usize, requested: Option<WorkerPipes>) {
         let id = self.next_process;
         self.next_process += 1;
-        let traceback_file = self.options.run_dir.join(format!("worker-{id}.tb"));
+        let files = WorkerFiles::new(&self.options.run_dir, id, self.options.output_limit);
+        let traceback_file = files.traceback.to_string_lossy().into_owned();
         let (options, events) = (self.options, self.events_tx.clone());
         let spec = &options.spawn;
         let spawn = |server: Option<&mut ForkServer>, requested: Option<WorkerPipes>| {
@@ -101,7 +103,7 @@ impl Dispatcher<'_> {
                 requested,
                 id,
                 slot as u32 + 1,
-                traceback_file.clone(),
+                files.clone(),
                 events.clone(),
             )
         };
@@ -137,7 +139,7 @@ impl Dispatcher<'_> {
             rootdir: self.options.rootdir.to_string_lossy().into_owned(),
             capture: self.options.capture,
             output_limit: self.options.output_limit,
-            traceback_file: traceback_file.to_string_lossy().into_owned(),
+            traceback_file,
             cache_dir: self
                 .options
                 .cache_dir
@@ -261,8 +263,8 @@ impl Dispatcher<'_> {
         }
         if self.restarts >= self.options.max_worker_restarts {
             self.stop_dispatching(format!(
-                "stopped after {} worker restarts (--max-worker-restart)",
-                self.restarts
+                "stopped after {} (--max-worker-restart)",
+                dbtest_model::counted(self.restarts as u64, "worker restart", "worker restarts")
             ));
             return;
         }
