@@ -238,6 +238,7 @@ pub(crate) fn execute(
         interrupted,
     );
     crate::memory_note("run ended");
+    crate::pytest::release_basetemp(std::path::Path::new(&options.pytest.basetemp));
     if let Ok(cleanup) = cleanup {
         let _ = cleanup.join();
     }

@@ -131,7 +131,7 @@ const KEPT_BASETEMPS: usize = 3;
 /// The number is claimed by creating the directory (a concurrent run takes the
 /// next one), with a `.lock` naming this process, as pytest does; the oldest
 /// runs' directories go, so that with this one the last three remain, except
-/// those whose run is still alive.
+/// those whose run is still alive. See [`release_basetemp`] for the run's end.
 pub(crate) fn basetemp(temp: &Path) -> PathBuf {
     let user = std::env::var("USER")
         .ok()
@@ -159,6 +159,10 @@ pub(crate) fn basetemp(temp: &Path) -> PathBuf {
     for _ in 0..100 {
         match private_dir().create(parent.join(format!("dbtest-{next}"))) {
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+            // A run that just ended removed the empty parent.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let _ = private_dir().recursive(true).create(&parent);
+            }
             _ => break, // ours, or not creatable here: the workers try again
         }
     }
@@ -172,6 +176,18 @@ pub(crate) fn basetemp(temp: &Path) -> PathBuf {
         }
     }
     claimed
+}
+
+/// After the run: its lock goes, and so does its base temporary directory if
+/// no test used it (and their parent, if no run left anything there), so that a
+/// run that asked for no temporary directory leaves none.
+pub(crate) fn release_basetemp(basetemp: &Path) {
+    let _ = std::fs::remove_file(basetemp.join(LOCK));
+    if std::fs::remove_dir(basetemp).is_ok() {
+        if let Some(parent) = basetemp.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
 }
 
 /// Names the process whose run a base temporary directory belongs to.
@@ -231,5 +247,13 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["dbtest-1", "dbtest-3", "dbtest-7", "dbtest-8"]);
+        // A run whose tests used its directory keeps it; one that did not leaves nothing.
+        std::fs::write(next.join("data"), "").unwrap();
+        release_basetemp(&next);
+        assert!(next.join("data").exists() && !next.join(".lock").exists());
+        let unused = tempfile::tempdir().unwrap();
+        let claimed = basetemp(unused.path());
+        release_basetemp(&claimed);
+        assert_eq!(std::fs::read_dir(unused.path()).unwrap().count(), 0);
     }
 }
