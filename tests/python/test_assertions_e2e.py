@@ -187,7 +187,9 @@ class TestAsyncCase(unittest.IsolatedAsyncioTestCase):
 
 def test_async_tracebacks_start_at_the_test(tmp_path: Path) -> None:
     (tmp_path / "test_async.py").write_text(ASYNC_FAILURES)
-    run = run_dbtest("-j", "1", "--no-cache", str(tmp_path))
+    # Run from the project: from elsewhere (a clone under /tmp) the rootdir, and
+    # with it every id, is the common ancestor of both, as under pytest.
+    run = run_dbtest("-j", "1", "--no-cache", str(tmp_path), cwd=tmp_path)
     assert run.last_line.startswith("0 passed, 4 failed in "), run
     failures = run.stdout.split("short test summary info")[0].split(" test_async.py::")[1:]
     assert len(failures) == 4, run
