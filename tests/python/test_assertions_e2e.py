@@ -24,7 +24,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def first_run(project: Path) -> Run:
-    return run_dbtest("-j", "2", ".", cwd=project, env=WRITE_BYTECODE)
+    # A user-level cache of its own: one that another test filled with these
+    # modules (under dbtest, a session is a worker's) would serve them, and
+    # nothing would be rewritten into the project's cache.
+    cache_home = project.parent / "cache-home"
+    return run_dbtest("-j", "2", ".", cwd=project, env={**WRITE_BYTECODE, "XDG_CACHE_HOME": str(cache_home)})
 
 
 def summary(run: Run, test: str) -> str:
