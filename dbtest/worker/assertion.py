@@ -1,13 +1,13 @@
 """Run-time support for rewritten ``assert`` statements (see ``rewrite_ast``).
 
 A rewritten test module imports this module under a name user code cannot
-spell. Passing assertions only read ``UNSET``; a failing one calls
-:func:`message` with a description of the expression (nested tuples holding the
-values computed while evaluating it) and raises ``AssertionError`` with the
-result. Everything heavier is imported only then.
+spell. Passing assertions only read ``UNSET``; a failing one raises what
+:func:`fail` returns: it fills the assert's description template in with the
+values the rewritten expression kept in the frame's temporaries, and
+:func:`message` turns the description (nested tuples holding those values)
+into the ``AssertionError``'s text. Everything heavier is imported only then.
 
-Description nodes, built by the rewritten code; the second item is always the
-node's value:
+Description nodes; the second item is always the node's value:
 
 - ``("v", value)``: any other expression, shown by its repr;
 - ``("n", value, name)``: a name;
@@ -45,14 +45,70 @@ class _Unset:
 
 UNSET: Any = _Unset()
 
-# The rewritten code raises this name rather than the bare builtin, which a test
+# A rewritten assert raises this rather than the bare builtin, which a test
 # module may shadow; a plain assert is immune to that too.
 Failure = AssertionError
+
+TEMP = "@dbtest_{}"  # the rewriter's temporaries (rewrite_ast.TEMP)
 
 _NAMED = (FunctionType, BuiltinFunctionType, MethodType, ModuleType, type)
 
 # (label, sub-explanations): a type alias for readers; `Any` exists only for type checkers.
 Where = tuple[str, list]
+
+
+def fail(template: tuple[Any, ...], msg: object = UNSET) -> AssertionError:
+    """The exception for a failed assert, whose values are in its frame (the
+    caller's): a function's locals, or a class or module namespace."""
+    import sys
+
+    frame = sys._getframe(1)
+    try:
+        description = _fill(template, frame.f_locals)
+    finally:
+        del frame
+    return Failure(message(description, msg))
+
+
+def _fill(template: tuple[Any, ...], values: Any) -> tuple[Any, ...]:
+    """The description node for ``template``: each temporary's number replaced
+    by its value (``UNSET`` if short-circuiting skipped it)."""
+    kind = template[0]
+    if kind == "k":
+        return ("v", template[1])
+    number = template[1]
+    value = UNSET if number is None else values.get(TEMP.format(number), UNSET)
+    if kind in ("v", "n"):
+        return (kind, value, *template[2:])
+    if kind == "a":
+        return ("a", value, _fill(template[2], values), template[3])
+    if kind == "s":
+        return ("s", value, _fill(template[2], values), _fill(template[3], values))
+    if kind == "c":
+        parts = tuple((prefix, _fill(part, values)) for prefix, part in template[3])
+        return ("c", value, _fill(template[2], values), parts)
+    if kind == "cmp":
+        operands = tuple(_fill(operand, values) for operand in template[2])
+        if number is None:  # the whole test, and it failed
+            value = False
+        return ("cmp", value, operands, template[3], _pair_results(value, operands))
+    if kind == "bool":
+        return ("bool", value, template[2], tuple(_fill(operand, values) for operand in template[3]))
+    if kind == "u":
+        return ("u", value, template[2], _fill(template[3], values))
+    if kind == "b":
+        return ("b", value, template[2], _fill(template[3], values), _fill(template[4], values))
+    raise ValueError(f"unknown assertion template {kind!r}")
+
+
+def _pair_results(value: object, operands: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Each pair's result in a comparison chain whose outcome is ``value``.
+    Python evaluated a pair's right operand only if every pair before it was
+    true, and the chain's outcome is the last evaluated pair's result."""
+    if value is UNSET:
+        return (UNSET,) * (len(operands) - 1)
+    evaluated = 1 + sum(1 for operand in operands[2:] if operand[1] is not UNSET)
+    return (True,) * (evaluated - 1) + (value,) + (UNSET,) * (len(operands) - 1 - evaluated)
 
 
 def message(tree: tuple[Any, ...], msg: object = UNSET) -> str:

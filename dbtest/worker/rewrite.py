@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 # Bump whenever rewrite_ast or the node format of `assertion` changes: old
 # caches then stop matching by name and header.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TAG = f"dbtest-{FORMAT_VERSION}"
 _HEADER = MAGIC_NUMBER + b"DBT" + bytes([FORMAT_VERSION])
 _PAYLOAD = len(_HEADER) + 16

@@ -4,16 +4,17 @@ assertion fails, raises ``AssertionError`` with an explanation built from them.
 
 ``assert f(x) == y, msg`` becomes, in effect::
 
-    t1 = f; t2 = x; t3 = t1(t2); t4 = y; t5 = t3 == t4
-    if not t5:
-        raise AssertionError(message(("cmp", t5, (("c", t3, ...), ("n", t4, "y")), ...), msg))
-    del t1, t2, t3, t4, t5
+    if not (t3 := (t1 := f)((t2 := x))) == (t4 := y):
+        raise fail(("cmp", None, (("c", 3, ("n", 1, "f"), (("", ("n", 2, "x")),)), ("n", 4, "y")), ("==",)), msg)
+    del t1, t2, t3, t4
 
-Each sub-expression is evaluated once, in Python's order, and short-circuiting
-(``and``, ``or``, chained comparisons) is kept: the skipped parts stay unset.
-The temporaries are deleted afterwards so that they do not keep objects alive.
-Generated code carries the source positions of the ``assert`` and of the
-sub-expressions it came from, so tracebacks point at the original source.
+The expression stays Python's own, so each sub-expression is evaluated once, in
+Python's order, and short-circuiting (``and``, ``or``, chained comparisons) is
+kept: temporaries that may be skipped are set to ``UNSET`` first. On failure
+``assertion.fail`` reads the temporaries from the frame into the template. The
+temporaries are deleted afterwards so that they do not keep objects alive.
+The expression's own nodes keep their source positions and generated ones take
+those of what they wrap, so tracebacks point at the original source.
 
 This module imports ``ast``: the loader imports it only when a module has to be
 compiled, never when its rewritten bytecode is cached.
@@ -25,9 +26,6 @@ import ast
 from collections.abc import Iterator
 from itertools import count
 from types import CodeType
-from typing import TypeVar
-
-N = TypeVar("N", bound=ast.AST)
 
 # Names with '@' cannot be written in Python source, so they never clash.
 RUNTIME = "@dbtest_assert"
@@ -87,6 +85,27 @@ def rewrite_module(tree: ast.Module) -> bool:
     return True
 
 
+# Statements that hold blocks of statements, and the fields those blocks are in
+# (``handlers`` and ``cases`` hold handlers and cases, which hold blocks).
+_COMPOUND = frozenset(
+    {
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.If,
+        ast.For,
+        ast.AsyncFor,
+        ast.While,
+        ast.With,
+        ast.AsyncWith,
+        ast.Try,
+        ast.TryStar,
+        ast.Match,
+    }
+)
+_BLOCKS = ("body", "orelse", "finalbody")
+
+
 class _ModuleRewriter:
     """Finds asserts by walking statements only: expressions can nest deeper
     than a recursive walk over every node (ast.NodeTransformer) survives."""
@@ -98,24 +117,24 @@ class _ModuleRewriter:
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         result: list[ast.stmt] = []
         for statement in statements:
-            if isinstance(statement, ast.Assert):
-                result.extend(self.assertion(statement))
+            kind = type(statement)
+            if kind is ast.Assert:
+                result.extend(self.assertion(statement))  # type: ignore[arg-type]
             else:
-                self.descend(statement)
+                if kind in _COMPOUND:
+                    self.descend(statement)
                 result.append(statement)
         return result
 
     def descend(self, node: ast.AST) -> None:
-        """Rewrites the statement blocks inside a compound statement."""
-        for field, value in ast.iter_fields(node):
-            if not isinstance(value, list) or not value:
-                continue
-            if isinstance(value[0], ast.stmt):
+        """Rewrites the statement blocks inside a compound statement, an
+        ``except`` handler or a ``match`` case."""
+        for field in _BLOCKS:
+            value = getattr(node, field, None)
+            if value:
                 setattr(node, field, self.block(value))
-            else:  # except handlers, match cases
-                for item in value:
-                    if isinstance(item, (ast.excepthandler, ast.match_case)):
-                        self.descend(item)
+        for item in getattr(node, "handlers", ()) or getattr(node, "cases", ()):
+            self.descend(item)
 
     def assertion(self, node: ast.Assert) -> list[ast.stmt]:
         try:
@@ -144,6 +163,12 @@ def _import_runtime(tree: ast.Module) -> None:
 # Where a generated node sits: the keyword arguments that give it a position.
 Spot = dict[str, int]
 
+# A description template: the shape of `assertion`'s description nodes, with
+# each value replaced by the number of the temporary that holds it (None where
+# the value is not kept); constants are ("k", value). One tuple constant in the
+# code object, filled in from the frame's variables on failure only.
+Template = tuple
+
 
 def _spot(origin: ast.AST) -> Spot:
     """The position generated nodes take from ``origin``, their nearest positioned
@@ -156,239 +181,172 @@ def _spot(origin: ast.AST) -> Spot:
     return {"lineno": lineno, "col_offset": col, "end_lineno": end_lineno, "end_col_offset": end_col}
 
 
-def _load(name: str, at: Spot) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Load(), **at)
-
-
-def _store(name: str, at: Spot) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Store(), **at)
-
-
 def _runtime(attr: str, at: Spot) -> ast.Attribute:
-    return ast.Attribute(value=_load(RUNTIME, at), attr=attr, ctx=ast.Load(), **at)
-
-
-def _constant(value: object, at: Spot) -> ast.Constant:
-    return ast.Constant(value=value, **at)
-
-
-def _node(kind: str, at: Spot, *parts: ast.expr) -> ast.Tuple:
-    """A description node for ``dbtest.worker.assertion``, built on failure only."""
-    return ast.Tuple(elts=[_constant(kind, at), *parts], ctx=ast.Load(), **at)
-
-
-def _tuple(items: list[ast.expr], at: Spot) -> ast.Tuple:
-    return ast.Tuple(elts=items, ctx=ast.Load(), **at)
-
-
-def _fresh(value: ast.expr, at: Spot) -> ast.expr:
-    """Another reference to a temporary or constant (AST nodes are not shared).
-    The values ``visit`` returns are never placed in the tree themselves, only
-    such copies, each with the position of where it goes."""
-    if isinstance(value, ast.Name):
-        return _load(value.id, at)
-    if isinstance(value, ast.Constant):
-        return _constant(value.value, at)
-    raise TypeError(f"not a simple value: {ast.dump(value)}")
-
-
-def _located(new: N, origin: ast.AST) -> N:
-    return ast.copy_location(new, origin)
+    return ast.Attribute(value=ast.Name(id=RUNTIME, ctx=ast.Load(), **at), attr=attr, ctx=ast.Load(), **at)
 
 
 class _AssertRewriter:
-    """Rewrites one ``assert``. ``visit`` methods return (value, description):
-    an expression for the already computed value (a temporary or a constant)
-    and the expression that builds its description node on failure. Descriptions
-    and the final check sit under the ``assert``'s position (``self.at``); the
-    statements computing a sub-expression under that sub-expression's."""
+    """Rewrites one ``assert`` in place, keeping its expression: each
+    sub-expression whose value an explanation shows is wrapped in an assignment
+    expression to a temporary, ``(t2 := (t1 := f)(x)) == y``, so Python's own
+    evaluation order and short-circuiting are kept as they are. The failure
+    branch holds one constant, the description template, which
+    ``assertion.fail`` fills in from the frame's variables. Compared with
+    statements that compute each part and build the description inline, the
+    code is a third of the size, which is what a first (uncached) run pays for
+    in rewriting and compiling.
+
+    ``visit`` methods return (expression to put in the tree, template)."""
 
     def __init__(self, names: Iterator[int]) -> None:
         self.names = names
-        self.statements: list[ast.stmt] = []
         self.temps: list[str] = []
         self.maybe_unset: list[str] = []  # temporaries short-circuiting may skip
         self.depth = 0
-        self.at: Spot = {}
 
     def rewrite(self, node: ast.Assert) -> list[ast.stmt]:
-        at = self.at = _spot(node)
-        evaluation = self.statements
-        value, description = self.visit(node.test)
-        args: list[ast.expr] = [description]
+        at = _spot(node)
+        test, template = self.visit(node.test, root=True)
+        args: list[ast.expr] = [ast.Constant(value=template, **at)]
         if node.msg is not None:
             args.append(node.msg)  # evaluated on failure only, as in a plain assert
-        explanation = ast.Call(func=_runtime("message", at), args=args, keywords=[], **at)
-        failure = ast.Call(func=_runtime("Failure", at), args=[explanation], keywords=[], **at)
+        failure = ast.Call(func=_runtime("fail", at), args=args, keywords=[], **at)
         fail = ast.Raise(exc=failure, cause=None, **at)
-        check = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=_fresh(value, at), **at), body=[fail], orelse=[])
+        check = ast.If(test=ast.UnaryOp(op=ast.Not(), operand=test, **at), body=[fail], orelse=[], **at)
         statements: list[ast.stmt] = []
         if self.maybe_unset:
-            targets: list[ast.expr] = [_store(n, at) for n in self.maybe_unset]
-            statements.append(ast.Assign(targets=targets, value=_runtime("UNSET", at)))
-        statements.extend(evaluation)
+            targets: list[ast.expr] = [ast.Name(id=n, ctx=ast.Store(), **at) for n in self.maybe_unset]
+            statements.append(ast.Assign(targets=targets, value=_runtime("UNSET", at), **at))
         statements.append(check)
         if self.temps:
-            statements.append(ast.Delete(targets=[ast.Name(id=n, ctx=ast.Del(), **at) for n in self.temps]))
-        for statement in statements:
-            if not hasattr(statement, "lineno"):
-                _located(statement, node)
+            statements.append(ast.Delete(targets=[ast.Name(id=n, ctx=ast.Del(), **at) for n in self.temps], **at))
         return statements
 
     # -- plumbing ----------------------------------------------------------------
 
-    def temp(self) -> str:
-        name = TEMP.format(next(self.names))
+    def keep(self, value: ast.expr) -> tuple[ast.NamedExpr, int]:
+        """``(<temp> := value)``, positioned as ``value``, and the temporary's number."""
+        number = next(self.names)
+        name = TEMP.format(number)
         self.temps.append(name)
         if self.depth:
             self.maybe_unset.append(name)
-        return name
+        here = _spot(value)
+        target = ast.Name(id=name, ctx=ast.Store(), **here)
+        return ast.NamedExpr(target=target, value=value, **here), number
 
-    def assign(self, value: ast.expr, origin: ast.AST, name: str | None = None) -> ast.Name:
-        """Appends ``<temp> = value`` (``value`` positioned by the caller) and
-        returns the temporary (not placed: callers place copies of it)."""
-        name = name or self.temp()
-        statement = ast.Assign(targets=[_store(name, _spot(origin))], value=value)
-        self.statements.append(_located(statement, origin))
-        return ast.Name(id=name, ctx=ast.Load())
-
-    def enter_if(self, test: ast.expr, origin: ast.AST) -> None:
-        """Continues inside ``if test:``; undone by resetting ``statements``/``depth``."""
-        block: list[ast.stmt] = []
-        self.statements.append(_located(ast.If(test=test, body=block, orelse=[]), origin))
-        self.statements = block
-        self.depth += 1
-
-    def visit(self, node: ast.expr) -> tuple[ast.expr, ast.expr]:
-        method = getattr(self, f"visit_{type(node).__name__}", None)
+    def visit(self, node: ast.expr, root: bool = False) -> tuple[ast.expr, Template]:
+        method = _VISITORS.get(type(node))
         if method is None:
             return self.generic(node)
-        return method(node)
+        if root and type(node) in (ast.Compare, ast.BoolOp):
+            # The outcome of the whole test needs no temporary: it failed.
+            return method(self, node, True)
+        return method(self, node)
+
+    def visit_later(self, node: ast.expr) -> tuple[ast.expr, Template]:
+        """Visits a part that short-circuiting may skip. A constant there gets a
+        temporary too: the explanation tells skipped parts by their unset value."""
+        self.depth += 1
+        try:
+            expression, template = self.visit(node)
+            if template[0] == "k":
+                expression, number = self.keep(expression)
+                template = ("v", number)
+            return expression, template
+        finally:
+            self.depth -= 1
 
     # -- expressions -------------------------------------------------------------
 
-    def generic(self, node: ast.expr) -> tuple[ast.expr, ast.expr]:
-        value = self.assign(node, node)
-        return value, _node("v", self.at, _fresh(value, self.at))
+    def generic(self, node: ast.expr) -> tuple[ast.expr, Template]:
+        expression, number = self.keep(node)
+        return expression, ("v", number)
 
-    def visit_Constant(self, node: ast.Constant) -> tuple[ast.expr, ast.expr]:
-        return ast.Constant(value=node.value), _node("v", self.at, _constant(node.value, self.at))
+    def visit_Constant(self, node: ast.Constant) -> tuple[ast.expr, Template]:
+        return node, ("k", node.value)
 
-    def visit_Name(self, node: ast.Name) -> tuple[ast.expr, ast.expr]:
-        value = self.assign(node, node)
-        at = self.at
-        return value, _node("n", at, _fresh(value, at), _constant(node.id, at))
+    def visit_Name(self, node: ast.Name) -> tuple[ast.expr, Template]:
+        expression, number = self.keep(node)
+        return expression, ("n", number, node.id)
 
-    def visit_Attribute(self, node: ast.Attribute) -> tuple[ast.expr, ast.expr]:
-        base, base_description = self.visit(node.value)
-        here = _spot(node)
-        access = _located(ast.Attribute(value=_fresh(base, here), attr=node.attr, ctx=ast.Load()), node)
-        value = self.assign(access, node)
-        at = self.at
-        return value, _node("a", at, _fresh(value, at), base_description, _constant(node.attr, at))
+    def visit_Attribute(self, node: ast.Attribute) -> tuple[ast.expr, Template]:
+        node.value, base = self.visit(node.value)
+        expression, number = self.keep(node)
+        return expression, ("a", number, base, node.attr)
 
-    def visit_Subscript(self, node: ast.Subscript) -> tuple[ast.expr, ast.expr]:
+    def visit_Subscript(self, node: ast.Subscript) -> tuple[ast.expr, Template]:
         if isinstance(node.slice, ast.Slice):  # a slice is not an expression of its own
             return self.generic(node)
-        base, base_description = self.visit(node.value)
-        index, index_description = self.visit(node.slice)
-        here = _spot(node)
-        item = _located(ast.Subscript(value=_fresh(base, here), slice=_fresh(index, here), ctx=ast.Load()), node)
-        value = self.assign(item, node)
-        return value, _node("s", self.at, _fresh(value, self.at), base_description, index_description)
+        node.value, base = self.visit(node.value)
+        node.slice, index = self.visit(node.slice)
+        expression, number = self.keep(node)
+        return expression, ("s", number, base, index)
 
-    def visit_Call(self, node: ast.Call) -> tuple[ast.expr, ast.expr]:
-        at = self.at
-        func, func_description = self.visit(node.func)
-        here = _spot(node)
+    def visit_Call(self, node: ast.Call) -> tuple[ast.expr, Template]:
+        node.func, func = self.visit(node.func)
+        parts: list[Template] = []
         args: list[ast.expr] = []
-        parts: list[ast.expr] = []
         for arg in node.args:
             if isinstance(arg, ast.Starred):
-                value, description = self.visit(arg.value)
-                starred = ast.Starred(value=_fresh(value, _spot(arg)), ctx=ast.Load())
-                args.append(_located(starred, arg))
-                parts.append(_tuple([_constant("*", at), description], at))
+                arg.value, description = self.visit(arg.value)
+                args.append(arg)
+                parts.append(("*", description))
             else:
                 value, description = self.visit(arg)
-                args.append(_fresh(value, here))
-                parts.append(_tuple([_constant("", at), description], at))
-        keywords: list[ast.keyword] = []
+                args.append(value)
+                parts.append(("", description))
+        node.args = args
         for keyword in node.keywords:
-            value, description = self.visit(keyword.value)
-            keywords.append(_located(ast.keyword(arg=keyword.arg, value=_fresh(value, _spot(keyword))), keyword))
-            prefix = "**" if keyword.arg is None else f"{keyword.arg}="
-            parts.append(_tuple([_constant(prefix, at), description], at))
-        call = _located(ast.Call(func=_fresh(func, here), args=args, keywords=keywords), node)
-        value = self.assign(call, node)
-        return value, _node("c", at, _fresh(value, at), func_description, _tuple(parts, at))
+            keyword.value, description = self.visit(keyword.value)
+            parts.append(("**" if keyword.arg is None else f"{keyword.arg}=", description))
+        expression, number = self.keep(node)
+        return expression, ("c", number, func, tuple(parts))
 
-    def visit_Compare(self, node: ast.Compare) -> tuple[ast.expr, ast.expr]:
-        at = self.at
-        left, left_description = self.visit(node.left)
-        here = _spot(node)
-        operands = [left_description]
-        ops: list[ast.expr] = []
-        results: list[ast.Name] = []
-        chained = len(node.ops) > 1
-        overall = self.temp() if chained else None
-        outer, depth = self.statements, self.depth
-        for index, (op, comparator) in enumerate(zip(node.ops, node.comparators, strict=True)):
-            if index:
-                self.enter_if(_fresh(results[-1], here), node)  # Python stops at the first false pair
-            right, right_description = self.visit(comparator)
-            pair = _located(ast.Compare(left=_fresh(left, here), ops=[op], comparators=[_fresh(right, here)]), node)
-            result = self.assign(pair, node)
-            if overall is not None:
-                self.assign(_fresh(result, here), node, overall)
-            results.append(result)
-            operands.append(right_description)
-            ops.append(_constant(_COMPARE[type(op)], at))
-            left = right
-        self.statements, self.depth = outer, depth
-        value = ast.Name(id=overall, ctx=ast.Load()) if overall is not None else results[0]
-        checks = _tuple([_fresh(r, at) for r in results], at)
-        description = _node("cmp", at, _fresh(value, at), _tuple(operands, at), _tuple(ops, at), checks)
-        return value, description
-
-    def visit_BoolOp(self, node: ast.BoolOp) -> tuple[ast.expr, ast.expr]:
-        at = self.at
-        is_and = isinstance(node.op, ast.And)
-        result = self.temp()
-        operands: list[ast.expr] = []
-        outer, depth = self.statements, self.depth
-        for index, operand in enumerate(node.values):
-            here = _spot(operand)
-            if index:
-                test: ast.expr = _load(result, here)
-                if not is_and:
-                    test = ast.UnaryOp(op=ast.Not(), operand=test, **here)
-                self.enter_if(test, operand)
-            value, description = self.visit(operand)
-            if index and isinstance(value, ast.Constant):
-                # The renderer tells skipped operands by their unset value, so a
-                # constant after the first operand needs a temporary as well.
-                value = self.assign(_fresh(value, here), operand)
-                description = _node("v", at, _fresh(value, at))
-            self.assign(_fresh(value, here), operand, result)
+    def visit_Compare(self, node: ast.Compare, root: bool = False) -> tuple[ast.expr, Template]:
+        node.left, left = self.visit(node.left)
+        operands = [left]
+        comparators: list[ast.expr] = []
+        for index, comparator in enumerate(node.comparators):
+            # Python stops a chain at its first false pair: what follows may be skipped.
+            value, description = self.visit_later(comparator) if index else self.visit(comparator)
+            comparators.append(value)
             operands.append(description)
-        self.statements, self.depth = outer, depth
-        op = _constant("and" if is_and else "or", at)
-        return ast.Name(id=result, ctx=ast.Load()), _node("bool", at, _load(result, at), op, _tuple(operands, at))
+        node.comparators = comparators
+        ops = tuple(_COMPARE[type(op)] for op in node.ops)
+        if root:
+            return node, ("cmp", None, tuple(operands), ops)
+        expression, number = self.keep(node)
+        return expression, ("cmp", number, tuple(operands), ops)
 
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> tuple[ast.expr, ast.expr]:
-        operand, description = self.visit(node.operand)
-        operation = _located(ast.UnaryOp(op=node.op, operand=_fresh(operand, _spot(node))), node)
-        value = self.assign(operation, node)
-        at = self.at
-        return value, _node("u", at, _fresh(value, at), _constant(_UNARY[type(node.op)], at), description)
+    def visit_BoolOp(self, node: ast.BoolOp, root: bool = False) -> tuple[ast.expr, Template]:
+        values: list[ast.expr] = []
+        operands: list[Template] = []
+        for index, operand in enumerate(node.values):
+            value, description = self.visit_later(operand) if index else self.visit(operand)
+            values.append(value)
+            operands.append(description)
+        node.values = values
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        if root:
+            return node, ("bool", None, op, tuple(operands))
+        expression, number = self.keep(node)
+        return expression, ("bool", number, op, tuple(operands))
 
-    def visit_BinOp(self, node: ast.BinOp) -> tuple[ast.expr, ast.expr]:
-        left, left_description = self.visit(node.left)
-        right, right_description = self.visit(node.right)
-        here = _spot(node)
-        operation = _located(ast.BinOp(left=_fresh(left, here), op=node.op, right=_fresh(right, here)), node)
-        value = self.assign(operation, node)
-        at = self.at
-        symbol = _constant(_BINARY[type(node.op)], at)
-        return value, _node("b", at, _fresh(value, at), symbol, left_description, right_description)
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> tuple[ast.expr, Template]:
+        node.operand, operand = self.visit(node.operand)
+        expression, number = self.keep(node)
+        return expression, ("u", number, _UNARY[type(node.op)], operand)
+
+    def visit_BinOp(self, node: ast.BinOp) -> tuple[ast.expr, Template]:
+        node.left, left = self.visit(node.left)
+        node.right, right = self.visit(node.right)
+        expression, number = self.keep(node)
+        return expression, ("b", number, _BINARY[type(node.op)], left, right)
+
+
+_VISITORS = {
+    getattr(ast, name[len("visit_") :]): method
+    for name, method in vars(_AssertRewriter).items()
+    if name.startswith("visit_") and name != "visit_later"
+}

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from dbtest.worker.rewrite import FORMAT_VERSION
+
 from .conftest import FIXTURES, Run, run_dbtest
 
 # Bytecode writing on, whatever the environment says: the cache is under test.
@@ -80,7 +82,8 @@ def test_only_test_modules_are_rewritten(first_run: Run) -> None:
 def test_rewritten_bytecode_is_cached_and_reused(project: Path, first_run: Run) -> None:
     tag = sys.implementation.cache_tag
     # In dbtest's cache directory, as `<file>-<path hash>.<tag>-dbtest-<version>.pyc`.
-    cached = sorted(p.name.split("-", 1)[0] for p in (project / ".dbtest" / "pyc").glob(f"*.{tag}-dbtest-1.pyc"))
+    entries = (project / ".dbtest" / "pyc").glob(f"*.{tag}-dbtest-{FORMAT_VERSION}.pyc")
+    cached = sorted(p.name.split("-", 1)[0] for p in entries)
     assert cached == ["test_opt_out", "test_values"]
     assert not list(project.glob("__pycache__/*dbtest*")), "source trees stay clean when dbtest has a cache"
     second = run_dbtest("-j", "2", ".", cwd=project, env=WRITE_BYTECODE)
@@ -104,7 +107,7 @@ def test_no_cache_keeps_bytecode_beside_the_sources(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "assertions", target)
     run_dbtest("--no-cache", ".", cwd=target, env=WRITE_BYTECODE)
     tag = sys.implementation.cache_tag
-    assert (target / "__pycache__" / f"test_values.{tag}-dbtest-1.pyc").exists()
+    assert (target / "__pycache__" / f"test_values.{tag}-dbtest-{FORMAT_VERSION}.pyc").exists()
     assert not (target / ".dbtest").exists()
 
 
