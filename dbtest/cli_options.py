@@ -133,6 +133,20 @@ OPTIONS: tuple[Option, ...] = (
         choices=("pass", "fail"),
     ),
     Option(
+        ("--shuffle",),
+        "shuffle",
+        "flag",
+        "Run the tests in a random order (its seed is printed) to find tests that depend on others.",
+    ),
+    Option(
+        ("--seed",),
+        "seed",
+        "int",
+        "The seed of --shuffle's order: the same seed gives the same order (implies --shuffle).",
+        minimum=0,
+        metavar="N",
+    ),
+    Option(
         ("--max-tests-per-worker",),
         "max_tests_per_worker",
         "int",

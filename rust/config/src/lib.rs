@@ -97,6 +97,12 @@ pub struct CliArgs {
     pub durations_out: Option<PathBuf>,
     /// What followed `--`: options for the project's conftests (`pytest_addoption`).
     pub extra_args: Vec<String>,
+    /// `--shuffle`: run the tests in an order drawn from `seed` (or a new seed).
+    pub shuffle: bool,
+    /// `--seed N`: the shuffle's seed (implies `--shuffle`).
+    pub seed: Option<u64>,
+    /// `--import-all`: import every selected test module before any test runs.
+    pub import_all: Option<bool>,
 }
 
 /// `[tool.dbtest]`.
@@ -119,6 +125,8 @@ pub struct FileConfig {
     pub junit_xml: Option<PathBuf>,
     pub json_report: Option<PathBuf>,
     pub markdown_report: Option<PathBuf>,
+    /// Import every selected test module before any test runs (pytest's way).
+    pub import_all: Option<bool>,
 }
 
 /// What a flaky test (failed, then passed on a retry) does to the run.
@@ -187,6 +195,10 @@ pub struct Settings {
     pub durations_out: Option<PathBuf>,
     pub test_patterns: Vec<String>,
     pub bench_patterns: Vec<String>,
+    /// The seed of a shuffled run (`--shuffle`, `--seed`).
+    pub shuffle: Option<u64>,
+    /// Every selected test module is imported before any test runs.
+    pub import_all: bool,
 }
 
 /// `testpaths` entries as pytest expands them: each a glob (relative to the
@@ -248,6 +260,15 @@ fn walk_for_glob(rootdir: &Path, pattern: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// A seed for `--shuffle` without `--seed`: different from run to run, and
+/// small enough to type back.
+fn new_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
+    (nanos ^ (u64::from(std::process::id()) << 16)) % 1_000_000
 }
 
 /// Removes `.` and `..` components without touching the file system.
@@ -424,6 +445,8 @@ impl Settings {
                 .unwrap_or(file.flaky_result == Some(FlakyResult::Fail)),
             max_tests_per_worker: cli.max_tests_per_worker.or(file.max_tests_per_worker),
             max_worker_rss,
+            shuffle: (cli.shuffle || cli.seed.is_some()).then(|| cli.seed.unwrap_or_else(new_seed)),
+            import_all: cli.import_all.or(file.import_all).unwrap_or(false),
             command: cli.command,
             kinds: cli.kinds.clone(),
             python: cli

@@ -124,8 +124,8 @@ impl Dispatcher<'_> {
                 Some(max) => max - live.tests_sent,
                 None => usize::MAX,
             };
-            let affinity = live.affinity;
-            let Some(batch) = self.scheduler.next_batch(affinity, budget) else {
+            let idle = live.inflight.is_empty();
+            let Some(batch) = self.scheduler.next_batch(slot, budget, idle) else {
                 return;
             };
             let id = self.next_batch;
@@ -170,7 +170,6 @@ impl Dispatcher<'_> {
                     slot + 1
                 ));
             }
-            live.affinity = Some(batch.module);
             live.tests_sent += batch.tests.len();
             let estimate = batch.tests.iter().map(|&t| self.table[t].estimate).sum();
             live.inflight.push_back(InFlight {
@@ -201,6 +200,8 @@ impl Dispatcher<'_> {
         let known = flight.known;
         let everything = known + imported.unlisted.len();
         let wanted: Vec<usize> = imported.order.iter().map(|&p| p as usize).collect();
+        // Under --shuffle the drawn order stands (the worker's is still checked).
+        let follow_order = self.options.shuffle.is_none();
         if !wanted.is_empty() && !is_permutation(&wanted, everything) {
             return self.protocol_violation(
                 slot,
@@ -223,6 +224,7 @@ impl Dispatcher<'_> {
         let planned = self.planned[module].clone();
         let rank: HashMap<usize, usize> = wanted
             .iter()
+            .filter(|_| follow_order)
             .enumerate()
             .filter_map(|(rank, &k)| {
                 let test = if k < known {
@@ -248,7 +250,7 @@ impl Dispatcher<'_> {
                 .unwrap_or(0);
             pulled = self
                 .scheduler
-                .take_front_while(module, |t| rank_of(t) < last);
+                .take_front_while(slot, module, |t| rank_of(t) < last);
         }
         let Some(live) = self.slots[slot].as_mut() else {
             return;

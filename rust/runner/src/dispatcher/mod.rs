@@ -16,7 +16,7 @@ mod results;
 use crate::forkserver::ForkServer;
 use crate::plan::{Plan, PlannedModule};
 use crate::process::{Event, ReapMode};
-use crate::scheduler::{ModuleFlags, Scheduler, TestEntry};
+use crate::scheduler::{quantize, ModuleFlags, Order, Scheduler, TestEntry};
 use crate::spawn::SpawnSpec;
 use batches::InFlight;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -65,8 +65,10 @@ pub struct RunnerOptions {
     pub max_tests_per_worker: Option<usize>,
     /// Replace a worker (between batches) whose resident memory is above this many bytes.
     pub max_worker_rss: Option<u64>,
-    /// Order work by recorded durations, longest first.
+    /// With recorded durations, a module's test functions run longest first.
     pub longest_first: bool,
+    /// `--shuffle`: the seed of the run's order.
+    pub shuffle: Option<u64>,
 }
 
 /// Decides whether a test found at import time (id, tags) belongs to the run
@@ -110,13 +112,15 @@ pub fn run(
             .iter()
             .flat_map(|m| m.tests.iter().filter_map(|t| t.estimate)),
     );
-    let fallback = recorded_mean.unwrap_or(DEFAULT_ESTIMATE);
+    // Estimates are quantized: durations that changed slightly plan the same.
+    let fallback = quantize(recorded_mean.unwrap_or(DEFAULT_ESTIMATE));
     let flags: Vec<ModuleFlags> = plan
         .modules
         .iter()
         .map(|m| ModuleFlags {
             run_unlisted: m.run_unlisted,
             first: m.first,
+            whole: m.whole,
         })
         .collect();
     let probes = plan
@@ -134,19 +138,19 @@ pub fn run(
                 module: m,
                 group: test.group,
                 timeout: test.timeout,
-                estimate: test.estimate.unwrap_or(fallback).max(1e-6),
+                estimate: test.estimate.map_or(fallback, quantize),
             });
         }
         planned.push(first..table.len());
     }
     let work_units = table.len() + probes;
     let workers = options.jobs.max(1).min(work_units.max(1));
-    let scheduler = Scheduler::new(
-        &table,
-        &flags,
-        workers,
-        options.longest_first && recorded_mean.is_some(),
-    );
+    let recorded = recorded_mean.is_some();
+    let order = Order {
+        longest_functions_first: options.longest_first && recorded && workers > 1,
+        shuffle: options.shuffle,
+    };
+    let scheduler = Scheduler::new(&table, &flags, workers, recorded, order, fallback);
     let (events_tx, events_rx) = crossbeam_channel::unbounded();
     let table_len = table.len();
     let mut dispatcher = Dispatcher {
@@ -178,6 +182,7 @@ pub fn run(
         failures: 0,
         any_greeted: false,
         fallback_estimate: fallback,
+        recorded,
         fork_server: match fork_server {
             Some(server) if options.spawn.fork_server => ForkServerState::Running(server),
             _ if options.spawn.fork_server && workers > 1 => ForkServerState::NotStarted,
@@ -224,6 +229,8 @@ struct Dispatcher<'a> {
     failures: usize,
     any_greeted: bool,
     fallback_estimate: f64,
+    /// The estimates come from recorded durations.
+    recorded: bool,
     fork_server: ForkServerState,
     trace: Trace,
 }

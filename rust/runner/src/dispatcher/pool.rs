@@ -16,7 +16,6 @@ pub(super) struct Live {
     pub(super) greeted: bool,
     pub(super) inflight: VecDeque<InFlight>,
     pub(super) last_activity: Instant,
-    pub(super) affinity: Option<usize>,
     /// Tests sent to it so far (for `max_tests_per_worker`).
     pub(super) tests_sent: usize,
     /// It gets no more work and is replaced once its batches are done.
@@ -153,7 +152,6 @@ impl Dispatcher<'_> {
             greeted: false,
             inflight: VecDeque::new(),
             last_activity: Instant::now(),
-            affinity: None,
             tests_sent: 0,
             retiring: false,
         });

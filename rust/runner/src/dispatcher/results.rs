@@ -49,6 +49,9 @@ impl Dispatcher<'_> {
             sub.parent = Some(result.id.clone());
             self.count_and_publish(sub);
         }
+        if !self.recorded {
+            self.scheduler.observe(result.duration);
+        }
         self.record(test, result);
         self.refill(slot);
     }
@@ -106,7 +109,9 @@ impl Dispatcher<'_> {
         let failing = matches!(result.outcome, Outcome::Failed | Outcome::Error);
         if failing && result.attempts <= self.options.retries && self.outcome.stopped.is_none() {
             self.observer.test_retried(&result);
-            self.scheduler.requeue(&[test], &self.table);
+            // Retried by the same worker slot, after what it already has.
+            let lane = result.worker.saturating_sub(1) as usize;
+            self.scheduler.requeue(lane, &[test], &self.table);
             return;
         }
         result.flaky = result.outcome == Outcome::Passed && result.attempts > 1;
