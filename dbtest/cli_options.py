@@ -147,6 +147,12 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        ("--import-all",),
+        "import_all",
+        "flag",
+        "Import every selected test module before any test runs, as pytest does (once, before workers start).",
+    ),
+    Option(
         ("--max-tests-per-worker",),
         "max_tests_per_worker",
         "int",

@@ -112,6 +112,8 @@ def run_tests(
         "maxfail": 1 if fail_fast else maxfail,
         "format": params.pop("output_format"),
         "flaky_fails": None if flaky_result is None else flaky_result == "fail",
+        # Not given: the configuration decides.
+        "import_all": params.pop("import_all") or None,
         "extra_args": list(extra_args),
         **params,
     }

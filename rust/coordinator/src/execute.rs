@@ -196,6 +196,7 @@ pub(crate) fn execute(
         max_worker_rss: settings.max_worker_rss,
         longest_first: true,
         shuffle: settings.shuffle,
+        import_all: settings.import_all,
     };
     // Tests found at import are admitted if selected. Workers report only tests
     // the static pass missed (they are told every static name of the module).

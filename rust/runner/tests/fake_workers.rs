@@ -93,6 +93,7 @@ fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
         max_worker_rss: None,
         longest_first: false,
         shuffle: None,
+        import_all: false,
     }
 }
 

@@ -69,6 +69,9 @@ pub struct RunnerOptions {
     pub longest_first: bool,
     /// `--shuffle`: the seed of the run's order.
     pub shuffle: Option<u64>,
+    /// `--import-all`: every module of the run is imported before any test
+    /// runs (by the fork server, once, when there is one).
+    pub import_all: bool,
 }
 
 /// Decides whether a test found at import time (id, tags) belongs to the run
@@ -183,6 +186,7 @@ pub fn run(
         any_greeted: false,
         fallback_estimate: fallback,
         recorded,
+        preloaded: false,
         fork_server: match fork_server {
             Some(server) if options.spawn.fork_server => ForkServerState::Running(server),
             _ if options.spawn.fork_server && workers > 1 => ForkServerState::NotStarted,
@@ -231,6 +235,8 @@ struct Dispatcher<'a> {
     fallback_estimate: f64,
     /// The estimates come from recorded durations.
     recorded: bool,
+    /// The fork server imported the run's modules (`--import-all`).
+    preloaded: bool,
     fork_server: ForkServerState,
     trace: Trace,
 }
@@ -261,7 +267,11 @@ impl Trace {
 
 impl Dispatcher<'_> {
     fn main_loop(&mut self, interrupted: &dyn Fn() -> bool) {
-        let mut requested = self.request_workers();
+        let mut requested = self.request_workers(interrupted);
+        if self.outcome.interrupted {
+            self.stop_dispatching("interrupted".into());
+            return;
+        }
         for slot in 0..self.slots.len() {
             self.start_worker(slot, requested.pop_front());
             if self.outcome.fatal.is_some() {
