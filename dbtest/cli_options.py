@@ -133,6 +133,15 @@ OPTIONS: tuple[Option, ...] = (
         choices=("pass", "fail"),
     ),
     Option(
+        ("--rerun-alone",),
+        "rerun_alone",
+        "int",
+        "Rerun up to N failing tests alone in a fresh worker, to tell whether they depend on other tests "
+        "(default: 10; 0: never).",
+        minimum=0,
+        metavar="N",
+    ),
+    Option(
         ("--shuffle",),
         "shuffle",
         "flag",

@@ -103,6 +103,8 @@ pub struct CliArgs {
     pub seed: Option<u64>,
     /// `--import-all`: import every selected test module before any test runs.
     pub import_all: Option<bool>,
+    /// `--rerun-alone N`: rerun up to N failures alone in a fresh worker.
+    pub rerun_alone: Option<usize>,
 }
 
 /// `[tool.dbtest]`.
@@ -127,6 +129,8 @@ pub struct FileConfig {
     pub markdown_report: Option<PathBuf>,
     /// Import every selected test module before any test runs (pytest's way).
     pub import_all: Option<bool>,
+    /// Failures rerun alone in a fresh worker, at most (0: none).
+    pub rerun_alone: Option<usize>,
 }
 
 /// What a flaky test (failed, then passed on a retry) does to the run.
@@ -199,6 +203,8 @@ pub struct Settings {
     pub shuffle: Option<u64>,
     /// Every selected test module is imported before any test runs.
     pub import_all: bool,
+    /// Failures rerun alone in a fresh worker, at most.
+    pub rerun_alone: usize,
 }
 
 /// `testpaths` entries as pytest expands them: each a glob (relative to the
@@ -261,6 +267,9 @@ fn walk_for_glob(rootdir: &Path, pattern: &str) -> Vec<String> {
     }
     found
 }
+
+/// Failures rerun alone per run unless `--rerun-alone` says otherwise.
+pub const DEFAULT_RERUN_ALONE: usize = 10;
 
 /// A seed for `--shuffle` without `--seed`: different from run to run, and
 /// small enough to type back.
@@ -447,6 +456,10 @@ impl Settings {
             max_worker_rss,
             shuffle: (cli.shuffle || cli.seed.is_some()).then(|| cli.seed.unwrap_or_else(new_seed)),
             import_all: cli.import_all.or(file.import_all).unwrap_or(false),
+            rerun_alone: cli
+                .rerun_alone
+                .or(file.rerun_alone)
+                .unwrap_or(DEFAULT_RERUN_ALONE),
             command: cli.command,
             kinds: cli.kinds.clone(),
             python: cli

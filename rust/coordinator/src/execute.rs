@@ -197,6 +197,7 @@ pub(crate) fn execute(
         longest_first: true,
         shuffle: settings.shuffle,
         import_all: settings.import_all,
+        rerun_alone: settings.rerun_alone,
     };
     // Tests found at import are admitted if selected. Workers report only tests
     // the static pass missed (they are told every static name of the module).

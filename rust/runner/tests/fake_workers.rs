@@ -94,6 +94,7 @@ fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
         longest_first: false,
         shuffle: None,
         import_all: false,
+        rerun_alone: 0,
     }
 }
 

@@ -30,6 +30,8 @@ pub(super) struct InFlight {
     pub(super) known: usize,
     /// Estimated seconds the batch takes.
     pub(super) estimate: f64,
+    /// A rerun alone of a failed test: where the run's result of it sits.
+    pub(super) check: Option<usize>,
 }
 
 impl InFlight {
@@ -126,6 +128,9 @@ impl Dispatcher<'_> {
             };
             let idle = live.inflight.is_empty();
             let Some(batch) = self.scheduler.next_batch(slot, budget, idle) else {
+                if idle {
+                    self.start_check(slot);
+                }
                 return;
             };
             let id = self.next_batch;
@@ -181,6 +186,7 @@ impl Dispatcher<'_> {
                 next: 0,
                 imported: false,
                 known,
+                check: None,
             });
         }
     }
@@ -338,7 +344,11 @@ impl Dispatcher<'_> {
         let Some(flight) = live.inflight.remove(index) else {
             return;
         };
-        let unreported: Vec<usize> = flight.unfinished().collect();
+        let unreported: Vec<usize> = if flight.check.is_some() {
+            Vec::new()
+        } else {
+            flight.unfinished().collect()
+        };
         for test in unreported {
             let result = self.error_result(
                 test,

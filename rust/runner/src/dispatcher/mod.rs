@@ -8,6 +8,7 @@
 //! (timeouts and crashes), `results` (recording, retries, `--maxfail`); this
 //! file holds the run's state and the loop.
 
+mod alone;
 mod batches;
 mod faults;
 mod pool;
@@ -18,13 +19,14 @@ use crate::plan::{Plan, PlannedModule};
 use crate::process::{Event, ReapMode};
 use crate::scheduler::{quantize, ModuleFlags, Order, Scheduler, TestEntry};
 use crate::spawn::SpawnSpec;
+use alone::Check;
 use batches::InFlight;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_model::{mean_duration, RunObserver, TestResult};
 use dbtest_protocol::{FromWorker, PROTOCOL_VERSION};
 use faults::PendingReap;
 use pool::{ForkServerState, Live};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -72,6 +74,9 @@ pub struct RunnerOptions {
     /// `--import-all`: every module of the run is imported before any test
     /// runs (by the fork server, once, when there is one).
     pub import_all: bool,
+    /// Rerun up to this many failures alone in a fresh worker, to tell
+    /// whether they depend on other tests (see `alone`).
+    pub rerun_alone: usize,
 }
 
 /// Decides whether a test found at import time (id, tags) belongs to the run
@@ -187,6 +192,9 @@ pub fn run(
         fallback_estimate: fallback,
         recorded,
         preloaded: false,
+        checks: VecDeque::new(),
+        checks_queued: 0,
+        after_others: false,
         fork_server: match fork_server {
             Some(server) if options.spawn.fork_server => ForkServerState::Running(server),
             _ if options.spawn.fork_server && workers > 1 => ForkServerState::NotStarted,
@@ -237,6 +245,11 @@ struct Dispatcher<'a> {
     recorded: bool,
     /// The fork server imported the run's modules (`--import-all`).
     preloaded: bool,
+    /// Failed tests waiting to be rerun alone, and how many were queued.
+    checks: VecDeque<Check>,
+    checks_queued: usize,
+    /// The result being recorded came from a worker that had run other tests.
+    after_others: bool,
     fork_server: ForkServerState,
     trace: Trace,
 }
@@ -337,8 +350,13 @@ impl Dispatcher<'_> {
         wait
     }
 
+    /// Tests to hand out, or failures to rerun alone.
+    fn work_left(&self) -> bool {
+        !self.scheduler.is_empty() || !self.checks.is_empty()
+    }
+
     fn finished(&self) -> bool {
-        (self.scheduler.is_empty() || self.outcome.stopped.is_some())
+        (!self.work_left() || self.outcome.stopped.is_some())
             && self.slots.iter().flatten().all(|l| l.inflight.is_empty())
             && self.pending.is_empty()
     }

@@ -18,6 +18,8 @@ pub(super) struct Live {
     pub(super) last_activity: Instant,
     /// Tests sent to it so far (for `max_tests_per_worker`).
     pub(super) tests_sent: usize,
+    /// Results it has reported so far.
+    pub(super) results: usize,
     /// It gets no more work and is replaced once its batches are done.
     pub(super) retiring: bool,
 }
@@ -212,6 +214,7 @@ impl Dispatcher<'_> {
             inflight: VecDeque::new(),
             last_activity: Instant::now(),
             tests_sent: 0,
+            results: 0,
             retiring: false,
         });
         self.refill(slot);
@@ -227,7 +230,7 @@ impl Dispatcher<'_> {
     /// retry): give it to idle workers, and restart slots left empty.
     pub(super) fn keep_workers_busy(&mut self) {
         for slot in 0..self.slots.len() {
-            if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+            if !self.work_left() || self.outcome.stopped.is_some() {
                 return;
             }
             match &self.slots[slot] {
@@ -250,7 +253,7 @@ impl Dispatcher<'_> {
     /// still reveal tests only its import shows (they may need workers); work
     /// that reappears later (a retry, a crash's requeue) restarts the slot.
     pub(super) fn retire_idle_workers(&mut self) {
-        if !self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+        if self.work_left() || self.outcome.stopped.is_some() {
             return;
         }
         let imports_pending = self
@@ -290,7 +293,7 @@ impl Dispatcher<'_> {
             return;
         }
         self.retire(slot);
-        if !self.scheduler.is_empty() && self.outcome.stopped.is_none() {
+        if self.work_left() && self.outcome.stopped.is_none() {
             self.start_worker(slot, None);
         }
     }
@@ -313,7 +316,7 @@ impl Dispatcher<'_> {
     }
 
     pub(super) fn replace_worker(&mut self, slot: usize) {
-        if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+        if !self.work_left() || self.outcome.stopped.is_some() {
             return;
         }
         if self.restarts >= self.options.max_worker_restarts {

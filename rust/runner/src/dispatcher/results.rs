@@ -20,6 +20,13 @@ impl Dispatcher<'_> {
                 .protocol_violation(slot, format!("result for unknown position {position}"));
         };
         flight.imported = true;
+        if let Some(index) = flight.check {
+            flight.next += 1;
+            return self.on_check_result(index, &report);
+        }
+        // A test its worker ran first ran alone already: no rerun to learn from.
+        self.after_others = live.results > 0;
+        live.results += 1;
         if flight.order.get(flight.next) == Some(&position) {
             flight.next += 1;
         } else if let Some(index) = flight.order.iter().position(|&p| p == position) {
@@ -116,6 +123,7 @@ impl Dispatcher<'_> {
         }
         result.flaky = result.outcome == Outcome::Passed && result.attempts > 1;
         self.done[test] = true;
+        self.maybe_check_alone(test, &result);
         self.count_and_publish(result);
     }
 
@@ -137,6 +145,7 @@ impl Dispatcher<'_> {
         if self.outcome.stopped.is_none() {
             self.outcome.stopped = Some(why);
         }
+        self.checks.clear();
         self.scheduler.drain();
     }
 
