@@ -110,6 +110,22 @@ impl Dispatcher<'_> {
         }
     }
 
+    /// Per slot: the estimated work its worker was sent and has not finished.
+    fn unfinished_estimates(&self) -> Vec<f64> {
+        self.slots
+            .iter()
+            .map(|live| {
+                live.as_ref().map_or(0.0, |live| {
+                    live.inflight
+                        .iter()
+                        .flat_map(|flight| flight.unfinished())
+                        .map(|test| self.table[test].estimate)
+                        .sum()
+                })
+            })
+            .collect()
+    }
+
     pub(super) fn refill(&mut self, slot: usize) {
         if self.outcome.stopped.is_some() {
             return;
@@ -127,7 +143,15 @@ impl Dispatcher<'_> {
                 None => usize::MAX,
             };
             let idle = live.inflight.is_empty();
-            let Some(batch) = self.scheduler.next_batch(slot, budget, idle) else {
+            let sent = if idle {
+                self.unfinished_estimates()
+            } else {
+                Vec::new()
+            };
+            let Some(batch) = self
+                .scheduler
+                .next_batch(slot, budget, idle.then_some(&sent[..]))
+            else {
                 if idle {
                     self.start_check(slot);
                 }

@@ -170,11 +170,14 @@ impl Scheduler {
     }
 
     /// The next batch for the worker of `lane`: at most `limit` tests (a
-    /// whole unit may exceed it), all from one module. `may_steal`: the
-    /// worker is idle, so it may take over another lane's work if its own is
-    /// done.
-    pub fn next_batch(&mut self, lane: usize, limit: usize, may_steal: bool) -> Option<Batch> {
-        if self.lanes.get(lane)?.units.is_empty() && !(may_steal && self.steal(lane)) {
+    /// whole unit may exceed it), all from one module. `idle`: the worker has
+    /// nothing left to run, so it may take over another lane's work if its
+    /// own is done; then `sent[v]` is the estimated work lane `v`'s worker
+    /// has been sent and not finished.
+    pub fn next_batch(&mut self, lane: usize, limit: usize, idle: Option<&[f64]>) -> Option<Batch> {
+        if self.lanes.get(lane)?.units.is_empty()
+            && !idle.is_some_and(|sent| self.steal(lane, sent))
+        {
             return None;
         }
         let cap = self.batch_cap(lane).min(limit.max(1));
@@ -232,27 +235,27 @@ impl Scheduler {
         per_batch.min(left.div_ceil(3).max(1))
     }
 
-    /// Moves the back half (by estimate) of the lane with the most work left
-    /// into `thief`'s empty lane. False when nothing may be taken.
-    fn steal(&mut self, thief: usize) -> bool {
+    /// Moves the back of the lane whose worker has the most work left (sent
+    /// and unsent, `sent[v]` the former) into `thief`'s empty lane: half of
+    /// that work, at least one unit, so that both end together. False when
+    /// nothing may be taken.
+    fn steal(&mut self, thief: usize, sent: &[f64]) -> bool {
+        let left = |v: usize| self.lanes[v].estimate + sent.get(v).copied().unwrap_or(0.0);
         let victim = (0..self.lanes.len())
             .filter(|&v| v != thief && !self.lanes[v].units.is_empty())
-            .max_by(|&a, &b| {
-                (self.lanes[a].estimate)
-                    .total_cmp(&self.lanes[b].estimate)
-                    .then(b.cmp(&a))
-            });
+            .max_by(|&a, &b| left(a).total_cmp(&left(b)).then(b.cmp(&a)));
         let Some(victim) = victim else {
             return false;
         };
-        let left = self.lanes[victim].estimate;
-        if self.recorded && left <= self.steal_margin {
+        if self.recorded && self.lanes[victim].estimate <= self.steal_margin {
             return false;
         }
+        // A hair over half: sums of equal estimates must not lose a unit to rounding.
+        let half = left(victim) / 2.0 * (1.0 + 1e-9);
         let mut taken: VecDeque<Unit> = VecDeque::new();
         let mut stolen = 0.0;
         while let Some(unit) = self.lanes[victim].units.back() {
-            if !taken.is_empty() && stolen + unit.estimate > left / 2.0 {
+            if !taken.is_empty() && stolen + unit.estimate > half {
                 break;
             }
             stolen += unit.estimate;

@@ -33,7 +33,7 @@ fn drain_lanes(s: &mut Scheduler, lanes: usize) -> Vec<Vec<usize>> {
     loop {
         let mut any = false;
         for (lane, tests) in got.iter_mut().enumerate() {
-            if let Some(batch) = s.next_batch(lane, usize::MAX, false) {
+            if let Some(batch) = s.next_batch(lane, usize::MAX, None) {
                 tests.extend(batch.tests);
                 any = true;
             }
@@ -163,12 +163,12 @@ fn an_idle_worker_steals_the_back_half_of_the_busiest_lane_without_durations() {
     let table: Vec<TestEntry> = (0..8).map(|_| entry(0, None, 0.01)).collect();
     let mut s = cold(&table, 1, 2);
     // Lane 0 is done; lane 1 has tests 4..8 left.
-    while s.next_batch(0, usize::MAX, false).is_some() {}
+    while s.next_batch(0, usize::MAX, None).is_some() {}
     assert!(
-        s.next_batch(0, usize::MAX, false).is_none(),
+        s.next_batch(0, usize::MAX, None).is_none(),
         "not idle: no theft"
     );
-    let stolen = s.next_batch(0, usize::MAX, true).expect("steals");
+    let stolen = s.next_batch(0, usize::MAX, Some(&[])).expect("steals");
     assert_eq!(
         stolen.tests,
         [6],
@@ -182,34 +182,34 @@ fn an_idle_worker_steals_the_back_half_of_the_busiest_lane_without_durations() {
 fn with_durations_only_a_lane_well_behind_is_stolen_from() {
     let table: Vec<TestEntry> = (0..20).map(|_| entry(0, None, 0.5)).collect();
     let mut s = warm(&table, 1, 2);
-    while s.next_batch(0, usize::MAX, false).is_some() {}
+    while s.next_batch(0, usize::MAX, None).is_some() {}
     // Lane 1 has all its 5 s left, far beyond a tenth of a share.
-    assert!(s.next_batch(0, usize::MAX, true).is_some());
+    assert!(s.next_batch(0, usize::MAX, Some(&[])).is_some());
     let mut s = warm(&table, 1, 2);
-    while s.next_batch(0, usize::MAX, false).is_some() {}
+    while s.next_batch(0, usize::MAX, None).is_some() {}
     while s.remaining_tests() > 1 {
-        s.next_batch(1, 1, false);
+        s.next_batch(1, 1, None);
     }
     // 0.5 s left of a 5 s share: not worth moving tests for.
-    assert!(s.next_batch(0, usize::MAX, true).is_none());
+    assert!(s.next_batch(0, usize::MAX, Some(&[])).is_none());
     // Nor a short run's lane, however far behind in proportion.
     let short: Vec<TestEntry> = (0..20).map(|_| entry(0, None, 0.01)).collect();
     let mut s = warm(&short, 1, 2);
-    while s.next_batch(0, usize::MAX, false).is_some() {}
-    assert!(s.next_batch(0, usize::MAX, true).is_none());
+    while s.next_batch(0, usize::MAX, None).is_some() {}
+    assert!(s.next_batch(0, usize::MAX, Some(&[])).is_none());
 }
 
 #[test]
 fn batches_without_durations_start_at_one_test_and_grow_with_what_the_run_sees() {
     let table: Vec<TestEntry> = (0..3000).map(|_| entry(0, None, 0.01)).collect();
     let mut s = cold(&table, 1, 1);
-    assert_eq!(s.next_batch(0, usize::MAX, false).unwrap().tests.len(), 1);
+    assert_eq!(s.next_batch(0, usize::MAX, None).unwrap().tests.len(), 1);
     s.observe(0.001);
-    assert_eq!(s.next_batch(0, usize::MAX, false).unwrap().tests.len(), 5);
+    assert_eq!(s.next_batch(0, usize::MAX, None).unwrap().tests.len(), 5);
     for _ in 0..100 {
         s.observe(0.000_001);
     }
-    assert!(s.next_batch(0, usize::MAX, false).unwrap().tests.len() > 100);
+    assert!(s.next_batch(0, usize::MAX, None).unwrap().tests.len() > 100);
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn recorded_batches_shrink_towards_the_end() {
     let table: Vec<TestEntry> = (0..120).map(|_| entry(0, None, 0.01)).collect();
     let mut s = warm(&table, 1, 1);
     let mut sizes = Vec::new();
-    while let Some(batch) = s.next_batch(0, usize::MAX, false) {
+    while let Some(batch) = s.next_batch(0, usize::MAX, None) {
         sizes.push(batch.tests.len());
     }
     assert!(sizes[0] > 10, "{sizes:?}");
@@ -236,7 +236,7 @@ fn classes_stay_together_and_every_test_is_handed_out_once() {
     let mut s = cold(&table, 2, 4);
     let mut seen = Vec::new();
     for lane in 0..4 {
-        while let Some(batch) = s.next_batch(lane, usize::MAX, true) {
+        while let Some(batch) = s.next_batch(lane, usize::MAX, Some(&[])) {
             if batch.tests.contains(&0) {
                 assert!(batch.tests.contains(&1), "class split: {batch:?}");
             }
@@ -280,7 +280,7 @@ fn modules_marked_first_are_planned_first() {
         },
     ];
     let mut s = Scheduler::new(&table, &modules, 1, true, Order::default(), 0.01);
-    assert_eq!(s.next_batch(0, usize::MAX, false).unwrap().module, 1);
+    assert_eq!(s.next_batch(0, usize::MAX, None).unwrap().module, 1);
 }
 
 #[test]
@@ -296,14 +296,14 @@ fn probe_modules_are_handed_out_once_and_requeue_restores_work() {
     ];
     let mut s = Scheduler::new(&table, &modules, 1, false, Order::default(), 0.01);
     let mut batches = Vec::new();
-    while let Some(b) = s.next_batch(0, usize::MAX, true) {
+    while let Some(b) = s.next_batch(0, usize::MAX, Some(&[])) {
         batches.push(b);
     }
     let probe: Vec<_> = batches.iter().filter(|b| b.run_unlisted).collect();
     assert_eq!(probe.len(), 1);
     assert!(probe[0].tests.is_empty());
     s.requeue(0, &[1], &table);
-    assert_eq!(s.next_batch(0, usize::MAX, false).unwrap().tests, [1]);
+    assert_eq!(s.next_batch(0, usize::MAX, None).unwrap().tests, [1]);
     assert!(s.is_empty());
 }
 
@@ -346,7 +346,7 @@ fn a_module_with_module_set_up_stays_on_one_worker_even_when_reordered() {
     let lanes = s.lanes();
     assert_eq!(lanes[0], (0..8).collect::<Vec<_>>(), "{lanes:?}");
     s.reorder_module(0, &table, |t| 10 - t);
-    let first = s.next_batch(0, 2, false).unwrap();
+    let first = s.next_batch(0, 2, None).unwrap();
     assert_eq!(
         first.tests,
         [7, 6, 5, 4, 3, 2, 1, 0],
@@ -354,4 +354,24 @@ fn a_module_with_module_set_up_stays_on_one_worker_even_when_reordered() {
     );
     // Lane 1 keeps its own tests: module 0 was never in it.
     assert!(s.lanes()[1].iter().all(|&t| t >= 8));
+}
+
+#[test]
+fn a_thief_counts_what_its_victim_was_sent_and_has_not_run() {
+    // Lane 1 is down to two tests, with two more sent to its worker and not
+    // yet run: the thief takes both (half of the four), not one — also when
+    // the lane's estimate drifted as it was handed out one test at a time.
+    let unit = quantize(0.01);
+    let table: Vec<TestEntry> = (0..204).map(|_| entry(0, None, unit)).collect();
+    let mut s = cold(&table, 1, 2);
+    while s.next_batch(0, usize::MAX, None).is_some() {}
+    for _ in 0..100 {
+        s.next_batch(1, 1, None);
+    }
+    let stolen = s
+        .next_batch(0, usize::MAX, Some(&[0.0, unit + unit]))
+        .unwrap();
+    assert_eq!(stolen.tests, [202]);
+    assert_eq!(s.next_batch(0, usize::MAX, None).unwrap().tests, [203]);
+    assert!(s.next_batch(1, usize::MAX, None).is_none());
 }
