@@ -39,7 +39,7 @@ pub(crate) const STEAL_MARGIN: f64 = 0.1;
 /// started a few milliseconds late is not robbed.
 pub(crate) const STEAL_FLOOR: f64 = 0.2;
 /// Without recorded durations: the time's worth of tests a batch holds.
-const COLD_BATCH_SECONDS: f64 = 0.005;
+const COLD_BATCH_SECONDS: f64 = 0.002;
 
 /// One test as the scheduler and dispatcher see it.
 #[derive(Debug, Clone)]
