@@ -128,3 +128,21 @@ def test_the_seed_goes_to_stderr_when_stdout_carries_a_report(project):
     assert run.code == 0, run
     json.loads(run.stdout)
     assert "shuffled with seed 3" in run.stderr
+
+
+SKEWED = (
+    "import time\n\n\n"
+    + "".join(f"def test_short_{i}():\n    time.sleep(0.01)\n\n\n" for i in range(20))
+    + "".join(f"def test_long_{i}():\n    time.sleep(0.4)\n\n\n" for i in range(4))
+)
+
+
+def test_a_first_run_spreads_long_tests_it_knew_nothing_about(project):
+    """Four long tests last in a file, on two workers, without durations: the
+    worker that runs dry takes over half of what the other has left, so each
+    runs two of them (not three or four behind one another)."""
+    root = project({"test_skewed.py": SKEWED})
+    run = run_dbtest("-j", "2", "-v", "--no-cache", cwd=root)
+    assert run.code == 0, run
+    longs = {worker: [t for t in tests if "test_long_" in t] for worker, tests in assignment(run.stdout).items()}
+    assert sorted(len(tests) for tests in longs.values()) == [2, 2], run

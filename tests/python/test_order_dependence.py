@@ -86,3 +86,50 @@ def test_rerun_alone_0_turns_the_reruns_off(project):
     # The configuration's limit applies without the option.
     run_dbtest("-j", "1", "--no-cache", "--json", "report.json", cwd=root)
     assert results_by_name((root / "report.json").read_text())["test_b_needs_a_clean_state"]["alone"] == "passed"
+
+
+NEEDS_AN_IMPORT = {
+    "pkg/__init__.py": "",
+    "pkg/sub.py": "VALUE = 1\n",
+    "test_a.py": (
+        "import pkg\n\n\ndef test_first():\n    pass\n\n\ndef test_uses_pkg_sub():\n    assert pkg.sub.VALUE == 1\n"
+    ),
+    "test_b.py": "import pkg.sub\n\n\ndef test_imports_it():\n    pass\n",
+}
+
+
+def test_a_test_that_needs_another_modules_import_is_diagnosed(project):
+    """The rerun starts as pytest's run does, every selected module imported:
+    a test that needs what another test module imports passes there."""
+    root = project(NEEDS_AN_IMPORT)
+    run = run_dbtest("-j", "1", "--no-cache", "--json", "report.json", cwd=root)
+    assert run.code == 1, run
+    assert "note: pkg.sub is a module nothing in this worker had imported" in run.stdout, run
+    assert "run with --import-all" in run.stdout, run
+    assert "test_uses_pkg_sub - AttributeError: module 'pkg' has no attribute 'sub'" in run.stdout, run
+    assert results_by_name((root / "report.json").read_text())["test_uses_pkg_sub"]["alone"] == "passed"
+
+
+def test_only_a_real_unimported_submodule_gets_the_note(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from dbtest.worker.outcomes import unimported_submodule
+
+    (tmp_path / "lazy_pkg").mkdir()
+    (tmp_path / "lazy_pkg" / "__init__.py").write_text("")
+    (tmp_path / "lazy_pkg" / "present.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    package = importlib.import_module("lazy_pkg")
+    try:
+        for name, expected in (("present", "lazy_pkg.present"), ("absent", None)):
+            try:
+                getattr(package, name)
+            except AttributeError as exc:
+                assert unimported_submodule(exc) == expected
+        importlib.import_module("lazy_pkg.present")
+        assert unimported_submodule(AttributeError("x", name="present", obj=object())) is None
+        assert unimported_submodule(ValueError("module 'lazy_pkg' has no attribute 'present'")) is None
+    finally:
+        for module in [m for m in sys.modules if m.startswith("lazy_pkg")]:
+            del sys.modules[module]

@@ -286,7 +286,7 @@ impl<W: Write> ConsoleReporter<W> {
         }
         if result.passes_alone() {
             let line = format!(
-                "{PASSES_ALONE} (it passed when rerun alone in a fresh worker; see \"Import semantics\" in the user guide)"
+                "{PASSES_ALONE} (rerun alone in a fresh worker that had imported every selected test module, as pytest does, it passed: it may rely on what another test did or imported; see \"Import semantics\" in the user guide)"
             );
             let _ = writeln!(self.out, "{}", style(self.options.color, "33", &line));
         }

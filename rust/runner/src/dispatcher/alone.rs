@@ -1,8 +1,9 @@
 //! Order dependence, diagnosed: a test that failed in the run is rerun alone
-//! in a fresh worker (forked from the fork server, so it has what the server
-//! imported: with `--import-all`, every module). Its outcome there goes on
-//! the run's result (`alone`); a test that passes alone may depend on what
-//! other tests did before it (or failed to do). The run's outcome stands: this
+//! in a fresh worker in pytest's starting state: every selected test module
+//! imported (the fork server imports them once, when the first rerun is due,
+//! unless `--import-all` had it do so already), no test run. Its outcome there
+//! goes on the run's result (`alone`); a test that passes alone may depend on
+//! what other tests did before it, or on a module another one imports. The run's outcome stands: this
 //! is a diagnosis, not a retry (`--retries` makes flaky verdicts). The first
 //! `--rerun-alone N` failures of a run are (10 by default, 0: none).
 
@@ -50,7 +51,7 @@ impl Dispatcher<'_> {
     /// anything is replaced by a fresh one first. True when a check was sent
     /// (or a fresh worker started for one).
     pub(super) fn start_check(&mut self, slot: usize) -> bool {
-        if self.checks.is_empty() || self.outcome.stopped.is_some() {
+        if !self.checking || self.checks.is_empty() || self.outcome.stopped.is_some() {
             return false;
         }
         let Some(live) = self.slots[slot].as_ref() else {
@@ -98,6 +99,20 @@ impl Dispatcher<'_> {
             check: Some(check.result),
         });
         true
+    }
+
+    /// Once every test has been handed out and a failure waits for its rerun:
+    /// the fork server imports every module of the run (if `--import-all`
+    /// did not have it do so), so that each rerun starts as pytest's run does.
+    /// Workers started from then on, reruns or not, start that way.
+    pub(super) fn begin_checks(&mut self, interrupted: &dyn Fn() -> bool) {
+        if self.checking || self.checks.is_empty() || !self.scheduler.is_empty() {
+            return;
+        }
+        self.checking = true;
+        if !self.preloaded {
+            self.prepare_server(interrupted);
+        }
     }
 
     /// The result of a rerun alone: noted on the run's result of the test.

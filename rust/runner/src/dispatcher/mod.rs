@@ -195,6 +195,7 @@ pub fn run(
         checks: VecDeque::new(),
         checks_queued: 0,
         after_others: false,
+        checking: false,
         fork_server: match fork_server {
             Some(server) if options.spawn.fork_server => ForkServerState::Running(server),
             // Even for one worker: the server is also the run's reaper (what
@@ -252,6 +253,8 @@ struct Dispatcher<'a> {
     checks_queued: usize,
     /// The result being recorded came from a worker that had run other tests.
     after_others: bool,
+    /// Failures are being rerun alone (see `alone`).
+    checking: bool,
     fork_server: ForkServerState,
     trace: Trace,
 }
@@ -328,6 +331,12 @@ impl Dispatcher<'_> {
                 return;
             }
             self.check_timeouts();
+            self.begin_checks(interrupted);
+            if self.outcome.interrupted {
+                self.stop_dispatching("interrupted".into());
+                self.end_all(ReapMode::Kill);
+                return;
+            }
             self.keep_workers_busy();
             self.retire_idle_workers();
             if last_tick.elapsed() >= TICK {

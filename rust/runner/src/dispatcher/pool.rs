@@ -103,7 +103,7 @@ impl Dispatcher<'_> {
     /// `--import-all`: the fork server imports every module of the run, as a
     /// worker would, before it forks one; each worker it forks then starts with
     /// them all, paid for once. If it cannot, each worker imports them itself.
-    fn prepare_server(&mut self, interrupted: &dyn Fn() -> bool) {
+    pub(super) fn prepare_server(&mut self, interrupted: &dyn Fn() -> bool) {
         let config = ToWorker::Config(Box::new(self.worker_config(0, String::new(), true)));
         let Ok(frame) = encode_frame(&config) else {
             return;
@@ -201,7 +201,7 @@ impl Dispatcher<'_> {
             }
         };
         // A worker forked from a server that imported the run's modules has them.
-        let import = self.options.import_all && !(forked_ok && self.preloaded);
+        let import = (self.options.import_all || self.checking) && !(forked_ok && self.preloaded);
         let config = ToWorker::Config(Box::new(self.worker_config(
             slot as u32 + 1,
             traceback_file,

@@ -13,14 +13,16 @@
 //! what the tests before it in the file, and in the files before it, left.
 //!
 //! **The run**: each worker takes batches from the front of its own lane. One
-//! that has run out takes over the back half of the lane with the most work
-//! left (stealing) — with recorded durations only when that lane has more than
-//! [`STEAL_MARGIN`] of a worker's share (and at least [`STEAL_FLOOR`]) left, so
-//! timing noise does not move tests; without them (a first run, `--no-cache`) whenever anything is
-//! left, since nothing says which tests are long. A lane's batches are a third
-//! of what it has left (the tail shrinks, so stealing finds work); without
-//! recorded durations a batch holds about [`COLD_BATCH_SECONDS`] of tests at
-//! the mean duration seen so far in the run, and one test before any result.
+//! that has run out takes over the back of the lane whose worker has the most
+//! work left, half of that work counting what the worker was sent and has not
+//! run (stealing) — with recorded durations only when that lane has more than
+//! [`STEAL_MARGIN`] of a worker's share (and at least [`STEAL_FLOOR`]) not yet
+//! handed out, so timing noise does not move tests; without them (a first run,
+//! `--no-cache`) whenever anything is left, since nothing says which tests are
+//! long. A lane's batches are a third of what it has left (the tail shrinks,
+//! so stealing finds work); without recorded durations a batch holds about
+//! [`COLD_BATCH_SECONDS`] of tests at the mean duration seen so far in the
+//! run, and one test before any result.
 
 mod layout;
 #[cfg(test)]
@@ -39,7 +41,7 @@ pub(crate) const STEAL_MARGIN: f64 = 0.1;
 /// started a few milliseconds late is not robbed.
 pub(crate) const STEAL_FLOOR: f64 = 0.2;
 /// Without recorded durations: the time's worth of tests a batch holds.
-const COLD_BATCH_SECONDS: f64 = 0.005;
+const COLD_BATCH_SECONDS: f64 = 0.002;
 
 /// One test as the scheduler and dispatcher see it.
 #[derive(Debug, Clone)]
