@@ -49,14 +49,8 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
                     return None
                 _set_flag(params, option)
                 continue
-            if equals:
-                text = inline
-            elif i < len(args):
-                text = args[i]
-                i += 1
-            else:
-                return None
-            if not _set_value(params, option, text):
+            text, i = (inline, i) if equals else _next(args, i)
+            if text is None or not _set_value(params, option, text):
                 return None
             continue
         # Short options, possibly grouped (`-vv`, `-xq`) or with a value attached (`-j4`).
@@ -71,15 +65,17 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
                 continue
             if letters:
                 text, letters = letters, ""
-            elif i < len(args):
-                text = args[i]
-                i += 1
             else:
-                return None
-            if not _set_value(params, option, text):
+                text, i = _next(args, i)
+            if text is None or not _set_value(params, option, text):
                 return None
     params["paths"] = tuple(paths)
     return name, params
+
+
+def _next(args: list[str], i: int) -> tuple[str | None, int]:
+    """An option's value given as the next argument, and where parsing goes on."""
+    return (args[i], i + 1) if i < len(args) else (None, i)
 
 
 def _set_flag(params: dict[str, Any], option: Option) -> None:

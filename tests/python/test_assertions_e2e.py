@@ -24,7 +24,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def first_run(project: Path) -> Run:
-    return run_dbtest("-j", "2", ".", cwd=project, env=WRITE_BYTECODE)
+    # A user-level cache of its own: one that another test filled with these
+    # modules (under dbtest, a session is a worker's) would serve them, and
+    # nothing would be rewritten into the project's cache.
+    cache_home = project.parent / "cache-home"
+    return run_dbtest("-j", "2", ".", cwd=project, env={**WRITE_BYTECODE, "XDG_CACHE_HOME": str(cache_home)})
 
 
 def summary(run: Run, test: str) -> str:
@@ -187,7 +191,9 @@ class TestAsyncCase(unittest.IsolatedAsyncioTestCase):
 
 def test_async_tracebacks_start_at_the_test(tmp_path: Path) -> None:
     (tmp_path / "test_async.py").write_text(ASYNC_FAILURES)
-    run = run_dbtest("-j", "1", "--no-cache", str(tmp_path))
+    # Run from the project: from elsewhere (a clone under /tmp) the rootdir, and
+    # with it every id, is the common ancestor of both, as under pytest.
+    run = run_dbtest("-j", "1", "--no-cache", str(tmp_path), cwd=tmp_path)
     assert run.last_line.startswith("0 passed, 4 failed in "), run
     failures = run.stdout.split("short test summary info")[0].split(" test_async.py::")[1:]
     assert len(failures) == 4, run
