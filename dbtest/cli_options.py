@@ -164,6 +164,35 @@ OPTIONS: tuple[Option, ...] = (
         choices=("pass", "fail"),
     ),
     Option(
+        ("--rerun-alone",),
+        "rerun_alone",
+        "int",
+        "Rerun up to N failing tests alone in a fresh worker, to tell whether they depend on other tests "
+        "(default: 10; 0: never).",
+        minimum=0,
+        metavar="N",
+    ),
+    Option(
+        ("--shuffle",),
+        "shuffle",
+        "flag",
+        "Run the tests in a random order (its seed is printed) to find tests that depend on others.",
+    ),
+    Option(
+        ("--seed",),
+        "seed",
+        "int",
+        "The seed of --shuffle's order: the same seed gives the same order (implies --shuffle).",
+        minimum=0,
+        metavar="N",
+    ),
+    Option(
+        ("--import-all",),
+        "import_all",
+        "flag",
+        "Import every selected test module before any test runs, as pytest does (once, before workers start).",
+    ),
+    Option(
         ("--max-tests-per-worker",),
         "max_tests_per_worker",
         "int",

@@ -149,6 +149,8 @@ def _arguments(command: str, kinds: list[str], params: dict[str, Any], extra_arg
         "maxfail": 1 if fail_fast else maxfail,
         "format": params.pop("output_format"),
         "flaky_fails": None if flaky_result is None else flaky_result == "fail",
+        # Not given: the configuration decides.
+        "import_all": params.pop("import_all") or None,
         "extra_args": list(extra_args),
         "pytest_version": pytest_version(),
         **params,

@@ -13,10 +13,13 @@ socket on fd 3 (see `workers/PROTOCOL.md`). A
 request is the byte ``F`` carrying three descriptors (SCM_RIGHTS): the new
 worker's jobs pipe (read end), results pipe (write end) and output pipe (write
 end, its stdout and stderr); or ``I``, a little-endian u32 length and that many
-bytes of module names, one per line, to import before forking anything more.
+bytes of module names, one per line, to import before forking anything more;
+or ``C`` and a worker's ``config`` frame (`--import-all`): the server applies it
+as a worker would and imports its ``preload`` test modules, then answers.
 Replies are 9-byte records, ``<c I i``: ``P`` and
-the pid of the worker just forked, or ``X``, the pid of a worker that ended and
-its raw wait status.
+the pid of the worker just forked, ``X``, the pid of a worker that ended and
+its raw wait status, or ``R``, the number of modules ``C`` imported and of
+those that failed.
 
 The server is the run's reaper: a child subreaper (``PR_SET_CHILD_SUBREAPER``),
 so that a process a test started whose parent has died (a daemon, or a test's
@@ -182,6 +185,23 @@ def _preload(control: _socket.socket) -> None:
             pass
 
 
+def _prepare(control: _socket.socket) -> None:
+    """``C``: a worker's ``config`` frame (big-endian u32 length, msgpack body).
+    Applies it and imports its ``preload`` test modules (see `main.prepare`),
+    so that every worker forked from now on has them; answers ``R``."""
+    from . import protocol
+
+    (length,) = struct.unpack(">I", _recv_exact(control, 4))
+    try:
+        config = protocol.decode_body(_recv_exact(control, length))
+        imported, failed = worker_main.prepare(config)
+    except ConnectionError:
+        raise
+    except BaseException:  # noqa: BLE001 - half set up: the coordinator starts workers itself
+        os._exit(70)
+    control.sendall(_RECORD.pack(b"R", imported, failed))
+
+
 def _report_exits(control: _socket.socket, workers: set[int]) -> None:
     """Reaps children that ended: workers, and processes left in the server's
     care (their records name pids the coordinator does not know, and ignores)."""
@@ -236,6 +256,9 @@ def serve(parent: int, workers: set[int]) -> int:
                 return 0
             if message == b"I":
                 _preload(control)
+                continue
+            if message == b"C":
+                _prepare(control)
                 continue
             child = None  # a malformed request, or no fork: the coordinator starts one itself
             if len(fds) == 3:

@@ -46,6 +46,49 @@ def capture_files(traceback_file: str) -> tuple[str, str]:
     return stem + ".stdout", stem + ".stderr"
 
 
+# The run's settings are applied (and its modules imported, with
+# `--import-all`): in a worker forked from a fork server that did so already,
+# only what differs per worker is left to do.
+_prepared = False
+
+
+def prepare(config: dict[str, Any]) -> tuple[int, int]:
+    """Applies what every worker of a run sets up alike from its ``config``:
+    the bytecode cache, pytest's settings, ``sys.path``, the fixture engine;
+    then imports the ``preload`` modules (`--import-all`). The fork server calls
+    it before forking, so that its workers inherit all of it. Returns the
+    number of modules imported and of those that failed."""
+    global _prepared
+    from . import engine
+
+    if _prepared:
+        engine.engine().config.worker = config["worker"]
+        return 0, 0
+    from .rewrite import set_cache_dir, set_user_cache_dir, user_cache_dir
+
+    set_cache_dir(config["cache_dir"])
+    # `--no-cache`: dbtest keeps no cache of its own, the user-level one included.
+    set_user_cache_dir(user_cache_dir() if config["cache_dir"] else None)
+    from . import options
+
+    options.configure(config["pytest"])
+    # pytest's `pythonpath` setting: first on sys.path, in the order given.
+    for path in reversed(options.current.pythonpath):
+        sys.path.insert(0, path)
+    engine.configure_from(config)
+    # As under `python -m pytest`, the invocation directory is importable, but
+    # last: installed packages (and dbtest itself, hence -P) are found first.
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    _prepared = True
+    if not config["preload"]:
+        return 0, 0
+    from .preload import import_all
+
+    return import_all(config["preload"])
+
+
 def main() -> int:
     jobs_fd, results_fd = _claim_protocol_fds()
     channel = protocol.Channel(jobs_fd, results_fd)
@@ -61,25 +104,8 @@ def main() -> int:
     _enable_thread_dumps(config["traceback_file"])
     from .capture import FdCapture, NoCapture
     from .execute import Runner
-    from .rewrite import set_cache_dir, set_user_cache_dir, user_cache_dir
 
-    set_cache_dir(config["cache_dir"])
-    # `--no-cache`: dbtest keeps no cache of its own, the user-level one included.
-    set_user_cache_dir(user_cache_dir() if config["cache_dir"] else None)
-    from . import options
-
-    options.configure(config["pytest"])
-    # pytest's `pythonpath` setting: first on sys.path, in the order given.
-    for path in reversed(options.current.pythonpath):
-        sys.path.insert(0, path)
-    from . import engine
-
-    engine.configure_from(config)
-    # As under `python -m pytest`, the invocation directory is importable, but
-    # last: installed packages (and dbtest itself, hence -P) are found first.
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.append(cwd)
+    prepare(config)
 
     if config["capture"]:
         capture: FdCapture | NoCapture = FdCapture(config["output_limit"], capture_files(config["traceback_file"]))

@@ -73,6 +73,39 @@ def _visible_frames(tb: TracebackType | None) -> list[tuple[FrameType, int]]:
     return frames[start:] if start < len(frames) else frames
 
 
+def unimported_submodule(exc: BaseException) -> str | None:
+    """For ``module 'a.b' has no attribute 'c'`` where ``a.b.c`` is a module
+    that is not imported: its name. Under pytest every test module is imported
+    before any test runs, so another one may have imported it (found without
+    importing it)."""
+    if type(exc) is not AttributeError:
+        return None
+    owner, name = getattr(exc, "obj", None), getattr(exc, "name", None)
+    owner_name = getattr(owner, "__name__", None)
+    if not isinstance(name, str) or not isinstance(owner_name, str) or not hasattr(owner, "__path__"):
+        return None
+    full = f"{owner_name}.{name}"
+    if full in sys.modules:
+        return None
+    try:
+        import importlib.util
+
+        return full if importlib.util.find_spec(full) is not None else None
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _import_note(exc: BaseException) -> str:
+    module = unimported_submodule(exc)
+    if module is None:
+        return ""
+    return (
+        f"note: {module} is a module nothing in this worker had imported; pytest imports every test module "
+        "before it runs a test, so one of them may import it there: import it where it is used, or run with "
+        "--import-all\n"
+    )
+
+
 def format_exception(exc: BaseException) -> tuple[str, str]:
     """(one-line message, traceback text without dbtest's or unittest's own frames)."""
     import traceback
@@ -92,7 +125,7 @@ def format_exception(exc: BaseException) -> tuple[str, str]:
             current, error = current.__context__, error.__context__
         else:
             break
-    text = "".join(report.format())
+    text = "".join(report.format()) + _import_note(exc)
     only = list(report.format_exception_only())
     message = only[-1].strip() if only else type(exc).__name__
     # A multi-line message: its first line is the summary.

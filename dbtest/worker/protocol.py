@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAX_FRAME_LEN = 32 * 1024 * 1024
 
 # Field order of every message, and of the maps nested in them.
@@ -57,6 +57,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "traceback_file",
         "cache_dir",
         "pytest",
+        "preload",
     ),
     "run": ("batch", "module", "tests", "run_unlisted", "known"),
     "extend": ("batch", "unlisted", "tests", "order"),
@@ -84,6 +85,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
 }
 NESTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("config", "pytest"): PYTEST_OPTIONS,
+    ("config", "preload"): MODULE_REF,
     ("run", "module"): MODULE_REF,
     ("imported", "unlisted"): DISCOVERED,
     ("result", "subtests"): SUBTEST_FAILURE,
@@ -200,6 +202,7 @@ def config(
     traceback_file: str,
     cache_dir: str | None,
     pytest: dict[str, Any] | None = None,
+    preload: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The coordinator's first message (for drivers other than the coordinator:
     tests and the benchmark probes)."""
@@ -213,6 +216,7 @@ def config(
         "traceback_file": traceback_file,
         "cache_dir": cache_dir,
         "pytest": pytest if pytest is not None else pytest_options(),
+        "preload": preload or [],
     }
 
 

@@ -18,6 +18,7 @@ Suites:
   g  5,000 parametrized cases: 50 functions x 100 literal cases in 50 files;
      also dbtest list vs pytest --collect-only -q
   h  5,000 tests using 2 function- and 1 module-scoped fixtures of a conftest.py
+  i  the suite of e, every dbtest run a first run (--no-cache: no durations)
   g and h also time dbtest on 5,000 plain trivial tests of the same layout in
   the same rounds: what the feature costs dbtest.
 

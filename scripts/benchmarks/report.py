@@ -26,7 +26,7 @@ HOW_TO_RUN = """\
 ```sh
 scripts/bench                      # full run (3 alternating repetitions), rewrites docs/benchmarks.md
 scripts/bench --quick              # 1 repetition, fewer start-up samples: a few minutes
-scripts/bench --only a,micro       # some sections (a–h, micro, overhead, profile); prints, writes nothing
+scripts/bench --only a,micro       # some sections (a–i, micro, overhead, profile); prints, writes nothing
 scripts/bench --python .venv/bin/python   # use an environment that already has dbtest (no rebuild)
 scripts/bench --dbtest /path/to/bin/dbtest  # the same, naming the dbtest executable
 scripts/bench --help
@@ -42,7 +42,7 @@ environment. Suites are generated in a temporary directory (`--keep` leaves it).
 The code: `scripts/bench` is a thin entry point into the package `scripts/benchmarks/`,
 one module per concern (listed in its `__init__.py`): `generate` writes the suites,
 `environment` prepares `.bench/venv`, `commands` and `stats` run commands and take
-medians, `suites` (one table of the suites a–h), `micro`, `overhead` and `profiles`
+medians, `suites` (one table of the suites a–i), `micro`, `overhead` and `profiles`
 measure, `budgets` judges and `report` writes this file. The probes
 (`scripts/benchmarks/probes/`, run inside the benchmark's environment as
 `scripts/bench _probe NAME`) reach dbtest through public entry points only:

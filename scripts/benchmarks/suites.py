@@ -1,4 +1,4 @@
-"""Suites (a)–(h): one table says what each suite is, one function times any of
+"""Suites (a)–(i): one table says what each suite is, one function times any of
 them against `pytest` and `pytest -n N`."""
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ class Suite:
     cpu_bound: bool = False
     # Timed on dbtest's second run: the warm-up starts without recorded durations.
     second_run: bool = False
+    # Every dbtest run is a first run: --no-cache, so no durations are recorded or read.
+    cold: bool = False
     # One test selected by name (`-k`), and the modules dbtest imported for it.
     keyword: str | None = None
     # Also timed in the same rounds: dbtest on the plain trivial tests of the same
@@ -136,6 +138,14 @@ SUITES: tuple[Suite, ...] = (
         lambda ctx, root: gen_fixtures(root),
         baseline=True,
     ),
+    Suite(
+        "i",
+        "i_skewed_cold",
+        "200 tests of ~5 ms + 4 of ~1.5 s in one file (first run: no durations)",
+        lambda ctx, root: gen_skewed(root, ctx.spins(0.005), ctx.spins(1.5)),
+        cpu_bound=True,
+        cold=True,
+    ),
 )
 SUITE_KEYS = tuple(suite.key for suite in SUITES)
 
@@ -169,6 +179,12 @@ def ensure_baseline(ctx: Context) -> None:
 
 
 def suite_tools(ctx: Context, suite: Suite, tests: int) -> list[Tool]:
+    if suite.cold:
+        tools = standard_tools(ctx, tests, suite.workers or ctx.jobs)
+        jobs = str(suite.workers or ctx.jobs)
+        run = ctx.dbtest("-j", jobs, "--no-cache")
+        tools[0] = Tool("dbtest", f"dbtest -j {jobs} --no-cache", run, all_passed(tests, dbtest_counts))
+        return tools
     if suite.baseline:
         return [*standard_tools(ctx, tests, suite.workers or ctx.jobs), baseline_tool(ctx, suite.workers or ctx.jobs)]
     if suite.keyword is None:
@@ -194,15 +210,17 @@ def serial_reference(ctx: Context, root: Path) -> Extra:
     return extra
 
 
-def in_run_balance(ctx: Context, root: Path) -> Extra:
-    """One more run of dbtest (durations known from the earlier ones), with its JSON
-    report: its wall time, and the test time measured in that same run (the sum of
-    its tests' durations, and the longest), which the machine's varying parallel
-    capacity does not skew the way a separate serial reference does."""
+def in_run_balance(ctx: Context, root: Path, cold: bool = False) -> Extra:
+    """One more run of dbtest (durations known from the earlier ones; none with
+    ``cold``), with its JSON report: its wall time, and the test time measured in
+    that same run (the sum of its tests' durations, and the longest), which the
+    machine's varying parallel capacity does not skew the way a separate serial
+    reference does."""
+    cache = ("--no-cache",) if cold else ()
 
     def extra() -> dict[str, float]:
         report = ctx.work / f"{root.name}.report.json"
-        m = ctx.run(ctx.dbtest("-j", str(ctx.jobs), "-q", "--json", str(report)), root)
+        m = ctx.run(ctx.dbtest("-j", str(ctx.jobs), "-q", *cache, "--json", str(report)), root)
         if m.returncode != 0:
             raise BenchError(f"dbtest --json in {root} failed:\n{m.stderr}")
         durations = [t["duration"] for t in json.loads(report.read_text())["tests"]]
@@ -211,8 +229,8 @@ def in_run_balance(ctx: Context, root: Path) -> Extra:
     return extra
 
 
-def cpu_bound_extras(ctx: Context, root: Path) -> list[Extra]:
-    return [serial_reference(ctx, root), lambda: {"probe": parallel_probe(ctx)}, in_run_balance(ctx, root)]
+def cpu_bound_extras(ctx: Context, root: Path, cold: bool = False) -> list[Extra]:
+    return [serial_reference(ctx, root), lambda: {"probe": parallel_probe(ctx)}, in_run_balance(ctx, root, cold)]
 
 
 def listing_tools(ctx: Context, tests: int) -> list[Tool]:
@@ -237,7 +255,7 @@ def listing_times(ctx: Context, root: Path, tests: int) -> Extra:
 
 def suite_extras(ctx: Context, suite: Suite, root: Path, tests: int) -> list[Extra]:
     """What every round measures beside the suite's timed runs."""
-    extras = cpu_bound_extras(ctx, root) if suite.cpu_bound else []
+    extras = cpu_bound_extras(ctx, root, suite.cold) if suite.cpu_bound else []
     if suite.listing:
         extras.append(listing_times(ctx, root, tests))
     return extras

@@ -36,6 +36,7 @@ from benchmarks.suites import (  # noqa: E402
     SUITES,
     SuiteResult,
     run_suite,
+    suite_extras,
     suite_tools,
 )
 
@@ -61,7 +62,8 @@ def collected_ids(root: Path, keyword: str | None = None) -> list[str]:
 def test_help_names_every_section_and_budget(tmp_path: Path) -> None:
     done = bench("--help", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "a,b,c,d,e,f,g,h,micro,overhead,profile" in done.stdout
+    assert "a,b,c,d,e,f,g,h,i,micro,overhead,profile" in done.stdout
+    assert "(i) first run (no durations, --no-cache) <= 1.25 x max(longest test, test" in done.stdout
     assert "(c) -j 8 wall <= 1.2 x its sleep floor" in done.stdout
     assert "(h) dbtest <= 2 x dbtest on the same 5,000 plain tests" in done.stdout
 
@@ -286,3 +288,20 @@ def test_the_sleep_suite_is_judged_against_its_sleep_floor(dbtest_wall: float, x
     budget = budget_sleep(result)
     assert budget.verdict == verdict, budget
     assert budget.limit == "≤ 1.2× (0.600 s)", budget
+
+
+def test_the_first_run_suite_never_lets_dbtest_read_durations(tmp_path: Path) -> None:
+    ctx = RecordingContext(tmp_path, repeat=1)
+    suite = next(suite for suite in SUITES if suite.key == "i")
+    root = tmp_path / suite.directory
+    tools = suite_tools(ctx, suite, suite.generate(SimpleNamespace(spins=lambda seconds: 3), root))  # type: ignore[arg-type]
+    assert tools[0].argv == ["dbtest", "-j", "2", "--no-cache"]
+    assert all("--no-cache" not in tool.argv for tool in tools[1:])
+    ran: list[list[str]] = []
+    ctx.run = lambda argv, cwd, sample_rss=False: ran.append(list(argv))
+    extras = suite_extras(ctx, suite, root, 204)  # type: ignore[arg-type]
+    try:
+        extras[-1]()
+    except Exception:  # noqa: BLE001 - the recorded run wrote no report; only its command matters
+        pass
+    assert "--no-cache" in ran[-1], ran

@@ -338,7 +338,8 @@ def test_outside():
 """,
         }
     )
-    run = run_dbtest("-j", "1", "--no-cache", str(root))
+    # No rerun alone of the errors: each set-up must have run once.
+    run = run_dbtest("-j", "1", "--no-cache", "--rerun-alone", "0", str(root))
     assert _counts(run) == "1 passed, 0 failed, 4 errors", run
     assert run.stdout.count("RuntimeError: module set-up broke") >= 2, run
     assert run.stdout.count("RuntimeError: class set-up broke") >= 2, run

@@ -15,7 +15,9 @@ SEMANTICS = FIXTURES / "semantics"
 @pytest.fixture(scope="module")
 def semantics(tmp_path_factory):
     log = tmp_path_factory.mktemp("semantics") / "events.log"
-    run = run_dbtest("-j", "2", "-v", "--no-cache", str(SEMANTICS), env={"DBTEST_SEMANTICS_LOG": str(log)})
+    # Failures are not rerun alone: the event log must hold one run of each test.
+    args = ("-j", "2", "-v", "--no-cache", "--rerun-alone", "0", str(SEMANTICS))
+    run = run_dbtest(*args, env={"DBTEST_SEMANTICS_LOG": str(log)})
     return run, log.read_text().splitlines()
 
 

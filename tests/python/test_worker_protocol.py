@@ -125,3 +125,35 @@ def test_a_started_worker_runs_tests_with_the_collector_on(worker: Worker, tmp_p
     messages = [worker.receive() for _ in range(4)]
     outcomes = [(m["position"], m["outcome"]) for m in messages if m and m["type"] == "result"]
     assert outcomes == [(0, "passed"), (1, "passed"), (2, "passed")], messages
+
+
+LOGGING_MODULE = """\
+import os
+
+with open(os.path.join(os.path.dirname(__file__), "events.log"), "a") as log:
+    log.write("import " + __name__ + "\\n")
+
+
+def test_x():
+    with open(os.path.join(os.path.dirname(__file__), "events.log"), "a") as log:
+        log.write("test " + __name__ + "\\n")
+"""
+
+
+def test_a_worker_started_on_its_own_imports_the_preload_modules_before_any_test(tmp_path: Path) -> None:
+    refs = []
+    for name in ("test_first", "test_second"):
+        (tmp_path / f"{name}.py").write_text(LOGGING_MODULE)
+        refs.append({"path": str(tmp_path / f"{name}.py"), "name": name, "import_root": str(tmp_path)})
+    started = Worker(tmp_path)
+    try:
+        assert started.receive() is not None
+        config = protocol.config(1, str(tmp_path), True, 1 << 20, str(tmp_path / "w.tb"), None, preload=refs)
+        started.channel.send(protocol.canonical(config))
+        _run(started, tmp_path, [], module="test_second", tests=("test_x",))
+        messages = [started.receive() for _ in range(3)]
+        assert [m["type"] for m in messages if m] == ["imported", "result", "batch_done"], messages
+        events = (tmp_path / "events.log").read_text().splitlines()
+        assert events == ["import test_first", "import test_second", "test test_second"]
+    finally:
+        started.close()

@@ -64,7 +64,7 @@ def receive() -> dict | None:
     return None if body is None else msgpack.unpackb(body, raw=False)
 
 
-def hello(protocol: int = 3) -> None:
+def hello(protocol: int = 4) -> None:
     send({"type": "hello", "protocol": protocol, "pid": os.getpid(), "python": "3.99.0 (fake worker)"})
 
 

@@ -53,7 +53,19 @@ pub struct FileCollection {
     pub dynamic: bool,
     /// Modules it imports at top level, as written (for change detection).
     pub imported_modules: Vec<String>,
+    /// It has module-level set-up or teardown (`setUpModule`, `setup_module`...):
+    /// its tests stay on one worker, so that it runs once.
+    pub module_setup: bool,
 }
+
+/// Module-level xunit hooks: a module that has one runs it once per worker it is
+/// imported in.
+const MODULE_HOOKS: [&str; 4] = [
+    "setUpModule",
+    "tearDownModule",
+    "setup_module",
+    "teardown_module",
+];
 
 /// Collects one file from its source text.
 pub fn collect_source(
@@ -65,11 +77,16 @@ pub fn collect_source(
     match parse::summarize(source) {
         Ok(summary) => {
             let module = items::module_items(file_index, file, &summary, project);
+            let module_setup = summary
+                .functions
+                .iter()
+                .any(|f| MODULE_HOOKS.contains(&f.name.as_str()));
             FileCollection {
                 items: module.items,
                 error: None,
                 dynamic: module.dynamic,
                 imported_modules: summary.imported_modules,
+                module_setup,
             }
         }
         Err(err) => FileCollection {

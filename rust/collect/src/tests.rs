@@ -422,3 +422,26 @@ fn tests_come_in_the_order_the_module_defines_them() {
         ]
     );
 }
+
+#[test]
+fn module_level_set_up_is_noticed() {
+    for hook in [
+        "setUpModule",
+        "tearDownModule",
+        "setup_module",
+        "teardown_module",
+    ] {
+        let c = collect(
+            "test_m.py",
+            &format!("def {hook}(): pass\ndef test_a(): pass\n"),
+        );
+        assert!(c.module_setup, "{hook}");
+    }
+    let plain = collect("test_m.py", "def setup(): pass\ndef test_a(): pass\n");
+    assert!(!plain.module_setup);
+    let method = collect(
+        "test_m.py",
+        "class TestA:\n    def setup_module(self): pass\n    def test_a(self): pass\n",
+    );
+    assert!(!method.module_setup, "only module-level functions count");
+}

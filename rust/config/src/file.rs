@@ -27,6 +27,10 @@ pub struct FileConfig {
     pub junit_xml: Option<PathBuf>,
     pub json_report: Option<PathBuf>,
     pub markdown_report: Option<PathBuf>,
+    /// Import every selected test module before any test runs (pytest's way).
+    pub import_all: Option<bool>,
+    /// Failures rerun alone in a fresh worker, at most (0: none).
+    pub rerun_alone: Option<usize>,
 }
 
 /// What a flaky test (failed, then passed on a retry) does to the run.
@@ -37,7 +41,7 @@ pub enum FlakyResult {
 }
 
 /// The keys `[tool.dbtest]` takes, in the order the documentation gives them.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 17] = [
     "paths",
     "test-patterns",
     "bench-patterns",
@@ -53,6 +57,8 @@ pub const KEYS: [&str; 15] = [
     "junit-xml",
     "json-report",
     "markdown-report",
+    "import-all",
+    "rerun-alone",
 ];
 
 /// The values `shard-mode` (and `--shard-mode`) takes.
@@ -139,6 +145,14 @@ fn check(config: &mut FileConfig, key: &str, value: &Value) -> Result<(), String
         "max-tests-per-worker" => {
             config.max_tests_per_worker =
                 Some(whole(value, 1).ok_or_else(|| wrong("a whole number of tests, at least 1"))?)
+        }
+        "rerun-alone" => {
+            config.rerun_alone = Some(
+                whole(value, 0).ok_or_else(|| wrong("a whole number of failures, 0 or more"))?,
+            )
+        }
+        "import-all" => {
+            config.import_all = Some(value.as_bool().ok_or_else(|| wrong("true or false"))?)
         }
         "max-worker-restart" => {
             config.max_worker_restart =

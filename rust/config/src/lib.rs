@@ -109,6 +109,14 @@ pub struct CliArgs {
     /// where pytest's behaviour changed between releases, dbtest follows the
     /// one installed.
     pub pytest_version: Option<String>,
+    /// `--shuffle`: run the tests in an order drawn from `seed` (or a new seed).
+    pub shuffle: bool,
+    /// `--seed N`: the shuffle's seed (implies `--shuffle`).
+    pub seed: Option<u64>,
+    /// `--import-all`: import every selected test module before any test runs.
+    pub import_all: Option<bool>,
+    /// `--rerun-alone N`: rerun up to N failures alone in a fresh worker.
+    pub rerun_alone: Option<usize>,
 }
 
 /// Everything resolved.
@@ -170,6 +178,24 @@ pub struct Settings {
     pub durations_out: Option<PathBuf>,
     pub test_patterns: Vec<String>,
     pub bench_patterns: Vec<String>,
+    /// The seed of a shuffled run (`--shuffle`, `--seed`).
+    pub shuffle: Option<u64>,
+    /// Every selected test module is imported before any test runs.
+    pub import_all: bool,
+    /// Failures rerun alone in a fresh worker, at most.
+    pub rerun_alone: usize,
+}
+
+/// Failures rerun alone per run unless `--rerun-alone` says otherwise.
+pub const DEFAULT_RERUN_ALONE: usize = 10;
+
+/// A seed for `--shuffle` without `--seed`: different from run to run, and
+/// small enough to type back.
+fn new_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
+    (nanos ^ (u64::from(std::process::id()) << 16)) % 1_000_000
 }
 
 impl Settings {
@@ -308,6 +334,12 @@ impl Settings {
                 .unwrap_or(file.flaky_result == Some(FlakyResult::Fail)),
             max_tests_per_worker: cli.max_tests_per_worker.or(file.max_tests_per_worker),
             max_worker_rss,
+            shuffle: (cli.shuffle || cli.seed.is_some()).then(|| cli.seed.unwrap_or_else(new_seed)),
+            import_all: cli.import_all.or(file.import_all).unwrap_or(false),
+            rerun_alone: cli
+                .rerun_alone
+                .or(file.rerun_alone)
+                .unwrap_or(DEFAULT_RERUN_ALONE),
             command: cli.command,
             kinds: cli.kinds.clone(),
             python: cli

@@ -102,6 +102,15 @@ pub(crate) fn execute(
             let _ = writeln!(std::io::stdout(), "{note}");
         }
     }
+    if let Some(seed) = settings.shuffle {
+        // Printed even with -q: a failure that depends on the order needs it.
+        let line = format!("shuffled with seed {seed} (`--seed {seed}` repeats this order)");
+        let _ = if report_files.on_stdout() {
+            writeln!(std::io::stderr(), "{line}")
+        } else {
+            writeln!(std::io::stdout(), "{line}")
+        };
+    }
     let mut reporter = ConsoleReporter::new(
         console_out,
         ConsoleOptions {
@@ -188,6 +197,9 @@ pub(crate) fn execute(
         max_tests_per_worker: settings.max_tests_per_worker,
         max_worker_rss: settings.max_worker_rss,
         longest_first: true,
+        shuffle: settings.shuffle,
+        import_all: settings.import_all,
+        rerun_alone: settings.rerun_alone,
     };
     // Tests found at import are admitted if selected. Workers report only tests
     // the static pass missed (they are told every static name of the module).

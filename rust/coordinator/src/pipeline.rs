@@ -22,6 +22,8 @@ pub struct Collected {
     pub imports_pytest: Vec<bool>,
     /// Per file: may define tests the static pass cannot see.
     pub dynamic: Vec<bool>,
+    /// Per file: has module-level set-up (its tests stay on one worker).
+    pub module_setup: Vec<bool>,
     pub items: Vec<TestItem>,
     pub errors: Vec<CollectError>,
 }
@@ -160,8 +162,10 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
     let mut errors = Vec::new();
     let mut dynamic = Vec::with_capacity(files.len());
     let mut imports_pytest = Vec::with_capacity(files.len());
+    let mut module_setup = Vec::with_capacity(files.len());
     for collection in collections {
         dynamic.push(collection.dynamic);
+        module_setup.push(collection.module_setup);
         imports_pytest.push(collection.imported_modules.iter().any(|m| {
             m.split('.')
                 .next()
@@ -175,6 +179,7 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
             files,
             imports_pytest,
             dynamic,
+            module_setup,
             items,
             errors,
         },

@@ -119,6 +119,7 @@ pub(crate) fn build_plan(
             run_unlisted,
             unplanned: Vec::new(),
             first: false,
+            whole: collected.module_setup.get(f).copied().unwrap_or(false),
         }
     };
     let mut planned = vec![false; collected.items.len()];
@@ -183,6 +184,7 @@ mod tests {
             }],
             imports_pytest: vec![false],
             dynamic: vec![true],
+            module_setup: vec![false],
             items: vec![
                 TestItem::new("test_mod.py", "test_keep", None, 0, Style::Function),
                 TestItem::new("test_mod.py", "test_drop", None, 0, Style::Function),

@@ -164,6 +164,7 @@ pub(crate) fn build_report(
     run.stopped = facts.stopped;
     run.python = facts.python;
     run.flaky_fails = settings.flaky_fails;
+    run.seed = settings.shuffle;
     let mut report = RunReport::from_results(run, retried.iter().chain(results).cloned());
     report.plan = facts.plan;
     report

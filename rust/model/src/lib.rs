@@ -378,6 +378,10 @@ pub struct TestResult {
     /// What the worker noticed without changing the outcome.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// For a test that failed or errored in the run: its outcome when rerun
+    /// alone in a fresh worker (`Passed`: it may depend on other tests).
+    #[serde(default)]
+    pub alone: Option<Outcome>,
 }
 
 fn one() -> u32 {
@@ -403,7 +407,13 @@ impl TestResult {
             subtests_passed: 0,
             parent: None,
             warnings: Vec::new(),
+            alone: None,
         }
+    }
+
+    /// It failed in the run and passed when rerun alone in a fresh worker.
+    pub fn passes_alone(&self) -> bool {
+        self.outcome.fails_run() && self.alone == Some(Outcome::Passed)
     }
 }
 
@@ -412,6 +422,9 @@ pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();
     format!("{n} {}", if n == 1 { one } else { many })
 }
+
+/// What the report says of a test that [passes alone](TestResult::passes_alone).
+pub const PASSES_ALONE: &str = "passes alone: may depend on other tests";
 
 /// 64-bit FNV-1a: fixed, portable, and good enough to spread test ids over
 /// shards and to stand for them in large sets and maps. Never

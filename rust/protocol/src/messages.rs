@@ -52,6 +52,10 @@ pub struct WorkerConfig {
     pub cache_dir: Option<String>,
     /// What pytest's configuration says about running tests.
     pub pytest: PytestOptions,
+    /// `--import-all`: test modules to import, in order and each after its
+    /// conftests, before the first `run` (as pytest's collection does). Empty
+    /// for a worker forked from a fork server that imported them already.
+    pub preload: Vec<ModuleRef>,
 }
 
 /// pytest's settings the worker applies (from the project's pytest

@@ -62,6 +62,11 @@ fn samples() -> Vec<(&'static str, Value)> {
                     extra_args: vec!["--runslow".into()],
                     basetemp: "/tmp/dbtest-of-user/dbtest-4".into(),
                 },
+                preload: vec![ModuleRef {
+                    path: "/home/user/project/tests/test_api.py".into(),
+                    name: "tests.test_api".into(),
+                    import_root: "/home/user/project".into(),
+                }],
             }))),
         ),
         (

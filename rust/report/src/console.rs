@@ -6,7 +6,7 @@
 //! test instead; `-q` prints neither.
 
 use crate::summary::{summary_line, Counts, RunSummary};
-use dbtest_model::{Outcome, TestResult};
+use dbtest_model::{Outcome, TestResult, PASSES_ALONE};
 use dbtest_model::{RunObserver, Running};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -185,7 +185,7 @@ impl<W: Write> ConsoleReporter<W> {
                     _ => "FAILED",
                 };
                 let message = result.message.as_deref().unwrap_or("");
-                let line = if message.is_empty() {
+                let mut line = if message.is_empty() {
                     format!("{label} {}", result.id)
                 } else {
                     format!(
@@ -194,6 +194,9 @@ impl<W: Write> ConsoleReporter<W> {
                         message.lines().next().unwrap_or("")
                     )
                 };
+                if result.passes_alone() {
+                    line.push_str(&format!(" [{PASSES_ALONE}]"));
+                }
                 let _ = writeln!(
                     self.out,
                     "{}",
@@ -280,6 +283,12 @@ impl<W: Write> ConsoleReporter<W> {
                 let _ = writeln!(self.out, "{}", rule(&format!("Captured {name}"), '-'));
                 let _ = writeln!(self.out, "{}", text.trim_end());
             }
+        }
+        if result.passes_alone() {
+            let line = format!(
+                "{PASSES_ALONE} (rerun alone in a fresh worker that had imported every selected test module, as pytest does, it passed: it may rely on what another test did or imported; see \"Import semantics\" in the user guide)"
+            );
+            let _ = writeln!(self.out, "{}", style(self.options.color, "33", &line));
         }
     }
 }

@@ -106,6 +106,9 @@ pub struct RunInfo {
     /// `--flaky-result fail`: flaky tests fail this run.
     #[serde(default)]
     pub flaky_fails: bool,
+    /// `--shuffle`: the seed of the run's order.
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 /// `--shard index/total`, 1-based.
@@ -223,6 +226,11 @@ pub struct TestReport {
     /// processes the test left running, which it ended).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// For a test that failed or errored: its outcome when rerun alone in a
+    /// fresh worker (`passed`: it may depend on other tests); null when it
+    /// was not rerun.
+    #[serde(default)]
+    pub alone: Option<Outcome>,
 }
 
 /// One earlier run of a retried test.
@@ -275,6 +283,7 @@ impl TestReport {
             subtests_passed: result.subtests_passed,
             parent: result.parent,
             warnings: result.warnings,
+            alone: result.alone,
         }
     }
 
@@ -315,6 +324,7 @@ impl RunInfo {
             dbtest_version: env!("CARGO_PKG_VERSION").to_string(),
             python: None,
             flaky_fails: false,
+            seed: None,
         }
     }
 }

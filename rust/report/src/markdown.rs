@@ -141,6 +141,9 @@ fn failure(out: &mut String, test: &TestReport, options: &MarkdownOptions) {
     if let Some(message) = test.message.as_deref().filter(|m| !m.trim().is_empty()) {
         let _ = write!(out, ": {}", html(&first_line(message, 200)));
     }
+    if test.outcome.fails_run() && test.alone == Some(dbtest_model::Outcome::Passed) {
+        let _ = write!(out, " <em>({})</em>", dbtest_model::PASSES_ALONE);
+    }
     out.push_str("</summary>\n\n");
     match (&test.traceback, &test.message) {
         (Some(traceback), _) => fenced(out, &tail(traceback, options.max_block_chars)),

@@ -306,6 +306,8 @@ fn merged_run(runs: Vec<&RunInfo>) -> RunInfo {
         dbtest_version: distinct(runs.iter().map(|r| r.dbtest_version.as_str()).collect()),
         python: (!python.is_empty()).then_some(python),
         flaky_fails: runs.iter().any(|r| r.flaky_fails),
+        // Shards of one matrix share the seed they were given.
+        seed: runs.iter().find_map(|r| r.seed),
     }
 }
 

@@ -35,6 +35,15 @@ pub struct ForkServer {
     pid: u32,
     control: UnixStream,
     forked: Receiver<(u32, Receiver<ExitStatus>)>,
+    /// Answers to `C` (see [`ForkServer::prepare`]): modules imported, failed.
+    prepared: Receiver<(u32, i32)>,
+}
+
+/// Why [`ForkServer::prepare`] did not finish.
+#[derive(Debug)]
+pub(crate) enum PrepareError {
+    Io(io::Error),
+    Interrupted,
 }
 
 impl ForkServer {
@@ -71,6 +80,7 @@ impl ForkServer {
         let mut reader = control.try_clone()?;
         let exits: ExitSenders = Arc::default();
         let (forked_tx, forked) = crossbeam_channel::unbounded();
+        let (prepared_tx, prepared) = crossbeam_channel::bounded(1);
         std::thread::Builder::new()
             .name("dbtest-forkserver".into())
             .stack_size(128 * 1024)
@@ -97,6 +107,9 @@ impl ForkServer {
                                 let _ = exit.send(ExitStatus::from_raw(status));
                             }
                         }
+                        b'R' => {
+                            let _ = prepared_tx.try_send((pid, status));
+                        }
                         _ => return,
                     }
                 }
@@ -105,6 +118,7 @@ impl ForkServer {
             pid,
             control,
             forked,
+            prepared,
         })
     }
 
@@ -128,6 +142,41 @@ impl ForkServer {
         request.extend_from_slice(&length.to_le_bytes());
         request.extend_from_slice(names.as_bytes());
         (&self.control).write_all(&request)
+    }
+
+    /// `--import-all`: hands the server a worker's `config` frame (`C`, then
+    /// the frame: length and msgpack body), whose `preload` modules it imports
+    /// as a worker would — pytest's settings applied, each module after its
+    /// conftests — before it forks anything more, so that every worker forked
+    /// afterwards starts with all of them imported. Waits for the answer (`R`,
+    /// modules imported, modules that failed), however long the imports take,
+    /// asking `interrupted` every 50 ms.
+    pub(crate) fn prepare(
+        &mut self,
+        frame: &[u8],
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<(u32, i32), PrepareError> {
+        let mut request = Vec::with_capacity(1 + frame.len());
+        request.push(b'C');
+        request.extend_from_slice(frame);
+        (&self.control)
+            .write_all(&request)
+            .map_err(PrepareError::Io)?;
+        loop {
+            match self.prepared.recv_timeout(Duration::from_millis(50)) {
+                Ok(answer) => return Ok(answer),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if interrupted() {
+                        return Err(PrepareError::Interrupted);
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(PrepareError::Io(io::Error::other(
+                        "the fork server ended while importing the test modules",
+                    )))
+                }
+            }
+        }
     }
 
     /// The oldest outstanding request's worker: its pid and where its exit

@@ -23,6 +23,9 @@ pub struct PlannedModule {
     pub unplanned: Vec<String>,
     /// Start this module before the others (`--ff`: it holds last run's failures).
     pub first: bool,
+    /// It has module-level set-up: all its tests run on one worker, in one
+    /// piece, so that the set-up runs once.
+    pub whole: bool,
 }
 
 /// A test to run. Its id is `<module rel>::<name>`.

@@ -52,6 +52,7 @@ fn module(rel: &str, tests: &[(&str, Option<f64>)], timeout: Option<f64>) -> Pla
         run_unlisted: false,
         unplanned: Vec::new(),
         first: false,
+        whole: false,
     }
 }
 
@@ -91,6 +92,9 @@ fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
         max_tests_per_worker: None,
         max_worker_rss: None,
         longest_first: false,
+        shuffle: None,
+        import_all: false,
+        rerun_alone: 0,
     }
 }
 

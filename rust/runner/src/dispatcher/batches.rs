@@ -30,6 +30,8 @@ pub(super) struct InFlight {
     pub(super) known: usize,
     /// Estimated seconds the batch takes.
     pub(super) estimate: f64,
+    /// A rerun alone of a failed test: where the run's result of it sits.
+    pub(super) check: Option<usize>,
 }
 
 impl InFlight {
@@ -108,6 +110,22 @@ impl Dispatcher<'_> {
         }
     }
 
+    /// Per slot: the estimated work its worker was sent and has not finished.
+    fn unfinished_estimates(&self) -> Vec<f64> {
+        self.slots
+            .iter()
+            .map(|live| {
+                live.as_ref().map_or(0.0, |live| {
+                    live.inflight
+                        .iter()
+                        .flat_map(|flight| flight.unfinished())
+                        .map(|test| self.table[test].estimate)
+                        .sum()
+                })
+            })
+            .collect()
+    }
+
     pub(super) fn refill(&mut self, slot: usize) {
         if self.outcome.stopped.is_some() {
             return;
@@ -124,8 +142,19 @@ impl Dispatcher<'_> {
                 Some(max) => max - live.tests_sent,
                 None => usize::MAX,
             };
-            let affinity = live.affinity;
-            let Some(batch) = self.scheduler.next_batch(affinity, budget) else {
+            let idle = live.inflight.is_empty();
+            let sent = if idle {
+                self.unfinished_estimates()
+            } else {
+                Vec::new()
+            };
+            let Some(batch) = self
+                .scheduler
+                .next_batch(slot, budget, idle.then_some(&sent[..]))
+            else {
+                if idle {
+                    self.start_check(slot);
+                }
                 return;
             };
             let id = self.next_batch;
@@ -170,7 +199,6 @@ impl Dispatcher<'_> {
                     slot + 1
                 ));
             }
-            live.affinity = Some(batch.module);
             live.tests_sent += batch.tests.len();
             let estimate = batch.tests.iter().map(|&t| self.table[t].estimate).sum();
             live.inflight.push_back(InFlight {
@@ -182,6 +210,7 @@ impl Dispatcher<'_> {
                 next: 0,
                 imported: false,
                 known,
+                check: None,
             });
         }
     }
@@ -201,6 +230,8 @@ impl Dispatcher<'_> {
         let known = flight.known;
         let everything = known + imported.unlisted.len();
         let wanted: Vec<usize> = imported.order.iter().map(|&p| p as usize).collect();
+        // Under --shuffle the drawn order stands (the worker's is still checked).
+        let follow_order = self.options.shuffle.is_none();
         if !wanted.is_empty() && !is_permutation(&wanted, everything) {
             return self.protocol_violation(
                 slot,
@@ -223,6 +254,7 @@ impl Dispatcher<'_> {
         let planned = self.planned[module].clone();
         let rank: HashMap<usize, usize> = wanted
             .iter()
+            .filter(|_| follow_order)
             .enumerate()
             .filter_map(|(rank, &k)| {
                 let test = if k < known {
@@ -248,7 +280,7 @@ impl Dispatcher<'_> {
                 .unwrap_or(0);
             pulled = self
                 .scheduler
-                .take_front_while(module, |t| rank_of(t) < last);
+                .take_front_while(slot, module, |t| rank_of(t) < last);
         }
         let Some(live) = self.slots[slot].as_mut() else {
             return;
@@ -333,7 +365,11 @@ impl Dispatcher<'_> {
         let Some(flight) = live.inflight.remove(index) else {
             return;
         };
-        let unreported: Vec<usize> = flight.unfinished().collect();
+        let unreported: Vec<usize> = if flight.check.is_some() {
+            Vec::new()
+        } else {
+            flight.unfinished().collect()
+        };
         for test in unreported {
             let result = self.error_result(
                 test,

@@ -71,7 +71,7 @@ impl Dispatcher<'_> {
             for flight in live.inflight.drain(..) {
                 rest.extend(flight.tests);
             }
-            self.scheduler.requeue(&rest, &self.table);
+            self.scheduler.requeue(slot, &rest, &self.table);
             self.pending.insert(
                 live.process.id,
                 PendingReap {
@@ -159,7 +159,7 @@ impl Dispatcher<'_> {
         for flight in live.inflight.drain(..) {
             rest.extend(flight.tests);
         }
-        self.scheduler.requeue(&rest, &self.table);
+        self.scheduler.requeue(slot, &rest, &self.table);
         let (kind, mode, message) = match protocol_error {
             Some(error) => (
                 ErrorKind::Protocol,

@@ -8,6 +8,7 @@
 //! (timeouts and crashes), `results` (recording, retries, `--maxfail`); this
 //! file holds the run's state and the loop.
 
+mod alone;
 mod batches;
 mod faults;
 mod pool;
@@ -16,15 +17,16 @@ mod results;
 use crate::forkserver::ForkServer;
 use crate::plan::{Plan, PlannedModule};
 use crate::process::{Event, ReapMode};
-use crate::scheduler::{ModuleFlags, Scheduler, TestEntry};
+use crate::scheduler::{quantize, ModuleFlags, Order, Scheduler, TestEntry};
 use crate::spawn::SpawnSpec;
+use alone::Check;
 use batches::InFlight;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_model::{mean_duration, RunObserver, TestResult};
 use dbtest_protocol::{FromWorker, PROTOCOL_VERSION};
 use faults::PendingReap;
 use pool::{ForkServerState, Live};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -65,8 +67,16 @@ pub struct RunnerOptions {
     pub max_tests_per_worker: Option<usize>,
     /// Replace a worker (between batches) whose resident memory is above this many bytes.
     pub max_worker_rss: Option<u64>,
-    /// Order work by recorded durations, longest first.
+    /// With recorded durations, a module's test functions run longest first.
     pub longest_first: bool,
+    /// `--shuffle`: the seed of the run's order.
+    pub shuffle: Option<u64>,
+    /// `--import-all`: every module of the run is imported before any test
+    /// runs (by the fork server, once, when there is one).
+    pub import_all: bool,
+    /// Rerun up to this many failures alone in a fresh worker, to tell
+    /// whether they depend on other tests (see `alone`).
+    pub rerun_alone: usize,
 }
 
 /// Decides whether a test found at import time (id, tags) belongs to the run
@@ -110,13 +120,15 @@ pub fn run(
             .iter()
             .flat_map(|m| m.tests.iter().filter_map(|t| t.estimate)),
     );
-    let fallback = recorded_mean.unwrap_or(DEFAULT_ESTIMATE);
+    // Estimates are quantized: durations that changed slightly plan the same.
+    let fallback = quantize(recorded_mean.unwrap_or(DEFAULT_ESTIMATE));
     let flags: Vec<ModuleFlags> = plan
         .modules
         .iter()
         .map(|m| ModuleFlags {
             run_unlisted: m.run_unlisted,
             first: m.first,
+            whole: m.whole,
         })
         .collect();
     let probes = plan
@@ -134,19 +146,19 @@ pub fn run(
                 module: m,
                 group: test.group,
                 timeout: test.timeout,
-                estimate: test.estimate.unwrap_or(fallback).max(1e-6),
+                estimate: test.estimate.map_or(fallback, quantize),
             });
         }
         planned.push(first..table.len());
     }
     let work_units = table.len() + probes;
     let workers = options.jobs.max(1).min(work_units.max(1));
-    let scheduler = Scheduler::new(
-        &table,
-        &flags,
-        workers,
-        options.longest_first && recorded_mean.is_some(),
-    );
+    let recorded = recorded_mean.is_some();
+    let order = Order {
+        longest_functions_first: options.longest_first && recorded && workers > 1,
+        shuffle: options.shuffle,
+    };
+    let scheduler = Scheduler::new(&table, &flags, workers, recorded, order, fallback);
     let (events_tx, events_rx) = crossbeam_channel::unbounded();
     let table_len = table.len();
     let mut dispatcher = Dispatcher {
@@ -178,6 +190,12 @@ pub fn run(
         failures: 0,
         any_greeted: false,
         fallback_estimate: fallback,
+        recorded,
+        preloaded: false,
+        checks: VecDeque::new(),
+        checks_queued: 0,
+        after_others: false,
+        checking: false,
         fork_server: match fork_server {
             Some(server) if options.spawn.fork_server => ForkServerState::Running(server),
             // Even for one worker: the server is also the run's reaper (what
@@ -226,6 +244,17 @@ struct Dispatcher<'a> {
     failures: usize,
     any_greeted: bool,
     fallback_estimate: f64,
+    /// The estimates come from recorded durations.
+    recorded: bool,
+    /// The fork server imported the run's modules (`--import-all`).
+    preloaded: bool,
+    /// Failed tests waiting to be rerun alone, and how many were queued.
+    checks: VecDeque<Check>,
+    checks_queued: usize,
+    /// The result being recorded came from a worker that had run other tests.
+    after_others: bool,
+    /// Failures are being rerun alone (see `alone`).
+    checking: bool,
     fork_server: ForkServerState,
     trace: Trace,
 }
@@ -256,7 +285,11 @@ impl Trace {
 
 impl Dispatcher<'_> {
     fn main_loop(&mut self, interrupted: &dyn Fn() -> bool) {
-        let mut requested = self.request_workers();
+        let mut requested = self.request_workers(interrupted);
+        if self.outcome.interrupted {
+            self.stop_dispatching("interrupted".into());
+            return;
+        }
         for slot in 0..self.slots.len() {
             self.start_worker(slot, requested.pop_front());
             if self.outcome.fatal.is_some() {
@@ -298,6 +331,12 @@ impl Dispatcher<'_> {
                 return;
             }
             self.check_timeouts();
+            self.begin_checks(interrupted);
+            if self.outcome.interrupted {
+                self.stop_dispatching("interrupted".into());
+                self.end_all(ReapMode::Kill);
+                return;
+            }
             self.keep_workers_busy();
             self.retire_idle_workers();
             if last_tick.elapsed() >= TICK {
@@ -323,8 +362,13 @@ impl Dispatcher<'_> {
         wait
     }
 
+    /// Tests to hand out, or failures to rerun alone.
+    fn work_left(&self) -> bool {
+        !self.scheduler.is_empty() || !self.checks.is_empty()
+    }
+
     fn finished(&self) -> bool {
-        (self.scheduler.is_empty() || self.outcome.stopped.is_some())
+        (!self.work_left() || self.outcome.stopped.is_some())
             && self.slots.iter().flatten().all(|l| l.inflight.is_empty())
             && self.pending.is_empty()
     }

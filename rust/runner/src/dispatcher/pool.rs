@@ -4,11 +4,11 @@
 
 use super::{Dispatcher, InFlight, PendingReap};
 use crate::files::WorkerFiles;
-use crate::forkserver::ForkServer;
+use crate::forkserver::{ForkServer, PrepareError};
 use crate::process::{ReapMode, WorkerProcess};
 use crate::spawn::WorkerPipes;
 use dbtest_model::Running;
-use dbtest_protocol::{ToWorker, WorkerConfig, PROTOCOL_VERSION};
+use dbtest_protocol::{encode_frame, ModuleRef, ToWorker, WorkerConfig, PROTOCOL_VERSION};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -17,9 +17,10 @@ pub(super) struct Live {
     pub(super) greeted: bool,
     pub(super) inflight: VecDeque<InFlight>,
     pub(super) last_activity: Instant,
-    pub(super) affinity: Option<usize>,
     /// Tests sent to it so far (for `max_tests_per_worker`).
     pub(super) tests_sent: usize,
+    /// Results it has reported so far.
+    pub(super) results: usize,
     /// It gets no more work and is replaced once its batches are done.
     pub(super) retiring: bool,
 }
@@ -67,8 +68,12 @@ impl Dispatcher<'_> {
 
     /// Asks the fork server for every slot's worker at once: it forks them back
     /// to back while the coordinator sets up the ones already forked, instead of
-    /// waiting for a round trip per worker. In slot order.
-    pub(super) fn request_workers(&mut self) -> VecDeque<WorkerPipes> {
+    /// waiting for a round trip per worker. In slot order. With `--import-all`
+    /// the server first imports every module of the run (see `prepare_server`).
+    pub(super) fn request_workers(
+        &mut self,
+        interrupted: &dyn Fn() -> bool,
+    ) -> VecDeque<WorkerPipes> {
         let count = self.slots.len();
         let mut requested = VecDeque::with_capacity(count);
         let preload = self.options.preload.clone();
@@ -76,6 +81,14 @@ impl Dispatcher<'_> {
             if !preload.is_empty() && server.preload(&preload).is_err() {
                 return requested;
             }
+        }
+        if self.options.import_all {
+            self.prepare_server(interrupted);
+            if self.outcome.interrupted {
+                return requested;
+            }
+        }
+        if let Some(server) = self.fork_server() {
             for _ in 0..count {
                 let Ok(pipes) = WorkerPipes::new() else { break };
                 if server.request(pipes.worker_ends()).is_err() {
@@ -85,6 +98,59 @@ impl Dispatcher<'_> {
             }
         }
         requested
+    }
+
+    /// `--import-all`: the fork server imports every module of the run, as a
+    /// worker would, before it forks one; each worker it forks then starts with
+    /// them all, paid for once. If it cannot, each worker imports them itself.
+    pub(super) fn prepare_server(&mut self, interrupted: &dyn Fn() -> bool) {
+        let config = ToWorker::Config(Box::new(self.worker_config(0, String::new(), true)));
+        let Ok(frame) = encode_frame(&config) else {
+            return;
+        };
+        let Some(server) = self.fork_server() else {
+            return;
+        };
+        match server.prepare(&frame, interrupted) {
+            Ok((imported, failed)) => {
+                self.preloaded = true;
+                self.trace.mark(&format!(
+                    "fork server imported {imported} modules ({failed} failed)"
+                ));
+            }
+            Err(PrepareError::Interrupted) => self.outcome.interrupted = true,
+            Err(PrepareError::Io(err)) => {
+                self.fork_server.degrade();
+                self.observer.warning(&format!(
+                    "the fork server could not import the test modules ({err}); each worker imports them"
+                ));
+            }
+        }
+    }
+
+    /// The `config` message of the worker in 1-based `slot` (0: the fork
+    /// server's), with the run's modules to import first when `import` is set.
+    fn worker_config(&self, slot: u32, traceback_file: String, import: bool) -> WorkerConfig {
+        let preload: Vec<ModuleRef> = if import {
+            self.modules.iter().map(|m| m.module.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        WorkerConfig {
+            protocol: PROTOCOL_VERSION,
+            worker: slot,
+            rootdir: self.options.rootdir.to_string_lossy().into_owned(),
+            capture: self.options.capture,
+            output_limit: self.options.output_limit,
+            traceback_file,
+            cache_dir: self
+                .options
+                .cache_dir
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned()),
+            pytest: self.options.pytest.clone(),
+            preload,
+        }
     }
 
     /// `requested`: pipes the fork server was already asked to fork a worker
@@ -110,6 +176,7 @@ impl Dispatcher<'_> {
         let forked = self
             .fork_server()
             .map(|server| spawn(Some(server), requested));
+        let forked_ok = matches!(forked, Some(Ok(_)));
         let spawned = match forked {
             Some(Ok(process)) => Ok(process),
             Some(Err(err)) => {
@@ -133,20 +200,13 @@ impl Dispatcher<'_> {
                 return;
             }
         };
-        let config = ToWorker::Config(Box::new(WorkerConfig {
-            protocol: PROTOCOL_VERSION,
-            worker: slot as u32 + 1,
-            rootdir: self.options.rootdir.to_string_lossy().into_owned(),
-            capture: self.options.capture,
-            output_limit: self.options.output_limit,
+        // A worker forked from a server that imported the run's modules has them.
+        let import = (self.options.import_all || self.checking) && !(forked_ok && self.preloaded);
+        let config = ToWorker::Config(Box::new(self.worker_config(
+            slot as u32 + 1,
             traceback_file,
-            cache_dir: self
-                .options
-                .cache_dir
-                .as_ref()
-                .map(|d| d.to_string_lossy().into_owned()),
-            pytest: self.options.pytest.clone(),
-        }));
+            import,
+        )));
         if let Err(err) = process.send(&config) {
             self.outcome.fatal = Some(format!("cannot configure a worker: {err}"));
         }
@@ -155,8 +215,8 @@ impl Dispatcher<'_> {
             greeted: false,
             inflight: VecDeque::new(),
             last_activity: Instant::now(),
-            affinity: None,
             tests_sent: 0,
+            results: 0,
             retiring: false,
         });
         self.refill(slot);
@@ -172,7 +232,7 @@ impl Dispatcher<'_> {
     /// retry): give it to idle workers, and restart slots left empty.
     pub(super) fn keep_workers_busy(&mut self) {
         for slot in 0..self.slots.len() {
-            if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+            if !self.work_left() || self.outcome.stopped.is_some() {
                 return;
             }
             match &self.slots[slot] {
@@ -195,7 +255,7 @@ impl Dispatcher<'_> {
     /// still reveal tests only its import shows (they may need workers); work
     /// that reappears later (a retry, a crash's requeue) restarts the slot.
     pub(super) fn retire_idle_workers(&mut self) {
-        if !self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+        if self.work_left() || self.outcome.stopped.is_some() {
             return;
         }
         let imports_pending = self
@@ -235,7 +295,7 @@ impl Dispatcher<'_> {
             return;
         }
         self.retire(slot);
-        if !self.scheduler.is_empty() && self.outcome.stopped.is_none() {
+        if self.work_left() && self.outcome.stopped.is_none() {
             self.start_worker(slot, None);
         }
     }
@@ -258,7 +318,7 @@ impl Dispatcher<'_> {
     }
 
     pub(super) fn replace_worker(&mut self, slot: usize) {
-        if self.scheduler.is_empty() || self.outcome.stopped.is_some() {
+        if !self.work_left() || self.outcome.stopped.is_some() {
             return;
         }
         if self.restarts >= self.options.max_worker_restarts {

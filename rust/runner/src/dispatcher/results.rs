@@ -20,6 +20,13 @@ impl Dispatcher<'_> {
                 .protocol_violation(slot, format!("result for unknown position {position}"));
         };
         flight.imported = true;
+        if let Some(index) = flight.check {
+            flight.next += 1;
+            return self.on_check_result(index, &report);
+        }
+        // A test its worker ran first ran alone already: no rerun to learn from.
+        self.after_others = live.results > 0;
+        live.results += 1;
         if flight.order.get(flight.next) == Some(&position) {
             flight.next += 1;
         } else if let Some(index) = flight.order.iter().position(|&p| p == position) {
@@ -48,6 +55,9 @@ impl Dispatcher<'_> {
             sub.traceback = failure.traceback;
             sub.parent = Some(result.id.clone());
             self.count_and_publish(sub);
+        }
+        if !self.recorded {
+            self.scheduler.observe(result.duration);
         }
         self.record(test, result);
         self.refill(slot);
@@ -106,11 +116,14 @@ impl Dispatcher<'_> {
         let failing = matches!(result.outcome, Outcome::Failed | Outcome::Error);
         if failing && result.attempts <= self.options.retries && self.outcome.stopped.is_none() {
             self.observer.test_retried(&result);
-            self.scheduler.requeue(&[test], &self.table);
+            // Retried by the same worker slot, after what it already has.
+            let lane = result.worker.saturating_sub(1) as usize;
+            self.scheduler.requeue(lane, &[test], &self.table);
             return;
         }
         result.flaky = result.outcome == Outcome::Passed && result.attempts > 1;
         self.done[test] = true;
+        self.maybe_check_alone(test, &result);
         self.count_and_publish(result);
     }
 
@@ -132,6 +145,7 @@ impl Dispatcher<'_> {
         if self.outcome.stopped.is_none() {
             self.outcome.stopped = Some(why);
         }
+        self.checks.clear();
         self.scheduler.drain();
     }
 
