@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import options, protocol
+from . import options, preload, protocol
 from .builtin_fixtures import subtest_results
 from .children import ChildWatch
 from .collect import FUNCTION, PLAIN_CLASS, TESTCASE, Target, module_tests, resolve
@@ -17,6 +17,7 @@ from .loader import load_module
 from .marks import expected_to_fail, mark_verdict
 from .outcomes import (
     ERROR,
+    FAILED,
     IMPORT,
     PASSED,
     SETUP,
@@ -25,6 +26,7 @@ from .outcomes import (
     Outcome,
     format_exception,
     from_exception,
+    take_unimported,
     teardown_error,
 )
 from .reporting import Reporter
@@ -67,6 +69,7 @@ class Runner:
         self.stack = ScopeStack(self.children, self.reporter.teardown_error)
         self.module: ModuleType | None = None
         self.module_name = ""
+        self._missed = ""
 
     def run_batch(self, message: dict[str, Any], wait_for_extend: Callable[[int], dict[str, Any]]) -> None:
         batch = message["batch"]
@@ -145,8 +148,11 @@ class Runner:
         # A module that failed to import must not linger half-initialised.
         sys.modules.pop(module_name, None)
 
-    def _run_one(self, batch: int, position: int, name: str, target: Target | None) -> None:
+    def _run_one(self, batch: int, position: int, name: str, target: Target | None, missed: str = "") -> None:
+        """Runs one test and reports it. ``missed``: the submodule whose absence
+        failed the first run of this test (this is the run again)."""
         start = perf_counter()
+        take_unimported()
         if target is None:
             outcome = Outcome(
                 ERROR,
@@ -223,11 +229,32 @@ class Runner:
                         outcome = teardown_error(exc)
         restore(self.stack.snapshot)
         warnings = self.children.check()
+        if not missed and outcome.outcome in (FAILED, ERROR) and self._import_on_miss():
+            self._run_one(batch, position, name, target, self._missed)
+            return
+        if missed and outcome.outcome == PASSED:
+            warnings = [*warnings, _passed_once_imported(missed)]
         notes = engine().notes
         if notes:
             warnings = [*warnings, *notes]
             notes.clear()
         self.reporter.result(batch, position, outcome, perf_counter() - start, warnings, subtests_passed, subtests)
+
+    def _import_on_miss(self) -> bool:
+        """After a failure that named a submodule nothing had imported (under
+        pytest, another test module may have): imports every test module of the
+        run, once per worker, as pytest's collection would have. True when the
+        test should run again."""
+        missed = take_unimported()
+        if not missed:
+            return False
+        modules = preload.take_on_miss()
+        if not modules:
+            return False
+        self._missed = missed[0]
+        self.capture.take()  # the first run's output goes with it
+        preload.import_all(modules)
+        return missed[0] in sys.modules
 
     def _item(self, target: Target) -> Any:
         """pytest's item for a test (what fixtures and hooks see as ``node``)."""
@@ -255,3 +282,11 @@ class Runner:
                 if failure is not None and outcome.outcome in (PASSED, SKIPPED, XFAILED):
                     outcome = failure
         return outcome, subtests_passed, subtests
+
+
+def _passed_once_imported(module: str) -> str:
+    return (
+        f"passed once every test module of the run was imported, as pytest imports them before any test: "
+        f"it failed first because nothing had imported {module} (import it where it is used, or run with "
+        "--import-all)"
+    )

@@ -106,6 +106,10 @@ def main() -> int:
     from .execute import Runner
 
     prepare(config)
+    if config["on_miss"]:
+        from . import preload
+
+        preload.on_miss = config["on_miss"]
 
     if config["capture"]:
         capture: FdCapture | NoCapture = FdCapture(config["output_limit"], capture_files(config["traceback_file"]))

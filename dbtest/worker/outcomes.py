@@ -95,15 +95,23 @@ def unimported_submodule(exc: BaseException) -> str | None:
         return None
 
 
+# The submodules the failures formatted since the last `take_unimported` named.
+_unimported: list[str] = []
+
+
+def take_unimported() -> list[str]:
+    """The submodules named by `_import_note` since the last call."""
+    names = _unimported[:]
+    _unimported.clear()
+    return names
+
+
 def _import_note(exc: BaseException) -> str:
     module = unimported_submodule(exc)
     if module is None:
         return ""
-    return (
-        f"note: {module} is a module nothing in this worker had imported; pytest imports every test module "
-        "before it runs a test, so one of them may import it there: import it where it is used, or run with "
-        "--import-all\n"
-    )
+    _unimported.append(module)
+    return f"note: {module} is a module nothing had imported when this test ran: import it where it is used\n"
 
 
 def format_exception(exc: BaseException) -> tuple[str, str]:

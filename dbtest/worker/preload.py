@@ -24,6 +24,18 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# Without `--import-all`: the run's test modules, imported (once) when a test
+# fails on a submodule nothing had imported (see `execute.Runner`).
+on_miss: list[dict[str, Any]] = []
+
+
+def take_on_miss() -> list[dict[str, Any]]:
+    """The modules to import on a miss, once per worker; empty afterwards."""
+    global on_miss
+    modules, on_miss = on_miss, []
+    return modules
+
+
 def _import_one(ref: dict[str, Any]) -> None:
     engine().load_conftests(ref["path"])
     if options.current.warnings.active:

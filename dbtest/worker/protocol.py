@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 MAX_FRAME_LEN = 32 * 1024 * 1024
 
 # Field order of every message, and of the maps nested in them.
@@ -58,6 +58,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "cache_dir",
         "pytest",
         "preload",
+        "on_miss",
     ),
     "run": ("batch", "module", "tests", "run_unlisted", "known"),
     "extend": ("batch", "unlisted", "tests", "order"),
@@ -86,6 +87,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
 NESTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("config", "pytest"): PYTEST_OPTIONS,
     ("config", "preload"): MODULE_REF,
+    ("config", "on_miss"): MODULE_REF,
     ("run", "module"): MODULE_REF,
     ("imported", "unlisted"): DISCOVERED,
     ("result", "subtests"): SUBTEST_FAILURE,
@@ -203,6 +205,7 @@ def config(
     cache_dir: str | None,
     pytest: dict[str, Any] | None = None,
     preload: list[dict[str, Any]] | None = None,
+    on_miss: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The coordinator's first message (for drivers other than the coordinator:
     tests and the benchmark probes)."""
@@ -217,6 +220,7 @@ def config(
         "cache_dir": cache_dir,
         "pytest": pytest if pytest is not None else pytest_options(),
         "preload": preload or [],
+        "on_miss": on_miss or [],
     }
 
 

@@ -4,6 +4,8 @@ before it forks the workers."""
 
 from __future__ import annotations
 
+import json
+
 from .conftest import run_dbtest
 
 # test_a uses an attribute that exists only once some module imported
@@ -16,11 +18,32 @@ SUBMODULE_SUITE = {
 }
 
 
-def test_lazy_imports_do_not_give_what_another_module_imported(project):
+def test_a_lazy_worker_imports_every_module_when_a_test_misses_a_submodule(project):
+    """test_a runs first in its worker, before anything imported pkg.sub: it
+    fails, the worker imports the run's test modules as pytest's collection
+    would have, and the test passes on its second run, with a warning."""
     root = project(SUBMODULE_SUITE)
-    run = run_dbtest("-j", "1", "--no-cache", cwd=root)
+    for jobs in ("1", "2"):
+        run = run_dbtest("-j", jobs, "--no-cache", "--json", "report.json", cwd=root)
+        assert run.code == 0, run
+        assert run.last_line.startswith("2 passed, 0 failed"), run
+    run = run_dbtest("-j", "1", "--no-cache", "--json", "report.json", "test_a.py", "test_b.py", cwd=root)
+    assert run.code == 0, run
+    warning = "passed once every test module of the run was imported"
+    assert warning in run.stdout, run
+    assert "nothing had imported pkg.sub" in run.stdout, run
+    results = {r["id"]: r for r in json.loads((root / "report.json").read_text())["tests"]}
+    assert any(warning in w for w in results["test_a.py::test_uses_the_submodule"]["warnings"]), results
+
+
+def test_a_submodule_no_test_module_imports_still_fails(project):
+    """As under pytest: nothing in the run imports pkg.other."""
+    test_c = "import pkg\n\n\ndef test_c():\n    pkg.other\n"
+    root = project({**SUBMODULE_SUITE, "pkg/other.py": "", "test_c.py": test_c})
+    run = run_dbtest("-j", "1", "--no-cache", "--rerun-alone", "0", cwd=root)
     assert run.code == 1, run
-    assert "module 'pkg' has no attribute 'sub'" in run.stdout, run
+    assert "test_c.py::test_c - AttributeError: module 'pkg' has no attribute 'other'" in run.stdout, run
+    assert "3 passed" not in run.stdout and "2 passed, 1 failed" in run.last_line, run
 
 
 def test_import_all_imports_every_module_before_any_test(project):

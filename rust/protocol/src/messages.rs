@@ -56,6 +56,11 @@ pub struct WorkerConfig {
     /// conftests, before the first `run` (as pytest's collection does). Empty
     /// for a worker forked from a fork server that imported them already.
     pub preload: Vec<ModuleRef>,
+    /// Without `--import-all`: every test module of the run, in order. When a
+    /// test fails on a package's attribute that names a submodule nothing had
+    /// imported, the worker imports these once (as pytest's collection would
+    /// have) and runs the test again. Empty with `--import-all`.
+    pub on_miss: Vec<ModuleRef>,
 }
 
 /// pytest's settings the worker applies (from the project's pytest

@@ -67,6 +67,11 @@ fn samples() -> Vec<(&'static str, Value)> {
                     name: "tests.test_api".into(),
                     import_root: "/home/user/project".into(),
                 }],
+                on_miss: vec![ModuleRef {
+                    path: "/home/user/project/tests/test_db.py".into(),
+                    name: "tests.test_db".into(),
+                    import_root: "/home/user/project".into(),
+                }],
             }))),
         ),
         (

@@ -131,10 +131,15 @@ impl Dispatcher<'_> {
     /// The `config` message of the worker in 1-based `slot` (0: the fork
     /// server's), with the run's modules to import first when `import` is set.
     fn worker_config(&self, slot: u32, traceback_file: String, import: bool) -> WorkerConfig {
-        let preload: Vec<ModuleRef> = if import {
-            self.modules.iter().map(|m| m.module.clone()).collect()
-        } else {
+        let modules = || self.modules.iter().map(|m| m.module.clone()).collect();
+        let preload: Vec<ModuleRef> = if import { modules() } else { Vec::new() };
+        // Only a worker that imports lazily needs them (slot 0 is the fork
+        // server's config; its workers get configs of their own).
+        let lazy = !(import || self.options.import_all || self.checking || self.preloaded);
+        let on_miss: Vec<ModuleRef> = if !lazy || slot == 0 {
             Vec::new()
+        } else {
+            modules()
         };
         WorkerConfig {
             protocol: PROTOCOL_VERSION,
@@ -150,6 +155,7 @@ impl Dispatcher<'_> {
                 .map(|d| d.to_string_lossy().into_owned()),
             pytest: self.options.pytest.clone(),
             preload,
+            on_miss,
         }
     }
 
