@@ -71,3 +71,19 @@ def test_the_passed_fast_path_encodes_exactly_like_the_general_path(batch, posit
         protocol.result(batch, position, "passed", "call", None, duration, None, None, None, None)
     )
     assert protocol.passed_frame(batch, position, duration) == general
+
+
+def test_the_fake_worker_speaks_the_current_protocol() -> None:
+    """The Rust runner's tests drive workers/fake/worker.py: it must say hello
+    with the version the coordinator speaks."""
+    import ast
+
+    tree = ast.parse((REPO / "workers" / "fake" / "worker.py").read_text())
+    versions = [
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["PROTOCOL_VERSION"]
+        and isinstance(node.value, ast.Constant)
+    ]
+    assert versions == [protocol.PROTOCOL_VERSION]

@@ -64,7 +64,11 @@ def receive() -> dict | None:
     return None if body is None else msgpack.unpackb(body, raw=False)
 
 
-def hello(protocol: int = 4) -> None:
+# Keep equal to PROTOCOL_VERSION (tests/python/test_protocol_golden.py checks it).
+PROTOCOL_VERSION = 5
+
+
+def hello(protocol: int = PROTOCOL_VERSION) -> None:
     send({"type": "hello", "protocol": protocol, "pid": os.getpid(), "python": "3.99.0 (fake worker)"})
 
 
