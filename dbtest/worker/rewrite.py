@@ -22,11 +22,11 @@ it goes beside the standard bytecode, under a tag of its own:
     check (8)  importlib.util.source_hash of the payload
     payload    marshal.dumps(code)
 
-A second, user-level cache keyed by the source's content alone
-(:func:`set_user_cache_dir`, see :func:`user_cache_dir`) survives a fresh clone
-or a CI job without ``.dbtest/``: ``<dir>/rewrite/<cache_tag>-dbtest-<FORMAT_VERSION>-
-<hash of rewrite_ast.py>/<source hash>-<source length>.pyc``, same layout. The project's cache is read first;
-on a miss the user-level one; a rewrite is written to both.
+A user-level cache keyed by the source's content alone (:func:`set_user_cache_dir`,
+see :func:`user_cache_dir`), when there is one, takes the place of those: it
+survives a fresh clone or a CI job without ``.dbtest/``: ``<dir>/rewrite/<cache_tag>-dbtest-<FORMAT_VERSION>-
+<hash of rewrite_ast.py>/<source hash>-<source length>.pyc``, same layout. Each
+rewrite is written to one cache and read from it.
 
 The source hash decides freshness, so an edit is noticed even within the
 resolution of file timestamps; the payload hash catches a corrupt file. Either
@@ -211,16 +211,18 @@ def may_assert(source: bytes) -> bool:
 
 def code_for(source: bytes, source_path: str) -> CodeType:
     """The rewritten code of a test module, from the cache if it is fresh."""
-    path = cache_path(source_path)
+    # One cache entry per rewrite: creating files is a good part of a first
+    # run's cost (two per module took ~0.4 ms each on an overlay filesystem).
     shared = user_cache_path(source)
-    for candidate in (path, shared):
-        if candidate is not None:
-            code = read_cache(candidate, source)
-            if code is not None:
-                # As importlib does for pycs: the project may have moved since,
-                # and a user-level entry may come from another project.
-                _imp._fix_co_filename(code, source_path)
-                return code
+    path = cache_path(source_path) if shared is None else None
+    candidate = shared or path
+    if candidate is not None:
+        code = read_cache(candidate, source)
+        if code is not None:
+            # As importlib does for pycs: the project may have moved since,
+            # and a user-level entry may come from another project.
+            _imp._fix_co_filename(code, source_path)
+            return code
     if may_assert(source):
         from .rewrite_ast import compile_module
 

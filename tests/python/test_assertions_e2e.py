@@ -80,15 +80,30 @@ def test_only_test_modules_are_rewritten(first_run: Run) -> None:
 
 
 def test_rewritten_bytecode_is_cached_and_reused(project: Path, first_run: Run) -> None:
-    tag = sys.implementation.cache_tag
-    # In dbtest's cache directory, as `<file>-<path hash>.<tag>-dbtest-<version>.pyc`.
-    entries = (project / ".dbtest" / "pyc").glob(f"*.{tag}-dbtest-{FORMAT_VERSION}.pyc")
-    cached = sorted(p.name.split("-", 1)[0] for p in entries)
-    assert cached == ["test_opt_out", "test_values"]
+    # In the user-level cache, by content (test_values and test_opt_out), and nowhere else.
+    cache_home = project.parent / "cache-home"
+    entries = _user_entries(cache_home)
+    assert len(entries) == 2, entries
+    stamps = [p.stat().st_mtime_ns for p in entries]
+    assert not list((project / ".dbtest" / "pyc").glob("*.pyc")), "one cache entry per rewrite"
     assert not list(project.glob("__pycache__/*dbtest*")), "source trees stay clean when dbtest has a cache"
-    second = run_dbtest("-j", "2", ".", cwd=project, env=WRITE_BYTECODE)
+    second = run_dbtest("-j", "2", ".", cwd=project, env={**WRITE_BYTECODE, "XDG_CACHE_HOME": str(cache_home)})
     assert _failures(second) == _failures(first_run), second
     assert " +  where 3 = len(" in second.stdout
+    assert _user_entries(cache_home) == entries and [p.stat().st_mtime_ns for p in entries] == stamps
+
+
+def test_without_a_user_level_cache_the_projects_cache_keeps_the_rewrites(tmp_path: Path) -> None:
+    target = tmp_path / "project"
+    shutil.copytree(FIXTURES / "assertions", target)
+    env = {**WRITE_BYTECODE, "DBTEST_NO_USER_CACHE": "1"}
+    first = run_dbtest("-j", "2", ".", cwd=target, env=env)
+    tag = sys.implementation.cache_tag
+    # In dbtest's cache directory, as `<file>-<path hash>.<tag>-dbtest-<version>.pyc`.
+    entries = (target / ".dbtest" / "pyc").glob(f"*.{tag}-dbtest-{FORMAT_VERSION}.pyc")
+    assert sorted(p.name.split("-", 1)[0] for p in entries) == ["test_opt_out", "test_values"], first
+    second = run_dbtest("-j", "2", ".", cwd=target, env=env)
+    assert _failures(second) == _failures(first), second
 
 
 def test_cache_is_written_even_when_python_may_not_write_bytecode(tmp_path: Path) -> None:
@@ -98,8 +113,10 @@ def test_cache_is_written_even_when_python_may_not_write_bytecode(tmp_path: Path
     env = {"PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": str(tmp_path / "cache-home")}
     run = run_dbtest(".", cwd=target, env=env)
     assert "assert 42 == 41" in run.stdout, run
-    assert list((target / ".dbtest" / "pyc").glob("test_values-*.pyc"))
+    assert len(_user_entries(tmp_path / "cache-home")) == 2
     assert not list(target.glob("__pycache__/*dbtest*"))
+    run = run_dbtest(".", cwd=target, env={**env, "DBTEST_NO_USER_CACHE": "1"})
+    assert list((target / ".dbtest" / "pyc").glob("test_values-*.pyc")), run
 
 
 def test_no_cache_keeps_bytecode_beside_the_sources(tmp_path: Path) -> None:
