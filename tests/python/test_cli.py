@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .conftest import FIXTURES, REPO, run_dbtest
+from .conftest import FIXTURES, REPO, dbtest_executable, run_dbtest
 
 
 def test_examples_pass():
@@ -250,3 +250,22 @@ def test_pytest_configuration_errors_name_file_line_and_key(tmp_path, ini, expec
     run = run_dbtest(cwd=tmp_path)
     assert run.code == 4, run
     assert run.stderr == f"dbtest: error: {tmp_path / 'pytest.ini'}:3: {expected}\n", run
+
+
+def test_the_installed_command_imports_only_what_the_command_needs(project) -> None:
+    """The `dbtest` script is our own (packaging/wheel-data/scripts): an
+    installer's wrapper for an entry point imports `re` before dbtest runs."""
+    root = project({"test_a.py": "def test_a():\n    pass\n"})
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", dbtest_executable(), "list"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "test_a.py::test_a"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "dbtest.launch" in imported, proc.stderr
+    assert not imported & {"re", "click", "json", "typing"}, sorted(imported & {"re", "click", "json", "typing"})
