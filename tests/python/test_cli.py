@@ -21,8 +21,9 @@ def test_examples_pass():
 
 
 def test_skeleton_reports_four_passed_one_failed_on_two_workers(tmp_path):
+    # No rerun of the failure in a fresh worker: the worker processes are under test.
     log = tmp_path / "pids.log"
-    run = run_dbtest("-j", "2", str(FIXTURES / "skeleton"), env={"DBTEST_PID_LOG": str(log)})
+    run = run_dbtest("-j", "2", "--rerun-alone", "0", str(FIXTURES / "skeleton"), env={"DBTEST_PID_LOG": str(log)})
     assert run.code == 1, run
     assert run.last_line.startswith("4 passed, 1 failed in "), run
     assert "test_skeleton.py::test_broken" in run.stdout

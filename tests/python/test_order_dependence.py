@@ -133,3 +133,28 @@ def test_only_a_real_unimported_submodule_gets_the_note(tmp_path, monkeypatch):
     finally:
         for module in [m for m in sys.modules if m.startswith("lazy_pkg")]:
             del sys.modules[module]
+
+
+NEEDS_THE_TESTS_BEFORE_IT = {
+    "test_state.py": "STATE = []\n\n\n"
+    + "".join(
+        f"def test_{i}():\n"
+        + ("    assert STATE, 'needs the tests before it'\n" if i == 5 else "")
+        + f"    STATE.append({i})\n\n\n"
+        for i in range(10)
+    ),
+}
+
+
+def test_a_test_that_needs_the_tests_before_it_is_diagnosed(project):
+    """On two workers the module's ten tests are split in two stretches: test_5
+    runs first in its worker, without test_0..4. Rerun after them, it passes."""
+    root = project(NEEDS_THE_TESTS_BEFORE_IT)
+    run = run_dbtest("-j", "2", "--no-cache", "--json", "report.json", cwd=root)
+    assert run.code == 1, run
+    assert "FAILED test_state.py::test_5 - AssertionError: needs the tests before it" in run.stdout, run
+    assert "[passes after the 5 tests before it: depends on them]" in run.stdout, run
+    result = results_by_name((root / "report.json").read_text())["test_5"]
+    assert (result["alone"], result["rerun_after"]) == ("passed", 5), result
+    # In one worker they run in order: nothing fails, nothing to diagnose.
+    assert run_dbtest("-j", "1", "--no-cache", cwd=root).code == 0

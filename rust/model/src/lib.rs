@@ -379,9 +379,14 @@ pub struct TestResult {
     #[serde(default)]
     pub warnings: Vec<String>,
     /// For a test that failed or errored in the run: its outcome when rerun
-    /// alone in a fresh worker (`Passed`: it may depend on other tests).
+    /// in a fresh worker, alone or after the tests before it in its module
+    /// (`rerun_after`). `Passed`: it may depend on other tests.
     #[serde(default)]
     pub alone: Option<Outcome>,
+    /// How many of the tests before it in its module ran before it in that
+    /// rerun (0: it ran alone).
+    #[serde(default)]
+    pub rerun_after: u32,
 }
 
 fn one() -> u32 {
@@ -408,13 +413,36 @@ impl TestResult {
             parent: None,
             warnings: Vec::new(),
             alone: None,
+            rerun_after: 0,
         }
     }
 
-    /// It failed in the run and passed when rerun alone in a fresh worker.
+    /// It failed in the run and passed when rerun in a fresh worker.
     pub fn passes_alone(&self) -> bool {
         self.outcome.fails_run() && self.alone == Some(Outcome::Passed)
     }
+
+    /// What the report says of a test that failed in the run and passed when
+    /// rerun: alone ([`PASSES_ALONE`]), or after the tests before it.
+    pub fn rerun_note(&self) -> Option<String> {
+        rerun_note(self.outcome, self.alone, self.rerun_after)
+    }
+}
+
+/// What a report says of a test with this outcome in the run, outcome when
+/// rerun (`alone`) and number of tests run before it in the rerun.
+pub fn rerun_note(outcome: Outcome, alone: Option<Outcome>, rerun_after: u32) -> Option<String> {
+    if !outcome.fails_run() || alone != Some(Outcome::Passed) {
+        return None;
+    }
+    Some(if rerun_after == 0 {
+        PASSES_ALONE.to_string()
+    } else {
+        format!(
+            "passes after the {} before it: depends on them",
+            counted(rerun_after, "test", "tests")
+        )
+    })
 }
 
 /// `1 error`, `2 errors`, `0 errors`: a count with its noun in the right number.

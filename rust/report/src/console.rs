@@ -6,7 +6,7 @@
 //! test instead; `-q` prints neither.
 
 use crate::summary::{summary_line, Counts, RunSummary};
-use dbtest_model::{Outcome, TestResult, PASSES_ALONE};
+use dbtest_model::{Outcome, TestResult};
 use dbtest_model::{RunObserver, Running};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -194,8 +194,8 @@ impl<W: Write> ConsoleReporter<W> {
                         message.lines().next().unwrap_or("")
                     )
                 };
-                if result.passes_alone() {
-                    line.push_str(&format!(" [{PASSES_ALONE}]"));
+                if let Some(note) = result.rerun_note() {
+                    line.push_str(&format!(" [{note}]"));
                 }
                 let _ = writeln!(
                     self.out,
@@ -284,10 +284,16 @@ impl<W: Write> ConsoleReporter<W> {
                 let _ = writeln!(self.out, "{}", text.trim_end());
             }
         }
-        if result.passes_alone() {
-            let line = format!(
-                "{PASSES_ALONE} (rerun alone in a fresh worker that had imported every selected test module, as pytest does, it passed: it may rely on what another test did or imported; see \"Import semantics\" in the user guide)"
-            );
+        if let Some(note) = result.rerun_note() {
+            let line = if result.rerun_after == 0 {
+                format!(
+                    "{note} (rerun alone in a fresh worker that had imported every selected test module, as pytest does, it passed: it may rely on what another test did or imported; see \"Import semantics\" in the user guide)"
+                )
+            } else {
+                format!(
+                    "{note} (in the run, they did not run before it in its worker; rerun after them in a fresh worker, as in pytest's order, it passed: it relies on what they do; see \"Import semantics\" in the user guide)"
+                )
+            };
             let _ = writeln!(self.out, "{}", style(self.options.color, "33", &line));
         }
     }

@@ -226,11 +226,15 @@ pub struct TestReport {
     /// processes the test left running, which it ended).
     #[serde(default)]
     pub warnings: Vec<String>,
-    /// For a test that failed or errored: its outcome when rerun alone in a
-    /// fresh worker (`passed`: it may depend on other tests); null when it
-    /// was not rerun.
+    /// For a test that failed or errored: its outcome when rerun in a fresh
+    /// worker (`passed`: it may depend on other tests); null when it was not
+    /// rerun.
     #[serde(default)]
     pub alone: Option<Outcome>,
+    /// How many tests before it in its module ran before it in that rerun
+    /// (0: it ran alone).
+    #[serde(default)]
+    pub rerun_after: u32,
 }
 
 /// One earlier run of a retried test.
@@ -284,6 +288,7 @@ impl TestReport {
             parent: result.parent,
             warnings: result.warnings,
             alone: result.alone,
+            rerun_after: result.rerun_after,
         }
     }
 

@@ -141,8 +141,8 @@ fn failure(out: &mut String, test: &TestReport, options: &MarkdownOptions) {
     if let Some(message) = test.message.as_deref().filter(|m| !m.trim().is_empty()) {
         let _ = write!(out, ": {}", html(&first_line(message, 200)));
     }
-    if test.outcome.fails_run() && test.alone == Some(dbtest_model::Outcome::Passed) {
-        let _ = write!(out, " <em>({})</em>", dbtest_model::PASSES_ALONE);
+    if let Some(note) = dbtest_model::rerun_note(test.outcome, test.alone, test.rerun_after) {
+        let _ = write!(out, " <em>({})</em>", html(&note));
     }
     out.push_str("</summary>\n\n");
     match (&test.traceback, &test.message) {

@@ -1,10 +1,16 @@
-//! Order dependence, diagnosed: a test that failed in the run is rerun alone
-//! in a fresh worker in pytest's starting state: every selected test module
+//! Order dependence, diagnosed: a test that failed in the run is rerun in a
+//! fresh worker in pytest's starting state: every selected test module
 //! imported (the fork server imports them once, when the first rerun is due,
-//! unless `--import-all` had it do so already), no test run. Its outcome there
-//! goes on the run's result (`alone`); a test that passes alone may depend on
-//! what other tests did before it, or on a module another one imports. The run's outcome stands: this
-//! is a diagnosis, not a retry (`--retries` makes flaky verdicts). The first
+//! unless `--import-all` had it do so already). If it ran in the run right
+//! after the test before it in its module (or first in its module), after
+//! other tests, it is rerun alone: a test that passes alone may depend on what
+//! other tests did before it, or on a module another one imports. If the tests
+//! before it in its module did not run before it in its worker (its module
+//! was split between workers, or its worker took it over from another), they
+//! run before it in the rerun, as in pytest's order: a test that passes then
+//! depends on them. Its outcome there goes on the run's result (`alone`, and
+//! `rerun_after`: how many ran before it). The run's outcome stands: this is a
+//! diagnosis, not a retry (`--retries` makes flaky verdicts). The first
 //! `--rerun-alone N` failures of a run are (10 by default, 0: none).
 
 use super::{Dispatcher, InFlight};
@@ -14,12 +20,18 @@ use std::time::Instant;
 
 /// Tests that took longer than this (seconds) are not rerun.
 const MAX_ALONE_SECONDS: f64 = 10.0;
+/// At most this many tests before a test, and this many estimated seconds of
+/// them, run before it in a rerun: a diagnosis must not double a failing run.
+const MAX_EARLIER_TESTS: usize = 200;
+const MAX_EARLIER_SECONDS: f64 = 5.0;
 
-/// A failed test to rerun alone, and where its result sits in the outcome.
-#[derive(Debug, Clone, Copy)]
+/// A failed test to rerun, where its result sits in the outcome, and the
+/// tests before it in its module to run before it (none: alone).
+#[derive(Debug, Clone)]
 pub(super) struct Check {
     pub(super) test: usize,
     pub(super) result: usize,
+    pub(super) earlier: Vec<usize>,
 }
 
 impl Dispatcher<'_> {
@@ -33,18 +45,50 @@ impl Dispatcher<'_> {
             }
             _ => false,
         };
-        if failed
-            && self.after_others
-            && self.options.max_failures.is_none()
-            && self.checks_queued < self.options.rerun_alone
-            && result.duration <= MAX_ALONE_SECONDS
+        if !failed
+            || self.options.max_failures.is_some()
+            || self.checks_queued >= self.options.rerun_alone
+            || result.duration > MAX_ALONE_SECONDS
         {
-            self.checks_queued += 1;
-            self.checks.push_back(Check {
-                test,
-                result: self.outcome.results.len(),
-            });
+            return;
         }
+        let earlier = if self.after_predecessor {
+            Vec::new()
+        } else {
+            self.earlier_in_module(test)
+        };
+        // A test its worker ran first, right where its module starts, ran alone already.
+        if earlier.is_empty() && !self.after_others {
+            return;
+        }
+        self.checks_queued += 1;
+        self.checks.push_back(Check {
+            test,
+            result: self.outcome.results.len(),
+            earlier,
+        });
+    }
+
+    /// The planned tests before `test` in its module, nearest last, as many
+    /// as the limits allow (the nearest ones).
+    fn earlier_in_module(&self, test: usize) -> Vec<usize> {
+        let Some(range) = self.planned.get(self.table[test].module) else {
+            return Vec::new();
+        };
+        if !range.contains(&test) {
+            return Vec::new(); // found at import: not in pytest's order here
+        }
+        let mut earlier = Vec::new();
+        let mut seconds = 0.0;
+        for index in (range.start..test).rev() {
+            seconds += self.table[index].estimate;
+            if earlier.len() == MAX_EARLIER_TESTS || seconds > MAX_EARLIER_SECONDS {
+                break;
+            }
+            earlier.push(index);
+        }
+        earlier.reverse();
+        earlier
     }
 
     /// Runs the next check on the idle worker of `slot`: a worker that has run
@@ -71,14 +115,17 @@ impl Dispatcher<'_> {
         let entry = &self.table[check.test];
         let id = self.next_batch;
         self.next_batch += 1;
+        let mut tests = check.earlier.clone();
+        tests.push(check.test);
         let message = ToWorker::Run(RunBatch {
             batch: id,
             module: self.modules[entry.module].module.clone(),
-            tests: vec![entry.name.clone()],
+            tests: tests.iter().map(|&t| self.table[t].name.clone()).collect(),
             run_unlisted: false,
             known: Vec::new(),
         });
-        let (module, estimate) = (entry.module, entry.estimate);
+        let module = entry.module;
+        let estimate = tests.iter().map(|&t| self.table[t].estimate).sum();
         let Some(live) = self.slots[slot].as_mut() else {
             return false;
         };
@@ -91,8 +138,8 @@ impl Dispatcher<'_> {
             estimate,
             batch: id,
             module,
-            order: vec![0],
-            tests: vec![check.test],
+            order: (0..tests.len()).collect(),
+            tests,
             next: 0,
             imported: false,
             known: 0,
@@ -115,8 +162,9 @@ impl Dispatcher<'_> {
         }
     }
 
-    /// The result of a rerun alone: noted on the run's result of the test.
-    pub(super) fn on_check_result(&mut self, result: usize, report: &TestReport) {
+    /// The result of a rerun, after `after` earlier tests: noted on the run's
+    /// result of the test.
+    pub(super) fn on_check_result(&mut self, result: usize, report: &TestReport, after: usize) {
         let outcome = if report.subtests.is_empty() {
             report.outcome
         } else {
@@ -124,6 +172,7 @@ impl Dispatcher<'_> {
         };
         if let Some(original) = self.outcome.results.get_mut(result) {
             original.alone = Some(outcome);
+            original.rerun_after = u32::try_from(after).unwrap_or(u32::MAX);
         }
     }
 }

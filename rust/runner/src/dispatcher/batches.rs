@@ -346,6 +346,7 @@ impl Dispatcher<'_> {
             });
             self.done.push(false);
             self.attempts.push(0);
+            self.ran_in.push(0);
             chosen.push((index, self.table.len() - 1));
         }
         if !chosen.is_empty() {

@@ -55,7 +55,10 @@ impl Dispatcher<'_> {
             let limit_text = format_seconds(limit);
             // A hanging import would hang every worker that retried it, so the
             // whole batch fails with it.
-            let (culprits, mut rest, message) = if head.imported {
+            // A rerun's tests have their results already: nothing to report or requeue.
+            let (culprits, mut rest, message) = if head.check.is_some() {
+                (Vec::new(), Vec::new(), String::new())
+            } else if head.imported {
                 (
                     vec![test],
                     head.after_current().collect(),
@@ -146,7 +149,8 @@ impl Dispatcher<'_> {
         let mut culprits = Vec::new();
         let mut rest = Vec::new();
         let mut importing = false;
-        if let Some(head) = live.inflight.pop_front() {
+        // A rerun's tests have their results already: nothing to report or requeue.
+        if let Some(head) = live.inflight.pop_front().filter(|h| h.check.is_none()) {
             if head.imported {
                 culprits.extend(head.current());
                 rest.extend(head.after_current());

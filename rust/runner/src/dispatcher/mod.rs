@@ -167,6 +167,7 @@ pub fn run(
         select_unlisted,
         done: vec![false; table.len()],
         attempts: vec![0; table.len()],
+        ran_in: vec![0; table.len()],
         table,
         modules: plan.modules,
         planned,
@@ -195,6 +196,7 @@ pub fn run(
         checks: VecDeque::new(),
         checks_queued: 0,
         after_others: false,
+        after_predecessor: false,
         checking: false,
         fork_server: match fork_server {
             Some(server) if options.spawn.fork_server => ForkServerState::Running(server),
@@ -224,6 +226,8 @@ struct Dispatcher<'a> {
     done: Vec<bool>,
     /// Per test: results received (retries make it more than one).
     attempts: Vec<u32>,
+    /// Per test: the worker process that last reported it (0: none yet).
+    ran_in: Vec<u32>,
     modules: Vec<PlannedModule>,
     /// Per module: where its planned tests sit in `table`.
     planned: Vec<Range<usize>>,
@@ -248,11 +252,13 @@ struct Dispatcher<'a> {
     recorded: bool,
     /// The fork server imported the run's modules (`--import-all`).
     preloaded: bool,
-    /// Failed tests waiting to be rerun alone, and how many were queued.
+    /// Failed tests waiting to be rerun, and how many were queued.
     checks: VecDeque<Check>,
     checks_queued: usize,
-    /// The result being recorded came from a worker that had run other tests.
+    /// The result being recorded came from a worker that had run other tests,
+    /// and the last of them was the test before it in the table (its module's).
     after_others: bool,
+    after_predecessor: bool,
     /// Failures are being rerun alone (see `alone`).
     checking: bool,
     fork_server: ForkServerState,

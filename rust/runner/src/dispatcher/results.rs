@@ -22,10 +22,20 @@ impl Dispatcher<'_> {
         flight.imported = true;
         if let Some(index) = flight.check {
             flight.next += 1;
-            return self.on_check_result(index, &report);
+            // The tests before it in its module ran first; only its own result counts.
+            let last = flight.tests.len() - 1;
+            if position == last {
+                self.on_check_result(index, &report, last);
+            }
+            return;
         }
         // A test its worker ran first ran alone already: no rerun to learn from.
         self.after_others = live.results > 0;
+        let process = u32::try_from(live.process.id).unwrap_or(u32::MAX);
+        self.after_predecessor = test
+            .checked_sub(1)
+            .is_none_or(|before| self.ran_in[before] == process);
+        self.ran_in[test] = process;
         live.results += 1;
         if flight.order.get(flight.next) == Some(&position) {
             flight.next += 1;
