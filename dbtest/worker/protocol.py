@@ -44,6 +44,7 @@ PYTEST_OPTIONS = (
     "extra_args",
     "basetemp",
 )
+COVERAGE_OPTIONS = ("data_file", "source", "branch", "config_file", "context")
 DISCOVERED = ("name", "tags")
 SUBTEST_FAILURE = ("description", "outcome", "message", "traceback")
 MESSAGES: dict[str, tuple[str, ...]] = {
@@ -58,6 +59,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "cache_dir",
         "pytest",
         "preload",
+        "coverage",
     ),
     "run": ("batch", "module", "tests", "run_unlisted", "known"),
     "extend": ("batch", "unlisted", "tests", "order"),
@@ -86,6 +88,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
 NESTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("config", "pytest"): PYTEST_OPTIONS,
     ("config", "preload"): MODULE_REF,
+    ("config", "coverage"): COVERAGE_OPTIONS,
     ("run", "module"): MODULE_REF,
     ("imported", "unlisted"): DISCOVERED,
     ("result", "subtests"): SUBTEST_FAILURE,
@@ -203,6 +206,7 @@ def config(
     cache_dir: str | None,
     pytest: dict[str, Any] | None = None,
     preload: list[dict[str, Any]] | None = None,
+    coverage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The coordinator's first message (for drivers other than the coordinator:
     tests and the benchmark probes)."""
@@ -217,6 +221,7 @@ def config(
         "cache_dir": cache_dir,
         "pytest": pytest if pytest is not None else pytest_options(),
         "preload": preload or [],
+        "coverage": coverage,
     }
 
 

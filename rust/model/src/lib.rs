@@ -382,6 +382,10 @@ pub struct TestResult {
     /// alone in a fresh worker (`Passed`: it may depend on other tests).
     #[serde(default)]
     pub alone: Option<Outcome>,
+    /// When it started, in seconds from the start of the run (its worker's
+    /// timeline); `None` when no worker ran it.
+    #[serde(default)]
+    pub start: Option<f64>,
 }
 
 fn one() -> u32 {
@@ -408,6 +412,7 @@ impl TestResult {
             parent: None,
             warnings: Vec::new(),
             alone: None,
+            start: None,
         }
     }
 

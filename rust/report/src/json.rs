@@ -231,6 +231,15 @@ pub struct TestReport {
     /// was not rerun.
     #[serde(default)]
     pub alone: Option<Outcome>,
+    /// Seconds from `run.started_at` to the start of the final attempt, on
+    /// its worker; null when no worker ran it.
+    #[serde(default)]
+    pub start: Option<f64>,
+    /// In a merged report, the shard it ran in (its `run.shard.index`, or the
+    /// position of its report among the merged ones when unsharded): worker
+    /// slots are per shard. Null in the report of a single run.
+    #[serde(default)]
+    pub shard: Option<u32>,
 }
 
 /// One earlier run of a retried test.
@@ -245,6 +254,9 @@ pub struct Attempt {
     pub traceback: Option<String>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
+    /// Seconds from `run.started_at` to its start.
+    #[serde(default)]
+    pub start: Option<f64>,
 }
 
 impl From<TestResult> for Attempt {
@@ -259,6 +271,7 @@ impl From<TestResult> for Attempt {
             traceback: r.traceback,
             stdout: r.stdout,
             stderr: r.stderr,
+            start: r.start.map(finite),
         }
     }
 }
@@ -284,6 +297,8 @@ impl TestReport {
             parent: result.parent,
             warnings: result.warnings,
             alone: result.alone,
+            start: result.start.map(finite),
+            shard: None,
         }
     }
 

@@ -150,6 +150,7 @@ impl Dispatcher<'_> {
                 .map(|d| d.to_string_lossy().into_owned()),
             pytest: self.options.pytest.clone(),
             preload,
+            coverage: self.options.coverage.clone(),
         }
     }
 
