@@ -141,6 +141,8 @@
     for (var i = 0; i <= 4; i++) {
       var mark = el("span", { text: seconds(span * i / 4) });
       mark.style.left = (25 * i) + "%";
+      if (i === 0) { mark.style.transform = "none"; }
+      if (i === 4) { mark.style.transform = "translateX(-100%)"; }
       axis.appendChild(mark);
     }
     timeline.appendChild(axis);
@@ -152,9 +154,9 @@
   main.appendChild(el("h2", { text: "Failures and errors (" + failing.length + ")" }));
   var failureBox = el("div", { id: "failures" });
   if (!failing.length) { failureBox.appendChild(el("div", { className: "empty", text: "None." })); }
-  failing.forEach(function (t) {
+  failing.forEach(function (t, index) {
     var details = el("details", { className: "failure " + t.outcome, "data-outcome": category(t), "data-id": t.id });
-    details.open = failing.length <= 20;
+    details.open = index < 5;
     details.appendChild(el("summary", null, [el("span", { className: "badge " + t.outcome, text: t.outcome }), " " + t.id]));
     if (t.message) { details.appendChild(el("div", { className: "message", text: t.message })); }
     [["traceback", t.traceback], ["captured stdout", t.stdout], ["captured stderr", t.stderr]].forEach(function (part) {
