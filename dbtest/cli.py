@@ -21,11 +21,17 @@ from dbtest import __version__
 from dbtest.cli_options import OPTIONS, TEST_COMMANDS, Option
 from dbtest.invoke import end_fork_server, exit_code, interrupt_on_sigterm, run_tests
 
+# What an option whose value may be left out (`--cov`) gets without one.
+_NO_VALUE = "\x00"
 # (pid, socket fd) of a fork server started by `dbtest.launch`, until a run takes it.
 _fork_server: tuple[int, int] | None = None
 # What follows `--` on the command line: options of the project's conftests
 # (their `pytest_addoption`), handed to the workers as they are.
 _extra_args: list[str] = []
+
+
+def _no_value_as_none(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str | None, ...]:
+    return tuple(None if value == _NO_VALUE else value for value in values)
 
 
 def _click_option(option: Option, listing: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -46,6 +52,11 @@ def _click_option(option: Option, listing: bool = False) -> Callable[[Callable[.
     elif option.kind == "choice":
         kwargs["type"] = click.Choice(list(option.choices))
         kwargs["default"] = option.default
+    elif option.kind == "texts":
+        kwargs["multiple"] = True
+    elif option.kind == "optional_texts":
+        # click's optional value: the flag value stands for "given without one".
+        kwargs.update(multiple=True, is_flag=False, flag_value=_NO_VALUE, callback=_no_value_as_none)
     elif option.kind == "path":
         kwargs["type"] = click.Path(file_okay=option.path_kind != "dir", dir_okay=option.path_kind != "file")
     if option.show_default:
@@ -85,6 +96,7 @@ def _merge_command() -> click.Command:
     @click.option(
         "--markdown", "markdown_report", type=click.Path(dir_okay=False), help="Write a Markdown summary here."
     )
+    @click.option("--html", type=click.Path(dir_okay=False), help="Write a self-contained HTML report here.")
     @click.option(
         "--durations",
         "durations_out",

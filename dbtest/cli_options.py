@@ -18,7 +18,11 @@ class Option:
 
     ``kind`` is ``flag`` (true when given), ``count`` (how many times),
     ``int``/``float`` (with an inclusive ``minimum``, exclusive when
-    ``min_open``), ``choice`` (one of ``choices``), ``text`` or ``path``.
+    ``min_open``), ``choice`` (one of ``choices``), ``text`` or ``path``;
+    ``texts`` is a repeatable ``text`` (a tuple of its values), and
+    ``optional_texts`` one whose value may be left out, as pytest-cov's
+    ``--cov`` (argparse's ``nargs="?"``: the next argument is its value unless
+    it starts with ``-``; left out, it is None in the tuple).
     ``lists``: it matters to ``dbtest list`` too (selection, output), where
     ``list_help`` describes it if ``help`` speaks of a run; the others only
     matter to a run, and ``dbtest list --help`` does not show them.
@@ -64,7 +68,9 @@ class Option:
         self.minimum = minimum
         self.min_open = min_open
         self.choices = choices
-        self.default = default if default is not None else (False if kind == "flag" else 0 if kind == "count" else None)
+        if default is None:
+            default = {"flag": False, "count": 0, "texts": (), "optional_texts": ()}.get(kind)
+        self.default = default
         self.metavar = metavar
         # For paths: "file" (not a directory) or "dir" (not a file), else either.
         self.path_kind = path_kind
@@ -232,6 +238,47 @@ OPTIONS: tuple[Option, ...] = (
         "path",
         "Write a Markdown summary (for CI job summaries) to this file.",
         path_kind="file",
+    ),
+    Option(("--html",), "html", "path", "Write a self-contained HTML report to this file.", path_kind="file"),
+    # Coverage, with pytest-cov's option names (so pytest's addopts work unchanged).
+    Option(
+        ("--cov",),
+        "cov",
+        "optional_texts",
+        "Measure coverage of SOURCE (a path or package; repeatable); `--cov` alone: no source filter.",
+        metavar="SOURCE",
+    ),
+    Option(
+        ("--cov-report",),
+        "cov_report",
+        "texts",
+        "Coverage report: term, term-missing[:skip-covered], html[:DIR], xml[:FILE], json[:FILE], "
+        "lcov[:FILE], annotate[:DIR], markdown[:FILE] (repeatable; empty: none).",
+        metavar="TYPE",
+    ),
+    Option(
+        ("--cov-fail-under",),
+        "cov_fail_under",
+        "float",
+        "Fail the run if the total coverage is below MIN percent.",
+        minimum=0,
+        metavar="MIN",
+    ),
+    Option(("--cov-branch",), "cov_branch", "flag", "Measure branch coverage."),
+    Option(
+        ("--cov-config",),
+        "cov_config",
+        "text",
+        "coverage.py's configuration file (default: .coveragerc, setup.cfg, tox.ini, pyproject.toml).",
+        metavar="PATH",
+    ),
+    Option(("--no-cov",), "no_cov", "flag", "Do not measure coverage, whatever other --cov options say."),
+    Option(
+        ("--cov-context",),
+        "cov_context",
+        "choice",
+        "Record which tests ran each line (coverage.py's dynamic contexts).",
+        choices=("test",),
     ),
     Option(("--collect-only",), "collect_only", "flag", "Alias of `dbtest list`."),
     Option(

@@ -49,6 +49,12 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
                     return None
                 _set_flag(params, option)
                 continue
+            if option.kind == "optional_texts" and not equals:
+                # pytest-cov's `--cov [SOURCE]`: the next argument unless it is an option.
+                value = args[i] if i < len(args) and not args[i].startswith("-") else None
+                i += value is not None
+                params[option.dest] = (*params[option.dest], value)
+                continue
             text, i = (inline, i) if equals else _next(args, i)
             if text is None or not _set_value(params, option, text):
                 return None
@@ -99,6 +105,8 @@ def _set_value(params: dict[str, Any], option: Option, text: str) -> bool:
             return False
     elif kind == "choice" and text not in option.choices:
         return False
+    elif kind in ("texts", "optional_texts"):
+        value = (*params[option.dest], text)
     elif kind == "path" and option.path_kind:
         import os.path
 

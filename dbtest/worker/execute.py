@@ -70,6 +70,9 @@ class Runner:
         self.module: ModuleType | None = None
         self.module_name = ""
         self._missed = ""
+        # `--cov`: the measurement's per-test hooks (None: coverage is off).
+        measure = sys.modules.get("dbtest.worker.measure")
+        self.measure: Any = measure if measure is not None and measure.active() else None
 
     def run_batch(self, message: dict[str, Any], wait_for_extend: Callable[[int], dict[str, Any]]) -> None:
         batch = message["batch"]
@@ -82,6 +85,9 @@ class Runner:
         # imported (pytest's `nextitem`): its import sees none of their state.
         stack.prepare_module(module_name)
         fresh = module_name not in sys.modules
+        measure = self.measure
+        if measure is not None:
+            measure.batch_started(ref["path"])
         start = perf_counter()
         try:
             # Its conftests first, as pytest imports them before collecting it.
@@ -127,7 +133,11 @@ class Runner:
         last = len(order) - 1
         for index, position in enumerate(order):
             name = names[position]
+            if measure is not None:
+                measure.test_started(name)
             self._run_one(batch, position, name, resolve(module, name))
+            if measure is not None:
+                measure.after_test()
             if stack.klass is not None:
                 stack.next_test(names[order[index + 1]] if index < last else None)
         send(protocol.batch_done(batch))

@@ -61,6 +61,12 @@ def prepare(config: dict[str, Any]) -> tuple[int, int]:
     global _prepared
     from . import engine
 
+    if config.get("coverage") is not None:
+        # Before anything of the project is imported (conftests, `--import-all`'s
+        # modules): their module-level lines count.
+        from . import measure
+
+        measure.start(config["coverage"], config["rootdir"])
     if _prepared:
         engine.engine().config.worker = config["worker"]
         return 0, 0
@@ -148,6 +154,13 @@ def main() -> int:
     return 0
 
 
+def _finish_measuring() -> None:
+    """Saves what `--cov` measured (imported only if coverage was started)."""
+    measure = sys.modules.get("dbtest.worker.measure")
+    if measure is not None:
+        measure.finish()
+
+
 def run() -> None:
     try:
         code = main()
@@ -165,6 +178,7 @@ def run() -> None:
     # Skip interpreter teardown: threads or atexit hooks left by tests must not
     # keep a finished worker alive.
     try:
+        _finish_measuring()
         sys.stdout.flush()
         sys.stderr.flush()
     finally:

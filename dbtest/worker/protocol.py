@@ -44,6 +44,7 @@ PYTEST_OPTIONS = (
     "extra_args",
     "basetemp",
 )
+COVERAGE_OPTIONS = ("data_file", "source", "branch", "config_file", "context")
 DISCOVERED = ("name", "tags")
 SUBTEST_FAILURE = ("description", "outcome", "message", "traceback")
 MESSAGES: dict[str, tuple[str, ...]] = {
@@ -59,6 +60,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "pytest",
         "preload",
         "on_miss",
+        "coverage",
     ),
     "run": ("batch", "module", "tests", "run_unlisted", "known"),
     "extend": ("batch", "unlisted", "tests", "order"),
@@ -88,6 +90,7 @@ NESTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("config", "pytest"): PYTEST_OPTIONS,
     ("config", "preload"): MODULE_REF,
     ("config", "on_miss"): MODULE_REF,
+    ("config", "coverage"): COVERAGE_OPTIONS,
     ("run", "module"): MODULE_REF,
     ("imported", "unlisted"): DISCOVERED,
     ("result", "subtests"): SUBTEST_FAILURE,
@@ -206,6 +209,7 @@ def config(
     pytest: dict[str, Any] | None = None,
     preload: list[dict[str, Any]] | None = None,
     on_miss: list[dict[str, Any]] | None = None,
+    coverage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The coordinator's first message (for drivers other than the coordinator:
     tests and the benchmark probes)."""
@@ -221,6 +225,7 @@ def config(
         "pytest": pytest if pytest is not None else pytest_options(),
         "preload": preload or [],
         "on_miss": on_miss or [],
+        "coverage": coverage,
     }
 
 

@@ -152,6 +152,9 @@ def test_the_arguments_reach_the_coordinator_as_json_dumps_writes_them(value):
         ["list", "-q", "--json", "out.json", "a.py::test_x[a b]"],
         ["unit", "-xs", "--lf", "--capture", "no", "--shard", "2/4", "--color=no"],
         ["-j4", "-mslow", "--durations", "0", "--retries=2", "--flaky-result", "fail", "--format", "json"],
+        # pytest-cov's options: `--cov` takes the next word unless it is an option.
+        ["--cov", "--cov=src", "--cov", "pkg", "--cov-report", "term-missing", "--cov-report=xml:c.xml", "tests"],
+        ["--cov-fail-under", "80", "--cov-branch", "--no-cov", "--cov-context", "test", "--html", "r.html", "--cov"],
     ],
 )
 def test_the_fast_parser_reads_a_command_line_as_click_does(argv):

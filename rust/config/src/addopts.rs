@@ -4,6 +4,8 @@
 //! display are accepted silently; any other is named once in a warning, never
 //! an error.
 
+use crate::coverage::CoverageArgs;
+
 /// The options of `addopts` dbtest applies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AddOpts {
@@ -29,6 +31,8 @@ pub struct AddOpts {
     pub warning_filters: Vec<String>,
     /// `-o name=value`.
     pub overrides: Vec<(String, String)>,
+    /// `--cov` and its kin (pytest-cov's options).
+    pub coverage: CoverageArgs,
     /// Options dbtest does not apply, as written.
     pub ignored: Vec<String>,
 }
@@ -158,6 +162,17 @@ impl AddOpts {
                     let v = value().unwrap_or_default();
                     out.jobs = Some(v.parse().ok().filter(|n| *n > 0));
                 }
+                "--cov" => {
+                    // pytest-cov's optional value: joined, or the next word
+                    // unless it is an option.
+                    let source = joined.clone().or_else(|| {
+                        let next = words.get(i).filter(|w| !w.starts_with('-')).cloned();
+                        i += usize::from(next.is_some());
+                        next
+                    });
+                    out.coverage.sources.push(source);
+                }
+                name if out.coverage.take(name, &mut value) => {}
                 "--lf" | "--last-failed" => out.last_failed = true,
                 "--ff" | "--failed-first" => out.failed_first = true,
                 "--durations" => out.durations = value().and_then(|v| v.parse().ok()),
@@ -217,10 +232,14 @@ mod tests {
 
     #[test]
     fn other_options_are_named_with_their_values() {
-        let opts = parse("--cov src --doctest-modules --import-mode=importlib -s --ignore=docs -W error -o xfail_strict=true");
+        let opts = parse("--cov-append --doctest-modules --import-mode=importlib -s --ignore=docs -W error -o xfail_strict=true");
         assert_eq!(
             opts.ignored,
-            ["--cov src", "--doctest-modules", "--import-mode=importlib"]
+            [
+                "--cov-append",
+                "--doctest-modules",
+                "--import-mode=importlib"
+            ]
         );
         assert_eq!(opts.capture, Some(false));
         assert_eq!(opts.ignore, ["docs"]);
@@ -229,5 +248,19 @@ mod tests {
             opts.overrides,
             [("xfail_strict".to_string(), "true".to_string())]
         );
+    }
+
+    #[test]
+    fn coverage_options_are_read_as_pytest_cov_reads_them() {
+        let opts = parse("--cov src --cov --cov-report=term-missing --cov-report xml:c.xml --cov-branch --cov-fail-under 80 --cov-config=setup.cfg --cov-context test -q");
+        let cov = &opts.coverage;
+        assert_eq!(cov.sources, [Some("src".to_string()), None]);
+        assert_eq!(cov.reports, ["term-missing", "xml:c.xml"]);
+        assert!(cov.branch);
+        assert_eq!(cov.fail_under.as_deref(), Some("80"));
+        assert_eq!(cov.config.as_deref(), Some("setup.cfg"));
+        assert_eq!(cov.context.as_deref(), Some("test"));
+        assert!(opts.quiet);
+        assert!(opts.ignored.is_empty(), "{:?}", opts.ignored);
     }
 }

@@ -3,10 +3,12 @@
 //! `pyproject.toml`. The command line wins.
 
 mod addopts;
+mod coverage;
 mod file;
 mod testpaths;
 
 pub use addopts::AddOpts;
+pub use coverage::{CoverageArgs, CoverageReport, CoverageSettings};
 use dbtest_model::Kind;
 pub use dbtest_pytest_config::normalize;
 pub use dbtest_pytest_config::{PytestConfig, PytestConfigError, PytestSettings, Strategy};
@@ -117,6 +119,16 @@ pub struct CliArgs {
     pub import_all: Option<bool>,
     /// `--rerun-alone N`: rerun up to N failures alone in a fresh worker.
     pub rerun_alone: Option<usize>,
+    /// `--cov` (`null`: without a source) and `--cov=SOURCE`, in order.
+    pub cov: Vec<Option<String>>,
+    pub cov_report: Vec<String>,
+    pub cov_fail_under: Option<f64>,
+    pub cov_branch: bool,
+    pub cov_config: Option<String>,
+    pub no_cov: bool,
+    pub cov_context: Option<String>,
+    /// `--html FILE`: the self-contained HTML report.
+    pub html: Option<PathBuf>,
 }
 
 /// Everything resolved.
@@ -184,6 +196,10 @@ pub struct Settings {
     pub import_all: bool,
     /// Failures rerun alone in a fresh worker, at most.
     pub rerun_alone: usize,
+    /// `--cov`: what to measure and report (`None`: coverage is off).
+    pub coverage: Option<CoverageSettings>,
+    /// `--html FILE` (absolute).
+    pub html_report: Option<PathBuf>,
 }
 
 /// Failures rerun alone per run unless `--rerun-alone` says otherwise.
@@ -319,7 +335,21 @@ impl Settings {
             .or_else(|| addopts.junit_xml.as_ref().map(|p| cwd.join(p)));
         let json_report = report_path(&cli.json_report, &file.json_report);
         let markdown_report = report_path(&cli.markdown_report, &file.markdown_report);
+        let coverage = CoverageSettings::resolve(
+            &addopts.coverage,
+            &CoverageArgs {
+                sources: cli.cov.clone(),
+                reports: cli.cov_report.clone(),
+                fail_under: cli.cov_fail_under.map(|v| v.to_string()),
+                branch: cli.cov_branch,
+                config: cli.cov_config.clone(),
+                no_cov: cli.no_cov,
+                context: cli.cov_context.clone(),
+            },
+        )?;
         Ok(Settings {
+            coverage,
+            html_report: cli.html.as_ref().map(|p| cwd.join(p)),
             junit_xml,
             json_report,
             markdown_report,
@@ -514,7 +544,7 @@ mod tests {
         fs::create_dir_all(root.join("tests/b")).unwrap();
         fs::write(
             root.join("pytest.ini"),
-            "[pytest]\ntestpaths = tests/*\npython_files = check_*.py\naddopts = -x -k smoke --cov=src -o xfail_strict=true\n",
+            "[pytest]\ntestpaths = tests/*\npython_files = check_*.py\naddopts = -x -k smoke --cov=src --doctest-modules -o xfail_strict=true\n",
         )
         .unwrap();
         let settings = resolve_in(root, CliArgs::default()).unwrap();
@@ -526,10 +556,13 @@ mod tests {
         assert_eq!(settings.paths, [format!("{tests}/a"), format!("{tests}/b")]);
         assert_eq!(settings.notes.len(), 1);
         assert!(
-            settings.notes[0].contains("--cov=src"),
+            settings.notes[0].contains("--doctest-modules"),
             "{:?}",
             settings.notes
         );
+        // pytest-cov's options in addopts apply as they do under pytest.
+        let coverage = settings.coverage.as_ref().unwrap();
+        assert_eq!(coverage.source, Some(vec!["src".to_string()]));
         let cli = resolve_in(
             root,
             CliArgs {

@@ -172,6 +172,9 @@ pub(crate) fn execute(
         .map_err(|e| {
             CoordinatorError::Internal(format!("cannot create a temporary directory: {e}"))
         })?;
+    crate::coverage::check_available(settings).map_err(CoordinatorError::Usage)?;
+    let coverage = crate::coverage::worker_options(settings, run_dir.path())
+        .map_err(CoordinatorError::Internal)?;
     let options = RunnerOptions {
         jobs: settings.jobs,
         spawn: SpawnSpec {
@@ -200,6 +203,8 @@ pub(crate) fn execute(
         shuffle: settings.shuffle,
         import_all: settings.import_all,
         rerun_alone: settings.rerun_alone,
+        coverage,
+        epoch: started,
     };
     // Tests found at import are admitted if selected. Workers report only tests
     // the static pass missed (they are told every static name of the module).
@@ -265,7 +270,31 @@ pub(crate) fn execute(
     // Appending the few early results avoids copying the many others.
     let mut results = outcome.results;
     results.append(&mut early);
+    // Every worker has ended (and saved what it measured).
+    let coverage = if outcome.interrupted {
+        None
+    } else {
+        match crate::coverage::combine_and_report(settings, run_dir.path()) {
+            Ok(coverage) => coverage,
+            Err(err) => {
+                eprintln!("dbtest: warning: {err}");
+                // Without a total, a required minimum is not reached.
+                let required = settings
+                    .coverage
+                    .as_ref()
+                    .is_some_and(|c| c.fail_under.is_some());
+                required.then(|| crate::coverage::CoverageOutcome {
+                    text: String::new(),
+                    below_minimum: true,
+                })
+            }
+        }
+    };
     reporter.finish(&RunSummary {
+        section: coverage
+            .as_ref()
+            .map(|c| c.text.as_str())
+            .filter(|t| !t.is_empty()),
         results: &results,
         elapsed: started.elapsed(),
         not_run: outcome.not_run,
@@ -331,7 +360,8 @@ pub(crate) fn execute(
     let counts = dbtest_report::Counts::of(&results);
     Ok(if outcome.interrupted {
         exit::INTERRUPTED
-    } else if counts.any_failure(settings.flaky_fails) {
+    } else if counts.any_failure(settings.flaky_fails) || coverage.is_some_and(|c| c.below_minimum)
+    {
         exit::TESTS_FAILED
     } else if results.is_empty() && outcome.not_run == 0 && !empty_shard {
         exit::NO_TESTS

@@ -4,6 +4,7 @@
 
 mod cache;
 mod ci;
+mod coverage;
 mod error;
 mod execute;
 pub mod exit;

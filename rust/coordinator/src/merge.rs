@@ -26,10 +26,11 @@ pub(crate) fn merge(settings: &Settings) -> Result<i32, CoordinatorError> {
         (ReportKind::Json, &settings.json_report),
         (ReportKind::Junit, &settings.junit_xml),
         (ReportKind::Markdown, &settings.markdown_report),
+        (ReportKind::Html, &settings.html_report),
     ];
     if outputs.iter().all(|(_, p)| p.is_none()) && settings.durations_out.is_none() {
         return Err(CoordinatorError::Usage(
-            "merge needs somewhere to write: --json, --junit-xml, --markdown or --durations".into(),
+            "merge needs somewhere to write: --json, --junit-xml, --markdown, --html or --durations".into(),
         ));
     }
     let mut reports = Vec::new();

@@ -1,4 +1,4 @@
-//! Report files (`--junit-xml`, `--json`, `--markdown`) and report documents on
+//! Report files (`--junit-xml`, `--json`, `--markdown`, `--html`) and report documents on
 //! stdout (`--format`). Files are opened before any test runs, so an
 //! unwritable path is a usage error that costs nothing, and written at the end
 //! (an interrupted run writes its partial report too).
@@ -16,12 +16,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-/// The three report kinds a run can write.
+/// The report kinds a run can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReportKind {
     Json,
     Junit,
     Markdown,
+    Html,
 }
 
 impl ReportKind {
@@ -29,6 +30,7 @@ impl ReportKind {
         match self {
             ReportKind::Json => Ok(report.to_json()),
             ReportKind::Markdown => Ok(markdown(report)),
+            ReportKind::Html => Ok(dbtest_report::html(report)),
             ReportKind::Junit => junit_xml(
                 report,
                 &JunitOptions {
@@ -71,6 +73,7 @@ impl ReportFiles {
             (ReportKind::Junit, junit),
             (ReportKind::Json, settings.json_report.clone()),
             (ReportKind::Markdown, settings.markdown_report.clone()),
+            (ReportKind::Html, settings.html_report.clone()),
         ];
         let mut files = Vec::new();
         for (kind, path) in wanted {

@@ -387,6 +387,10 @@ pub struct TestResult {
     /// rerun (0: it ran alone).
     #[serde(default)]
     pub rerun_after: u32,
+    /// When it started, in seconds from the start of the run (its worker's
+    /// timeline); `None` when no worker ran it.
+    #[serde(default)]
+    pub start: Option<f64>,
 }
 
 fn one() -> u32 {
@@ -414,6 +418,7 @@ impl TestResult {
             warnings: Vec::new(),
             alone: None,
             rerun_after: 0,
+            start: None,
         }
     }
 

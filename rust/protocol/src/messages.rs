@@ -61,6 +61,26 @@ pub struct WorkerConfig {
     /// imported, the worker imports these once (as pytest's collection would
     /// have) and runs the test again. Empty with `--import-all`.
     pub on_miss: Vec<ModuleRef>,
+    /// `--cov`: measure with coverage.py, from before the first import of the
+    /// project's code; `None`: coverage is off (and never imported).
+    pub coverage: Option<CoverageOptions>,
+}
+
+/// How a worker measures coverage (`--cov`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageOptions {
+    /// Each worker writes `<data_file>.<host>.<pid>.<random>` (a private
+    /// directory of the run, combined at its end).
+    pub data_file: String,
+    /// `--cov=SOURCE` values; `None`: the configuration's (`[run] source`).
+    pub source: Option<Vec<String>>,
+    /// `--cov-branch`; `None`: the configuration's.
+    pub branch: Option<bool>,
+    /// coverage.py's `config_file` (`--cov-config`, `.coveragerc` by default,
+    /// which also means `setup.cfg`, `tox.ini` and `pyproject.toml`).
+    pub config_file: String,
+    /// `--cov-context`: `test` records each line's tests (dynamic contexts).
+    pub context: Option<String>,
 }
 
 /// pytest's settings the worker applies (from the project's pytest

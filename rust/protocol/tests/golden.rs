@@ -72,6 +72,13 @@ fn samples() -> Vec<(&'static str, Value)> {
                     name: "tests.test_db".into(),
                     import_root: "/home/user/project".into(),
                 }],
+                coverage: Some(CoverageOptions {
+                    data_file: "/tmp/dbtest-run/coverage/.coverage".into(),
+                    source: Some(vec!["src/pkg".into()]),
+                    branch: None,
+                    config_file: ".coveragerc".into(),
+                    context: Some("test".into()),
+                }),
             }))),
         ),
         (

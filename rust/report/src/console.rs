@@ -176,6 +176,12 @@ impl<W: Write> ConsoleReporter<W> {
                 let _ = writeln!(self.out, "{:>8.2}s  {}", result.duration, result.id);
             }
         }
+        if let Some(section) = summary.section {
+            let _ = write!(self.out, "{section}");
+            if !section.ends_with('\n') {
+                let _ = writeln!(self.out);
+            }
+        }
         if !failing.is_empty() {
             let _ = writeln!(self.out, "{}", rule("short test summary info", '='));
             for result in &failing {
@@ -439,6 +445,7 @@ mod tests {
             console.test_finished(result);
         }
         console.finish(&RunSummary {
+            section: None,
             results,
             elapsed: Duration::from_millis(1500),
             not_run: 0,
@@ -605,6 +612,7 @@ mod tests {
         console.run_started(3, 1);
         console.test_finished(&results[0]);
         console.finish(&RunSummary {
+            section: None,
             results: &results,
             elapsed: Duration::from_secs(1),
             not_run: 2,

@@ -235,6 +235,15 @@ pub struct TestReport {
     /// (0: it ran alone).
     #[serde(default)]
     pub rerun_after: u32,
+    /// Seconds from `run.started_at` to the start of the final attempt, on
+    /// its worker; null when no worker ran it.
+    #[serde(default)]
+    pub start: Option<f64>,
+    /// In a merged report, the shard it ran in (its `run.shard.index`, or the
+    /// position of its report among the merged ones when unsharded): worker
+    /// slots are per shard. Null in the report of a single run.
+    #[serde(default)]
+    pub shard: Option<u32>,
 }
 
 /// One earlier run of a retried test.
@@ -249,6 +258,9 @@ pub struct Attempt {
     pub traceback: Option<String>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
+    /// Seconds from `run.started_at` to its start.
+    #[serde(default)]
+    pub start: Option<f64>,
 }
 
 impl From<TestResult> for Attempt {
@@ -263,6 +275,7 @@ impl From<TestResult> for Attempt {
             traceback: r.traceback,
             stdout: r.stdout,
             stderr: r.stderr,
+            start: r.start.map(finite),
         }
     }
 }
@@ -289,6 +302,8 @@ impl TestReport {
             warnings: result.warnings,
             alone: result.alone,
             rerun_after: result.rerun_after,
+            start: result.start.map(finite),
+            shard: None,
         }
     }
 

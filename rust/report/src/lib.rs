@@ -4,6 +4,7 @@
 //! document itself, which `dbtest merge` combines across shards.
 
 mod console;
+mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -11,6 +12,7 @@ mod merge;
 mod summary;
 
 pub use console::{ConsoleOptions, ConsoleReporter};
+pub use html::html;
 pub use json::{
     rfc3339, Attempt, PlanInfo, ReportError, RunInfo, RunReport, ShardInfo, TestReport, Totals,
     REPORT_SCHEMA, REPORT_VERSION,

@@ -126,7 +126,29 @@ pub fn merge_named(reports: Vec<(String, RunReport)>) -> Result<RunReport, Merge
     }
 
     let run = merged_run(reports.iter().map(|(_, r)| &r.run).collect());
-    let tests: Vec<TestReport> = reports.into_iter().flat_map(|(_, r)| r.tests).collect();
+    let merged_start = chrono::DateTime::parse_from_rfc3339(&run.started_at).ok();
+    let mut tests: Vec<TestReport> = Vec::new();
+    for (position, (_, report)) in reports.into_iter().enumerate() {
+        // Start times move to the merged run's clock; worker slots stay per shard.
+        let offset = match (
+            merged_start,
+            chrono::DateTime::parse_from_rfc3339(&report.run.started_at),
+        ) {
+            (Some(merged), Ok(own)) => {
+                (own.timestamp_micros() - merged.timestamp_micros()) as f64 / 1e6
+            }
+            _ => 0.0,
+        };
+        let shard = report.run.shard.map_or(position as u32 + 1, |s| s.index);
+        tests.extend(report.tests.into_iter().map(|mut test| {
+            test.start = test.start.map(|s| crate::json::finite(s + offset));
+            for attempt in &mut test.previous_attempts {
+                attempt.start = attempt.start.map(|s| crate::json::finite(s + offset));
+            }
+            test.shard = Some(shard);
+            test
+        }));
+    }
     Ok(RunReport::new(run, tests))
 }
 

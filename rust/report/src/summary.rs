@@ -14,6 +14,8 @@ pub struct RunSummary<'a> {
     pub stopped: Option<&'a str>,
     /// `--flaky-result fail`: flaky tests fail the run.
     pub flaky_fails: bool,
+    /// A section of its own before the short summary (`--cov`'s report).
+    pub section: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -77,6 +77,10 @@ pub struct RunnerOptions {
     /// Rerun up to this many failures alone in a fresh worker, to tell
     /// whether they depend on other tests (see `alone`).
     pub rerun_alone: usize,
+    /// Results' start times are seconds from this instant (the run's start).
+    pub epoch: Instant,
+    /// `--cov`: how workers measure coverage (`None`: they do not).
+    pub coverage: Option<dbtest_protocol::CoverageOptions>,
 }
 
 /// Decides whether a test found at import time (id, tags) belongs to the run

@@ -156,6 +156,7 @@ impl Dispatcher<'_> {
             pytest: self.options.pytest.clone(),
             preload,
             on_miss,
+            coverage: self.options.coverage.clone(),
         }
     }
 

@@ -99,6 +99,7 @@ impl Dispatcher<'_> {
         if self.done[test] {
             return;
         }
+        self.stamp(&mut result);
         if result.error_kind == Some(ErrorKind::Missing) {
             // Listed statically, not defined once imported (a class deleted when
             // an optional dependency is missing): not a test, as under pytest.
@@ -137,7 +138,17 @@ impl Dispatcher<'_> {
         self.count_and_publish(result);
     }
 
-    pub(super) fn count_and_publish(&mut self, result: TestResult) {
+    /// When a result that just arrived started (results arrive as their
+    /// tests end: it started its duration ago).
+    fn stamp(&self, result: &mut TestResult) {
+        if result.worker > 0 && result.start.is_none() {
+            let now = self.options.epoch.elapsed().as_secs_f64();
+            result.start = Some((now - result.duration).max(0.0));
+        }
+    }
+
+    pub(super) fn count_and_publish(&mut self, mut result: TestResult) {
+        self.stamp(&mut result);
         if result.outcome.fails_run() {
             self.failures += 1;
             if let Some(max) = self.options.max_failures {
