@@ -18,7 +18,11 @@
 //!
 //! See `docs/durations.md` for the full description.
 
-use dbtest_model::{fnv1a64, is_duration, Outcome, TestResult};
+mod update;
+
+pub use update::record_file;
+
+use dbtest_model::{fnv1a64, is_duration, TestResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -106,11 +110,8 @@ impl Durations {
     /// so one bad run does not erase what longest-first dispatch relies on.
     /// Entries of tests that did not run this time are kept.
     pub fn record(&mut self, results: &[TestResult]) {
-        for result in results {
-            if matches!(result.outcome, Outcome::Passed | Outcome::Failed) || result.duration > 0.0
-            {
-                self.insert(result.id.clone(), result.duration);
-            }
+        for result in results.iter().filter(|r| update::records(r)) {
+            self.insert(result.id.clone(), result.duration);
         }
         self.version = FORMAT_VERSION;
     }
@@ -335,7 +336,7 @@ pub fn write_atomically_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbtest_model::Phase;
+    use dbtest_model::{Outcome, Phase};
 
     fn result(id: &str, outcome: Outcome, duration: f64) -> TestResult {
         let mut result = TestResult::new(id, outcome, Phase::Call);
