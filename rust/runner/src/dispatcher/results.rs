@@ -2,7 +2,7 @@
 //! (`--retries`), failures and `--maxfail`, and publishing to the observer.
 
 use super::Dispatcher;
-use dbtest_model::{ErrorKind, Outcome, Phase, TestResult};
+use dbtest_model::{ErrorKind, Outcome, Phase, ResultDetail, TestResult};
 use dbtest_protocol::{FixtureReport, TestReport};
 
 impl Dispatcher<'_> {
@@ -36,12 +36,16 @@ impl Dispatcher<'_> {
         result.error_kind = report.error_kind;
         result.duration = report.duration;
         result.worker = slot as u32 + 1;
-        result.message = report.message;
-        result.traceback = report.traceback;
-        result.stdout = report.stdout;
-        result.stderr = report.stderr;
         result.subtests_passed = report.subtests_passed;
-        result.warnings = report.warnings;
+        // Allocated only when the worker reported anything but the verdict.
+        result.set_detail(ResultDetail {
+            message: report.message,
+            traceback: report.traceback,
+            stdout: report.stdout,
+            stderr: report.stderr,
+            parent: None,
+            warnings: report.warnings,
+        });
         // Each failed subTest block is a result of its own (as pytest 9 counts them).
         for failure in report.subtests {
             let mut sub = TestResult::new(
@@ -77,10 +81,13 @@ impl Dispatcher<'_> {
         result.error_kind = Some(ErrorKind::Exception);
         result.duration = report.duration;
         result.worker = worker;
-        result.message = report.message;
-        result.traceback = report.traceback;
-        result.stdout = report.stdout;
-        result.stderr = report.stderr;
+        result.set_detail(ResultDetail {
+            message: report.message,
+            traceback: report.traceback,
+            stdout: report.stdout,
+            stderr: report.stderr,
+            ..ResultDetail::default()
+        });
         self.count_and_publish(result);
     }
 
