@@ -76,7 +76,8 @@ def karva_counts(stdout: str) -> Counts | None:
 
 
 def rustest_counts(stdout: str) -> Counts | None:
-    """`✓ 1 passed, ✗ 1 failed in 6ms` (its last non-empty line)."""
+    """`✓ 1 passed, ✗ 1 failed in 6ms` (the last non-empty line of its stderr,
+    where it writes everything)."""
     lines = [line for line in stdout.splitlines() if line.strip()]
     if not lines or " in " not in lines[-1]:
         return None
@@ -89,8 +90,8 @@ def rustest_counts(stdout: str) -> Counts | None:
 def shortfall(m: Measurement, counts: Counts | None, expected: int) -> str | None:
     """Why a run does not count (None: it ran every test, all passing)."""
     if counts is None:
-        first = next((line for line in (m.stderr + m.stdout).splitlines() if line.strip()), "no output")
-        return f"no summary line (exit {m.returncode}): {first.strip()[:120]}"
+        lines = [line.strip() for line in (m.stdout + "\n" + m.stderr).splitlines() if line.strip()]
+        return f"no summary line (exit {m.returncode}): {(lines[-1] if lines else 'no output')[:120]}"
     if counts.passed != expected or counts.failed or counts.errors or m.returncode != 0:
         failed = f", {counts.failed} failed, {counts.errors} errors" if counts.failed or counts.errors else ""
         return f"{counts.passed} of {expected} tests passed{failed} (exit {m.returncode})"
@@ -107,6 +108,10 @@ class PeerTool:
     argv: list[str]
     parse: Callable[[str], Counts | None]
     peer: bool  # a peer is "not comparable" on failure; dbtest and pytest stop the benchmark
+    summary_on_stderr: bool = False  # rustest writes everything to stderr
+
+    def counts(self, m: Measurement) -> Counts | None:
+        return self.parse(m.stderr if self.summary_on_stderr else m.stdout)
 
 
 def peer_tools(ctx: Context, corpus: Corpus) -> list[PeerTool]:
@@ -125,6 +130,7 @@ def peer_tools(ctx: Context, corpus: Corpus) -> list[PeerTool]:
             [str(scripts / "rustest"), *rustest_args],
             rustest_counts,
             peer=True,
+            summary_on_stderr=True,
         ),
     ]
 
@@ -179,7 +185,7 @@ def timed_pair(ctx: Context, tool: PeerTool, root: Path, expected: int) -> tuple
         walls = []
         for _ in ("cold", "warm"):
             m = run_command(tool.argv, root, env)
-            problem = shortfall(m, tool.parse(m.stdout), expected)
+            problem = shortfall(m, tool.counts(m), expected)
             if problem is not None:
                 if not tool.peer:
                     raise explain(tool.argv, m, problem)

@@ -24,6 +24,7 @@ from benchmarks.peers import (  # noqa: E402
     CorpusResult,
     karva_counts,
     make_cold,
+    peer_tools,
     peers_table,
     rustest_counts,
     shortfall,
@@ -60,8 +61,21 @@ def test_a_run_counts_only_when_every_test_passed() -> None:
     failed = shortfall(measurement("x", 1), Counts(4950, 50, 0), expected)
     assert failed == "4950 of 5000 tests passed, 50 failed, 0 errors (exit 1)"
     assert shortfall(measurement("x", 1), Counts(5000, 0, 0), expected) == "5000 of 5000 tests passed (exit 1)"
-    crashed = Measurement(wall=0.1, returncode=2, stdout="", stderr="karva failed\n  Cause: x", largest_rss_kib=0)
-    assert shortfall(crashed, None, expected) == "no summary line (exit 2): karva failed"
+    crashed = Measurement(wall=0.1, returncode=2, stdout="", stderr="karva failed\n  Cause: x\n", largest_rss_kib=0)
+    assert shortfall(crashed, None, expected) == "no summary line (exit 2): Cause: x"
+
+
+def test_rustest_is_read_from_stderr(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    env = SimpleNamespace(scripts=tmp_path, dbtest="dbtest", pytest="pytest")
+    ctx = SimpleNamespace(jobs=2, env=env, dbtest=lambda *a: ["dbtest", *a], pytest=lambda *a: ["pytest", *a])
+    tools = {tool.key: tool for tool in peer_tools(ctx, CORPORA[0])}  # type: ignore[arg-type]
+    out = Measurement(wall=0.1, returncode=0, stdout="", stderr="  ✓ a.py\n✓ 5 passed in 2ms\n", largest_rss_kib=0)
+    assert tools["rustest"].counts(out) == Counts(5, 0, 0)
+    assert tools["karva"].counts(out) is None
+    assert tools["karva"].argv[1:4] == ["test", "-n", "2"]
+    assert "--pytest-compat" in {t.key: t for t in peer_tools(ctx, CORPORA[2])}["rustest"].argv  # type: ignore[arg-type]
 
 
 def test_a_corpus_made_cold_keeps_no_cache(tmp_path: Path) -> None:
