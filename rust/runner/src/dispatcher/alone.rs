@@ -74,7 +74,7 @@ impl Dispatcher<'_> {
         let message = ToWorker::Run(RunBatch {
             batch: id,
             module: self.modules[entry.module].module.clone(),
-            tests: vec![entry.name.clone()],
+            tests: vec![entry.name.to_string()],
             run_unlisted: false,
             known: Vec::new(),
         });

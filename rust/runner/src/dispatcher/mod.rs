@@ -144,9 +144,9 @@ pub fn run(
         let first = table.len();
         for test in std::mem::take(&mut module.tests) {
             table.push(TestEntry {
-                name: test.name,
+                name: test.name.into_boxed_str(),
                 module: m,
-                group: test.group,
+                group: test.group.map(String::into_boxed_str),
                 timeout: test.timeout,
                 estimate: test.estimate.map_or(fallback, quantize),
             });
