@@ -47,23 +47,47 @@ pub fn record_file(path: &Path, results: &[TestResult]) -> Result<(), DurationsE
 }
 
 /// This run's recorded durations, sorted by id; of several results of one id
-/// the last wins.
-fn run_entries(results: &[TestResult]) -> Vec<(&str, f64)> {
-    let mut ran: Vec<(&str, f64)> = results
-        .iter()
+/// the last wins. Positions into `results` are sorted (4 bytes an entry, not a
+/// copy of each id and duration).
+fn run_entries(results: &[TestResult]) -> Ran<'_> {
+    let mut order: Vec<u32> = (0..results.len())
         .rev()
-        .filter(|r| records(r))
-        .map(|r| (r.id.as_str(), r.duration))
+        .filter(|&i| records(&results[i]))
+        .filter_map(|i| u32::try_from(i).ok())
         .collect();
+    let id = |i: u32| results[i as usize].id.as_str();
     // Stable: among equal ids the first (the last result, as reversed) is kept.
-    ran.sort_by(|a, b| a.0.cmp(b.0));
-    ran.dedup_by(|later, earlier| later.0 == earlier.0);
-    ran
+    order.sort_by(|&a, &b| id(a).cmp(id(b)));
+    order.dedup_by(|later, earlier| id(*later) == id(*earlier));
+    Ran { results, order }
+}
+
+/// This run's entries: positions into its results, in id order.
+struct Ran<'a> {
+    results: &'a [TestResult],
+    order: Vec<u32>,
+}
+
+impl Ran<'_> {
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    fn entry(&self, n: usize) -> Option<(&str, f64)> {
+        let result = &self.results[*self.order.get(n)? as usize];
+        Some((result.id.as_str(), result.duration))
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.order
+            .binary_search_by(|&i| self.results[i as usize].id.as_str().cmp(id))
+            .is_ok()
+    }
 }
 
 /// The entries of the old file whose ids `ran` does not hold. An absent,
 /// unreadable, foreign or malformed file has none (the cache's rule).
-fn kept_entries(path: &Path, ran: &[(&str, f64)]) -> Vec<(String, f64)> {
+fn kept_entries(path: &Path, ran: &Ran) -> Vec<(String, f64)> {
     let Ok(file) = std::fs::File::open(path) else {
         return Vec::new();
     };
@@ -84,7 +108,7 @@ fn kept_entries(path: &Path, ran: &[(&str, f64)]) -> Vec<(String, f64)> {
 /// The old document, read as `{"version": 1, "durations": {...}}` in any key
 /// order; `None` for another version.
 struct OldFile<'a> {
-    ran: &'a [(&'a str, f64)],
+    ran: &'a Ran<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for OldFile<'_> {
@@ -117,7 +141,7 @@ impl<'de> Visitor<'de> for OldFile<'_> {
 
 /// The `durations` object: the entries whose ids did not run.
 struct Kept<'a> {
-    ran: &'a [(&'a str, f64)],
+    ran: &'a Ran<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for Kept<'_> {
@@ -146,7 +170,7 @@ impl<'de> Visitor<'de> for Kept<'_> {
 
 /// A key, allocated only when this run did not record its id.
 struct UnlessRan<'a> {
-    ran: &'a [(&'a str, f64)],
+    ran: &'a Ran<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for UnlessRan<'_> {
@@ -162,14 +186,13 @@ impl Visitor<'_> for UnlessRan<'_> {
         f.write_str("a test id")
     }
     fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<Self::Value, E> {
-        let ran = self.ran.binary_search_by(|(r, _)| (*r).cmp(id)).is_ok();
-        Ok((!ran).then(|| id.to_string()))
+        Ok((!self.ran.contains(id)).then(|| id.to_string()))
     }
 }
 
 /// The document written: the merge of two sorted, disjoint lists of entries.
 struct Document<'a> {
-    ran: &'a [(&'a str, f64)],
+    ran: &'a Ran<'a>,
     kept: &'a [(String, f64)],
 }
 
@@ -192,27 +215,26 @@ impl Serialize for Document<'_> {
 }
 
 struct Entries<'a> {
-    ran: &'a [(&'a str, f64)],
+    ran: &'a Ran<'a>,
     kept: &'a [(String, f64)],
 }
 
 impl Serialize for Entries<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.ran.len() + self.kept.len()))?;
-        let (mut ran, mut kept) = (self.ran.iter().peekable(), self.kept.iter().peekable());
+        let (mut next_ran, mut kept) = (0, self.kept.iter().peekable());
         loop {
-            let ran_first = match (ran.peek(), kept.peek()) {
-                (Some((a, _)), Some((b, _))) => (*a).cmp(b.as_str()) != Ordering::Greater,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
+            let entry = match (self.ran.entry(next_ran), kept.peek()) {
+                (Some(ran), Some((id, _))) if ran.0.cmp(id.as_str()) == Ordering::Greater => {
+                    kept.next().map(|(id, s)| (id.as_str(), *s))
+                }
+                (Some(ran), _) => {
+                    next_ran += 1;
+                    Some(ran)
+                }
+                (None, _) => kept.next().map(|(id, s)| (id.as_str(), *s)),
             };
-            let (id, seconds) = if ran_first {
-                ran.next().map(|(id, s)| (*id, *s))
-            } else {
-                kept.next().map(|(id, s)| (id.as_str(), *s))
-            }
-            .unwrap_or_default();
+            let Some((id, seconds)) = entry else { break };
             map.serialize_entry(id, &seconds)?;
         }
         map.end()
@@ -292,7 +314,10 @@ mod tests {
         .unwrap();
         let results = [result("a", Outcome::Passed, 0.5)];
         let ran = run_entries(&results);
-        assert_eq!(ran, [("a", 0.5)]);
+        assert_eq!(
+            (ran.len(), ran.entry(0), ran.entry(1)),
+            (1, Some(("a", 0.5)), None)
+        );
         assert_eq!(kept_entries(&path, &ran), [("b".to_string(), 2.0)]);
         record_file(&path, &results).unwrap();
         let durations = Durations::read(&path).unwrap();

@@ -144,9 +144,9 @@ pub fn run(
         let first = table.len();
         for test in std::mem::take(&mut module.tests) {
             table.push(TestEntry {
-                name: test.name.into_boxed_str(),
+                name: test.name,
                 module: m,
-                group: test.group.map(String::into_boxed_str),
+                group: test.group,
                 timeout: test.timeout,
                 estimate: test.estimate.map_or(fallback, quantize),
             });
