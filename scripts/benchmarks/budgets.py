@@ -8,11 +8,16 @@ from dataclasses import dataclass
 from .formatting import log, mib, ms, secs, times
 from .generate import SLEEP_FLOOR
 from .micro import Micro
-from .overhead import Overhead
+from .overhead import MEMORY_TESTS, Overhead, memory_text
+from .peers import PEERS, CorpusResult
 from .stats import median
 from .suites import BASELINE_TESTS, DBTEST_LIST, PYTEST_COLLECT, SuiteResult
 
 RSS_PER_TEST_LIMIT = 1024
+# The coordinator's peak RSS on MEMORY_TESTS trivial tests, in KiB (60 MiB).
+MEMORY_LIMIT_KIB = 60 * 1024
+# A cold run of the trivial corpus within this many times the warm one.
+COLD_WARM_LIMIT = 1.5
 # (c) may take this much more than the sleep each worker must do.
 SLEEP_FLOOR_LIMIT = 1.2
 
@@ -33,7 +38,11 @@ budgets (ratios from the same run; PASS/FAIL printed for each):
   dbtest --version and dbtest list on a small project <= 150 ms; coordinator CPU
   per test <= 50 us; coordinator RSS growth <= 1 KiB per test (5k vs 50k tests);
   discovery + collection <= 3 ms per 100 files; selection <= 10 ms per 1,000
-  tests; dbtest list <= 0.1 x pytest --collect-only -q on the 200-file suite.
+  tests; dbtest list <= 0.1 x pytest --collect-only -q on the 200-file suite;
+  coordinator peak RSS on 100,000 trivial tests (2,000 files) <= 60 MiB.
+  peers: dbtest ahead of karva and rustest, cold and warm, on every corpus
+  both can run (trivial, CPU-bound, parametrized, fixtures); a cold run of the
+  trivial corpus <= 1.5 x the warm one.
 (b), (e) and (i) divide the test time measured by the workers in one more dbtest run
 (--json), beside its wall time; their comparison with a separate serial run, at
 the parallel capacity probed in the same run, is shown for information.
@@ -69,7 +78,13 @@ def probe_text(probes: Sequence[float]) -> str:
     return f"parallel probe {median(probes):.2f}× (range {min(probes):.2f}–{max(probes):.2f})"
 
 
-def budgets(jobs: int, suites: dict[str, SuiteResult], micro: Micro | None, overhead: Overhead | None) -> list[Budget]:
+def budgets(
+    jobs: int,
+    suites: dict[str, SuiteResult],
+    micro: Micro | None,
+    overhead: Overhead | None,
+    peers: dict[str, CorpusResult] | None = None,
+) -> list[Budget]:
     """The budgets of the sections that ran; ``jobs`` is N (dbtest -j, pytest -n)."""
     out: list[Budget] = []
     if "a" in suites:
@@ -106,6 +121,36 @@ def budgets(jobs: int, suites: dict[str, SuiteResult], micro: Micro | None, over
         out.extend(micro_budgets(micro))
     if overhead is not None:
         out.extend(overhead_budgets(overhead))
+    if peers:
+        out.extend(peer_budgets(peers))
+    return out
+
+
+def peer_budgets(peers: dict[str, CorpusResult]) -> list[Budget]:
+    """dbtest ahead of each peer, cold and warm, where the peer could run the
+    corpus; where it could not, one line says why (for information)."""
+    out: list[Budget] = []
+    for corpus in peers.values():
+        for peer in PEERS:
+            name = f"(peers) {corpus.key}: dbtest vs {peer}"
+            if not corpus.comparable(peer):
+                reason = corpus.not_comparable.get(peer, "not run")
+                out.append(Budget(name, "—", "ahead", None, f"not comparable: {reason}"))
+                continue
+            cold, warm = corpus.ratio(peer, "cold"), corpus.ratio(peer, "warm")
+            note = (
+                f"`{corpus.labels[peer]}` cold {secs(corpus.wall(peer, 'cold'))}, warm "
+                f"{secs(corpus.wall(peer, 'warm'))}; dbtest cold {secs(corpus.wall('dbtest', 'cold'))}, "
+                f"warm {secs(corpus.wall('dbtest', 'warm'))}"
+            )
+            out.append(Budget(name, f"{times(cold)} cold, {times(warm)} warm", "≥ 1× both", min(cold, warm) >= 1, note))
+    if "trivial" in peers:
+        trivial = peers["trivial"]
+        share = trivial.wall("dbtest", "cold") / trivial.wall("dbtest", "warm")
+        note = f"{secs(trivial.wall('dbtest', 'cold'))} cold, {secs(trivial.wall('dbtest', 'warm'))} warm"
+        limit = f"≤ {COLD_WARM_LIMIT:g}×"
+        name = "(peers) trivial: dbtest cold vs warm"
+        out.append(Budget(name, f"{share:.2f}×", limit, share <= COLD_WARM_LIMIT, note))
     return out
 
 
@@ -232,6 +277,22 @@ def overhead_budgets(o: Overhead) -> list[Budget]:
             o.rss_per_test <= RSS_PER_TEST_LIMIT,
             f"peak RSS {mib_of(o, small)} at {small:,} tests, {mib_of(o, large)} at {large:,}",
         ),
+        *memory_budget(o),
+    ]
+
+
+def memory_budget(o: Overhead) -> list[Budget]:
+    if not o.memory_rss_kib:
+        return []
+    peak = median(o.memory_rss_kib)
+    return [
+        Budget(
+            f"coordinator peak RSS, {MEMORY_TESTS:,} tests",
+            mib(int(peak)),
+            f"≤ {MEMORY_LIMIT_KIB // 1024} MiB",
+            peak <= MEMORY_LIMIT_KIB,
+            f"`dbtest -j 1` after a first run (durations recorded); {memory_text(o)}",
+        )
     ]
 
 

@@ -19,6 +19,12 @@ Suites:
      also dbtest list vs pytest --collect-only -q
   h  5,000 tests using 2 function- and 1 module-scoped fixtures of a conftest.py
   i  the suite of e, every dbtest run a first run (--no-cache: no durations)
+  peers  dbtest -j N beside karva test -n N, rustest -n N, pytest and pytest -n N
+     on four corpora (5,000 trivial tests; 50 CPU-bound; 5,000 parametrized
+     cases; 5,000 tests using conftest fixtures), each tool cold (no cache of
+     any tool, no __pycache__, an empty XDG_CACHE_HOME) then warm, the tools
+     alternating round by round; a peer that cannot run a corpus is reported
+     "not comparable" with its reason
   g and h also time dbtest on 5,000 plain trivial tests of the same layout in
   the same rounds: what the feature costs dbtest.
 
@@ -26,7 +32,7 @@ Micro-figures: interpreter and `dbtest --version` start-up, `dbtest list` on
 a small project, worker start-up (spawn to hello, spawn to first result),
 static collection and selection in-process (dbtest._core), `dbtest list` vs
 `pytest --collect-only -q`, coordinator CPU and wall overhead per test and
-coordinator peak RSS on 5,000 vs 50,000 tests. Profiles: cProfile of the
+coordinator peak RSS on 5,000 vs 50,000 tests, and on 100,000 tests. Profiles: cProfile of the
 worker's per-test path, perf (when available) of the coordinator.
 
 Results go to stdout and, unless --no-write, to docs/benchmarks.md.
@@ -38,6 +44,7 @@ import argparse
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .budgets import BUDGETS_HELP, budgets, print_budgets
@@ -48,11 +55,12 @@ from .formatting import log
 from .generate import gen_trivial_packages
 from .micro import Micro, run_micro
 from .overhead import Overhead, run_overhead
+from .peers import CorpusResult, run_peers
 from .profiles import Profiles, run_profiles
 from .report import machine_lines, render
 from .suites import SUITE_KEYS, SUITES, SuiteResult, run_suite
 
-ALL_SECTIONS = (*SUITE_KEYS, "micro", "overhead", "profile")
+ALL_SECTIONS = (*SUITE_KEYS, "peers", "micro", "overhead", "profile")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -88,10 +96,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run_sections(
-    ctx: Context, sections: set[str]
-) -> tuple[dict[str, SuiteResult], Micro | None, Overhead | None, Profiles | None]:
+@dataclass
+class Sections:
+    suites: dict[str, SuiteResult]
+    peers: dict[str, CorpusResult]
+    micro: Micro | None
+    overhead: Overhead | None
+    profiles: Profiles | None
+
+
+def run_sections(ctx: Context, sections: set[str]) -> Sections:
     suites = {suite.key: run_suite(ctx, suite) for suite in SUITES if suite.key in sections}
+    peers = run_peers(ctx) if "peers" in sections else {}
     micro = overhead = profiles = None
     # Budget (b) needs the start-up of a one-test run, from the micro-figures.
     if "micro" in sections or "b" in sections:
@@ -103,7 +119,7 @@ def run_sections(
         overhead = run_overhead(ctx)
     if "profile" in sections:
         profiles = run_profiles(ctx)
-    return suites, micro, overhead, profiles
+    return Sections(suites, peers, micro, overhead, profiles)
 
 
 def main(argv: list[str]) -> int:
@@ -122,7 +138,7 @@ def main(argv: list[str]) -> int:
     try:
         calibrate_spin(ctx)
         log(f"== suites in {work}; {ctx.repeat} repetition(s); busy loop {ctx.spin_per_second / 1e6:.1f} M/s")
-        suites, micro, overhead, profiles = run_sections(ctx, args.sections)
+        ran = run_sections(ctx, args.sections)
         machine = machine_lines(ctx)
     except BenchError as exc:
         log(f"bench: error: {exc}")
@@ -132,7 +148,7 @@ def main(argv: list[str]) -> int:
             log(f"== generated suites kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    items = budgets(ctx.jobs, suites, micro, overhead)
+    items = budgets(ctx.jobs, ran.suites, ran.micro, ran.overhead, ran.peers)
     print_budgets(items)
     elapsed = time.perf_counter() - started
     log(f"\n== finished in {elapsed / 60:.1f} min")
@@ -140,6 +156,7 @@ def main(argv: list[str]) -> int:
     if write_report:
         path = Path(args.output) if args.output else DEFAULT_OUTPUT
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(machine, path, suites, micro, overhead, profiles, items, elapsed))
+        text = render(machine, path, ran.suites, ran.micro, ran.overhead, ran.profiles, items, elapsed, ran.peers)
+        path.write_text(text)
         log(f"== wrote {path}")
     return 0

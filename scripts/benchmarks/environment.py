@@ -1,6 +1,7 @@
 """The benchmark's own environment: by default a virtualenv under .bench/ in the
-clone with dbtest built from the clone plus pytest, pytest-xdist and
-pytest-asyncio, rebuilt only when dbtest's sources change."""
+clone with dbtest built from the clone plus pytest, pytest-xdist,
+pytest-asyncio and the peers karva and rustest (pinned), rebuilt only when
+dbtest's sources change."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ DEFAULT_VENV = REPO / ".bench" / "venv"
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
 STAMP_NAME = "dbtest-source.sha256"
 SOURCE_PATHS = ("dbtest", "rust", "Cargo.toml", "Cargo.lock", "pyproject.toml")
-THIRD_PARTY = ("pytest", "pytest-xdist", "pytest-asyncio")
+# The peers (karva, rustest) are pinned: their versions are part of what is measured.
+PEERS = ("karva==0.0.1a13", "rustest==0.18.0")
+THIRD_PARTY = ("pytest", "pytest-xdist", "pytest-asyncio", *PEERS)
 
 
 @dataclass
@@ -91,10 +94,11 @@ def missing_modules(python: Path) -> list[str]:
     code = (
         "import importlib.util as u\n"
         "names = {'dbtest._core': 'dbtest', 'pytest': 'pytest', 'xdist': 'pytest-xdist',"
-        " 'pytest_asyncio': 'pytest-asyncio'}\n"
+        " 'pytest_asyncio': 'pytest-asyncio', 'karva': %r, 'rustest': %r}\n"
         "print(' '.join(p for m, p in names.items() if u.find_spec(m.split('.')[0]) is None"
         " or (m == 'dbtest._core' and u.find_spec(m) is None)))\n"
     )
+    code = code % PEERS
     out = subprocess.run([str(python), "-P", "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.split()
 

@@ -14,6 +14,10 @@ from .generate import gen_flat
 from .stats import median, per_unit
 
 SIZES = (5000, 50000)
+# The coordinator's peak RSS on this many trivial tests (MEMORY_FILES files of
+# MEMORY_PER_FILE) has a budget of its own: memory flat in the number of tests.
+MEMORY_FILES, MEMORY_PER_FILE = 2000, 50
+MEMORY_TESTS = MEMORY_FILES * MEMORY_PER_FILE
 
 
 def overhead_root(ctx: Context, tests: int) -> Path:
@@ -28,6 +32,8 @@ class Overhead:
     cpu: dict[int, list[float]] = field(default_factory=dict)
     rss_kib: dict[int, list[float]] = field(default_factory=dict)
     in_worker: dict[int, list[float]] = field(default_factory=dict)
+    # Peak RSS of the coordinator process on MEMORY_TESTS tests (a warm run).
+    memory_rss_kib: list[float] = field(default_factory=list)
 
     def per_test(self, series: dict[int, list[float]]) -> float:
         return per_unit(series, *self.sizes)
@@ -76,6 +82,9 @@ def run_overhead(ctx: Context) -> Overhead:
     for n, root in roots.items():
         gen_flat(root, n // 100, 100)
         coordinator_run(ctx, root, n)  # warm-up: .pyc files, durations
+    memory_root = ctx.work / f"memory_{MEMORY_TESTS}"
+    gen_flat(memory_root, MEMORY_FILES, MEMORY_PER_FILE)
+    coordinator_run(ctx, memory_root, MEMORY_TESTS)  # warm-up: durations recorded, as on a second run
     result = Overhead(SIZES)
     for _ in range(ctx.repeat):
         for n, root in roots.items():
@@ -84,6 +93,7 @@ def run_overhead(ctx: Context) -> Overhead:
             result.cpu.setdefault(n, []).append(usage["cpu"])
             result.rss_kib.setdefault(n, []).append(usage["maxrss_kib"])
             result.in_worker.setdefault(n, []).append(in_worker_time(ctx, root, n))
+        result.memory_rss_kib.append(coordinator_run(ctx, memory_root, MEMORY_TESTS)[1]["maxrss_kib"])
     print_overhead(result)
     return result
 
@@ -99,3 +109,11 @@ def print_overhead(result: Overhead) -> None:
         f"    per test: coordinator CPU {result.cpu_per_test * 1e6:.1f} µs, wall {result.wall_per_test * 1e6:.1f} µs, "
         f"in-worker {result.worker_per_test * 1e6:.1f} µs, RSS growth {result.rss_per_test:.0f} B"
     )
+    if result.memory_rss_kib:
+        log(f"    {MEMORY_TESTS:,} tests ({MEMORY_FILES} files): coordinator peak RSS {memory_text(result)}")
+
+
+def memory_text(result: Overhead) -> str:
+    """The coordinator's median peak RSS on MEMORY_TESTS tests, and its range."""
+    values = result.memory_rss_kib
+    return f"{mib(int(median(values)))} (range {min(values) / 1024:.1f}–{max(values) / 1024:.1f} MiB)"

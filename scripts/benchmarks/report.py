@@ -14,7 +14,8 @@ from .context import Context, probe_json
 from .environment import SOURCE_PATHS, git
 from .formatting import mib, ms, secs, times
 from .micro import Micro
-from .overhead import Overhead
+from .overhead import MEMORY_TESTS, Overhead, memory_text
+from .peers import CorpusResult, peers_table
 from .profiles import Profiles, shares_text, symbol_growth
 from .stats import median
 from .suites import SuiteResult
@@ -26,7 +27,7 @@ HOW_TO_RUN = """\
 ```sh
 scripts/bench                      # full run (3 alternating repetitions), rewrites docs/benchmarks.md
 scripts/bench --quick              # 1 repetition, fewer start-up samples: a few minutes
-scripts/bench --only a,micro       # some sections (a–i, micro, overhead, profile); prints, writes nothing
+scripts/bench --only a,micro       # some sections (a–i, peers, micro, overhead, profile); prints only
 scripts/bench --python .venv/bin/python   # use an environment that already has dbtest (no rebuild)
 scripts/bench --dbtest /path/to/bin/dbtest  # the same, naming the dbtest executable
 scripts/bench --help
@@ -34,10 +35,11 @@ scripts/bench --help
 
 By default the script creates `.bench/venv` in the clone (git-ignored), installs dbtest
 from the clone with `pip install .` (which compiles the Rust coordinator) plus `pytest`,
-`pytest-xdist` and `pytest-asyncio`, and reuses that build on later runs until the
-sources under `dbtest/`, `rust/`, `Cargo.*` or `pyproject.toml` change (`--rebuild`
-forces it). With `--python`/`--dbtest`, missing pytest plugins are installed into that
-environment. Suites are generated in a temporary directory (`--keep` leaves it).
+`pytest-xdist`, `pytest-asyncio` and the peers `karva` and `rustest` (pinned), and
+reuses that build on later runs until the sources under `dbtest/`, `rust/`, `Cargo.*`
+or `pyproject.toml` change (`--rebuild` forces it). With `--python`/`--dbtest`, missing
+pytest plugins (and the peers) are installed into that environment. Suites are
+generated in a temporary directory (`--keep` leaves it).
 
 The code: `scripts/bench` is a thin entry point into the package `scripts/benchmarks/`,
 one module per concern (listed in its `__init__.py`): `generate` writes the suites,
@@ -87,6 +89,22 @@ arguments and writing plain pytest-style files, so that a comparison with other
 runners can write the same corpora.
 """
 
+PEERS_METHOD = """\
+dbtest beside its peers, karva and rustest (pinned versions, installed by
+`scripts/bench` into its environment), and pytest and pytest-xdist, on four corpora
+of `scripts/benchmarks/generate.py`: suite (a)'s 5,000 trivial tests in 200 files, suite
+(b)'s 50 CPU-bound tests, suite (g)'s 5,000 parametrized cases and suite (h)'s 5,000
+tests using conftest fixtures. Each cell is the median cold / warm wall time; a cold run
+finds no cache of any tool (no `.dbtest/`, `.pytest_cache/`, `.karva_cache/`,
+`.rustest_cache/` or `__pycache__/`, and an empty `XDG_CACHE_HOME`, where dbtest keeps its
+user-level rewrite cache), the warm run follows it at once. The tools take turns, their
+order turning by one each round. Under each peer, its time ÷ dbtest's (above 1×: dbtest
+is ahead). Every run's pass count is read from the tool's own summary and must be the
+corpus's test count; a peer that ran fewer (or none), failed some or crashed is "not
+comparable" there, with its reason. rustest gets `--pytest-compat` on the corpora that
+import pytest (without it, it does not run them).
+"""
+
 OVERHEAD_METHOD = """\
 Coordinator overhead is measured by difference: `dbtest -j 1` runs 5,000 and 50,000
 trivial tests (100 per file), through a wrapper that calls `dbtest.cli.main` and then
@@ -118,6 +136,7 @@ def machine_lines(ctx: Context) -> list[str]:
         f"- Python {versions['python']} ({ctx.env.python})",
         f"- dbtest {versions['dbtest']}, clone at commit `{commit}`{dirty}; {ctx.env.origin}",
         f"- pytest {versions['pytest']}, pytest-xdist {versions['xdist']}, pytest-asyncio {versions['pytest_asyncio']}",
+        f"- peers: karva {versions.get('karva', '?')}, rustest {versions.get('rustest', '?')}",
         f"- {ctx.repeat} timed repetition(s) per tool, medians; N = {ctx.jobs} workers; {probe_text(ctx.probes)}",
         f"- recorded {time.strftime('%Y-%m-%d %H:%M %Z')}",
     ]
@@ -161,6 +180,9 @@ def micro_table(micro: Micro, overhead: Overhead | None) -> list[str]:
         in_worker = "in-worker time per test (one worker over its protocol, Δ ÷ Δ)"
         rows.append(f"| {in_worker} | {overhead.worker_per_test * 1e6:.1f} µs |")
         rows.append(f"| coordinator RSS growth per test | {overhead.rss_per_test:.0f} B |")
+        if overhead.memory_rss_kib:
+            figure = f"coordinator peak RSS, {MEMORY_TESTS:,} trivial tests (2,000 files)"
+            rows.append(f"| {figure} | {memory_text(overhead)} |")
     return rows
 
 
@@ -241,6 +263,7 @@ def render(
     profiles: Profiles | None,
     items: list[Budget],
     elapsed: float,
+    peers: dict[str, CorpusResult] | None = None,
 ) -> str:
     parts = [
         "# Benchmarks",
@@ -264,6 +287,11 @@ def render(
         "## Results (median wall time)",
         "",
         *results_table(suites),
+        "",
+        "## Peers: cold and warm",
+        "",
+        PEERS_METHOD,
+        *(peers_table(peers) if peers else ["Not measured in this run (`--only` without `peers`)."]),
         "",
         "## Budgets",
         "",

@@ -62,7 +62,8 @@ def collected_ids(root: Path, keyword: str | None = None) -> list[str]:
 def test_help_names_every_section_and_budget(tmp_path: Path) -> None:
     done = bench("--help", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "a,b,c,d,e,f,g,h,i,micro,overhead,profile" in done.stdout
+    assert "a,b,c,d,e,f,g,h,i,peers,micro,overhead,profile" in done.stdout
+    assert "coordinator peak RSS on 100,000 trivial tests (2,000 files) <= 60 MiB" in done.stdout
     assert "(i) first run (no durations, --no-cache) <= 1.25 x max(longest test, test" in done.stdout
     assert "(c) -j 8 wall <= 1.2 x its sleep floor" in done.stdout
     assert "(h) dbtest <= 2 x dbtest on the same 5,000 plain tests" in done.stdout

@@ -9,7 +9,7 @@ use dbtest_config::Settings;
 use dbtest_model::TestResult;
 use std::path::{Path, PathBuf};
 
-pub use dbtest_durations::{DurationIndex, Durations};
+pub use dbtest_durations::DurationIndex;
 
 const DURATIONS_FILE: &str = "durations.json";
 
@@ -41,17 +41,12 @@ impl Cache {
         Cache { dir }
     }
 
-    /// Recorded durations; an absent or unreadable file means none.
-    pub fn durations(&self) -> Durations {
-        Durations::read_or_default(&self.dir.join(DURATIONS_FILE))
-    }
-
-    /// Records the durations of tests that ran to a verdict.
-    pub fn record(&self, mut durations: Durations, results: &[TestResult]) -> std::io::Result<()> {
-        durations.record(results);
+    /// Records the durations of tests that ran to a verdict, keeping those
+    /// of the file's other tests. The file is read entry by entry, never whole:
+    /// at the end of a run every result is in memory already.
+    pub fn record(&self, results: &[TestResult]) -> std::io::Result<()> {
         ensure_cache_dir(&self.dir)?;
-        durations
-            .write(&self.dir.join(DURATIONS_FILE))
+        dbtest_durations::record_file(&self.dir.join(DURATIONS_FILE), results)
             .map_err(std::io::Error::other)
     }
 }

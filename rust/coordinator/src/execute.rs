@@ -309,7 +309,7 @@ pub(crate) fn execute(
         // partition with the same file (`dbtest merge --durations` makes the next one).
         let durations_written = match selection.shard() {
             Some(_) => Ok(()),
-            None => cache.record(cache.durations(), &results),
+            None => cache.record(&results),
         };
         let written = durations_written
             .and_then(|()| state::record_last_failed(dir, previous_failures, &results))

@@ -135,8 +135,8 @@ pub(crate) fn build_plan(
         module.first |= rerun.first.contains(&*item.id);
         planned[i] = true;
         module.tests.push(PlannedTest {
-            name: item.name().to_string(),
-            group: item.shared_class().map(str::to_string),
+            name: item.name().into(),
+            group: item.shared_class().map(Box::from),
             timeout: item.timeout(),
             estimate: durations.get(&item.id),
         });
@@ -208,7 +208,7 @@ mod tests {
     fn a_module_knows_its_static_tests_that_do_not_run() {
         let (plan, early) = build_plan(&collected(), &rerun(), &DurationIndex::default());
         let module = &plan.modules[0];
-        let names: Vec<&str> = module.tests.iter().map(|t| t.name.as_str()).collect();
+        let names: Vec<&str> = module.tests.iter().map(|t| &*t.name).collect();
         assert_eq!(names, ["test_keep"]);
         assert!(module.run_unlisted);
         assert_eq!(module.unplanned, ["test_drop", "test_skip"]);

@@ -12,7 +12,7 @@ use dbtest_model::TestResult;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 const JOURNAL: &str = "journal.jsonl";
@@ -76,7 +76,13 @@ fn apply_all<'a>(
 
 /// The results of a journal that never got its end line.
 fn unfinished_journal(path: &Path) -> Option<Vec<JournalEntry>> {
-    let file = File::open(path).ok()?;
+    let mut file = File::open(path).ok()?;
+    // Most journals are finished: their last line says so, and reading the
+    // rest (a line per test) would only be thrown away.
+    if ends_finished(&mut file) {
+        return None;
+    }
+    file.seek(SeekFrom::Start(0)).ok()?;
     let mut entries = Vec::new();
     let mut ended = false;
     for line in BufReader::new(file).lines() {
@@ -88,6 +94,24 @@ fn unfinished_journal(path: &Path) -> Option<Vec<JournalEntry>> {
         }
     }
     (!ended).then_some(entries)
+}
+
+/// Whether the journal's last line is its end line.
+fn ends_finished(file: &mut File) -> bool {
+    const TAIL: u64 = 64;
+    let Ok(len) = file.seek(SeekFrom::End(0)) else {
+        return false;
+    };
+    let mut tail = Vec::new();
+    let read = file
+        .seek(SeekFrom::Start(len.saturating_sub(TAIL)))
+        .and_then(|_| file.read_to_end(&mut tail));
+    if read.is_err() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&tail);
+    let last = text.trim_end().rsplit('\n').next().unwrap_or("");
+    last.starts_with("{\"end\"")
 }
 
 /// Updates `lastfailed.json` from a finished (or interrupted) run's results.
@@ -216,5 +240,26 @@ mod tests {
             !last_failed(tmp.path()).contains("y"),
             "a finished run speaks through lastfailed.json"
         );
+    }
+
+    #[test]
+    fn a_finished_journal_is_known_by_its_last_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(JOURNAL);
+        let mut journal = Journal::start(tmp.path(), 3).unwrap();
+        for id in ["a", "b", "c"] {
+            journal.append(&result(id, Outcome::Failed)).unwrap();
+        }
+        journal.finish().unwrap();
+        assert!(ends_finished(&mut File::open(&path).unwrap()));
+        assert!(unfinished_journal(&path).is_none());
+        // An end line before the last line is found by reading the whole journal.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"id\":\"d\",\"outcome\":\"failed\",\"duration\":0.0}\n");
+        std::fs::write(&path, text).unwrap();
+        assert!(!ends_finished(&mut File::open(&path).unwrap()));
+        assert!(unfinished_journal(&path).is_none());
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(unfinished_journal(&path).map(|e| e.len()), Some(0));
     }
 }

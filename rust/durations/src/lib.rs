@@ -18,9 +18,15 @@
 //!
 //! See `docs/durations.md` for the full description.
 
-use dbtest_model::{fnv1a64, is_duration, Outcome, TestResult};
+mod index;
+mod update;
+
+pub use index::DurationIndex;
+pub use update::record_file;
+
+use dbtest_model::{is_duration, TestResult};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -106,11 +112,8 @@ impl Durations {
     /// so one bad run does not erase what longest-first dispatch relies on.
     /// Entries of tests that did not run this time are kept.
     pub fn record(&mut self, results: &[TestResult]) {
-        for result in results {
-            if matches!(result.outcome, Outcome::Passed | Outcome::Failed) || result.duration > 0.0
-            {
-                self.insert(result.id.clone(), result.duration);
-            }
+        for result in results.iter().filter(|r| update::records(r)) {
+            self.insert(result.id.clone(), result.duration);
         }
         self.version = FORMAT_VERSION;
     }
@@ -195,101 +198,10 @@ impl Durations {
     }
 }
 
-/// Recorded durations for looking up tests during a run, keyed by a 64-bit
-/// hash of the id ([`fnv1a64`]) rather than the id itself: a large suite's
-/// file holds tens of thousands of ids, and a run already holds each of them
-/// once. (Two ids sharing a hash would share a duration estimate, nothing more.)
-#[derive(Debug, Clone, Default)]
-pub struct DurationIndex {
-    seconds: HashMap<u64, f64>,
-}
-
-impl DurationIndex {
-    pub fn get(&self, id: &str) -> Option<f64> {
-        self.seconds.get(&fnv1a64(id.as_bytes())).copied()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seconds.is_empty()
-    }
-
-    /// Parses a durations document without keeping its ids.
-    pub fn from_slice(bytes: &[u8]) -> Result<DurationIndex, ParseError> {
-        check_version(bytes)?;
-        #[derive(Deserialize)]
-        struct Document {
-            #[serde(default)]
-            durations: HashedDurations,
-        }
-        let document: Document =
-            serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
-        Ok(DurationIndex {
-            seconds: document.durations.0,
-        })
-    }
-
-    /// The index of a durations file where having none is normal (the cache).
-    pub fn read_or_default(path: &Path) -> DurationIndex {
-        std::fs::read(path)
-            .ok()
-            .and_then(|bytes| DurationIndex::from_slice(&bytes).ok())
-            .unwrap_or_default()
-    }
-}
-
-/// The `durations` object, read entry by entry into hashes.
-#[derive(Default)]
-struct HashedDurations(HashMap<u64, f64>);
-
-impl<'de> Deserialize<'de> for HashedDurations {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Entries;
-        impl<'de> serde::de::Visitor<'de> for Entries {
-            type Value = HashedDurations;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of test ids to seconds")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut seconds = HashMap::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some((IdHash(id), value)) = map.next_entry::<IdHash, f64>()? {
-                    if is_duration(value) {
-                        seconds.insert(id, value);
-                    }
-                }
-                Ok(HashedDurations(seconds))
-            }
-        }
-        deserializer.deserialize_map(Entries)
-    }
-}
-
-/// A map key read as the hash of its text, without allocating the text when
-/// it has no escapes.
-struct IdHash(u64);
-
-impl<'de> Deserialize<'de> for IdHash {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Key;
-        impl serde::de::Visitor<'_> for Key {
-            type Value = IdHash;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a test id")
-            }
-            fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<IdHash, E> {
-                Ok(IdHash(fnv1a64(id.as_bytes())))
-            }
-        }
-        deserializer.deserialize_str(Key)
-    }
-}
-
 /// Rejects documents of another format version, before looking at their shape
 /// (so that a future format is reported as "unsupported version", not as a
 /// parse error).
-fn check_version(bytes: &[u8]) -> Result<(), ParseError> {
+pub(crate) fn check_version(bytes: &[u8]) -> Result<(), ParseError> {
     #[derive(Deserialize)]
     struct Versioned {
         version: u32,
@@ -335,7 +247,7 @@ pub fn write_atomically_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dbtest_model::Phase;
+    use dbtest_model::{Outcome, Phase};
 
     fn result(id: &str, outcome: Outcome, duration: f64) -> TestResult {
         let mut result = TestResult::new(id, outcome, Phase::Call);

@@ -12,8 +12,10 @@ pub use duration::{is_duration, mean_duration};
 pub use observer::{RunObserver, Running};
 
 mod id;
+mod result;
 
 pub use id::{path_of, TestId, TestName};
+pub use result::{ResultDetail, TestResult};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -344,93 +346,6 @@ impl ErrorKind {
             ErrorKind::Collection => "collection",
             ErrorKind::Interrupted => "interrupted",
         }
-    }
-}
-
-/// Everything recorded about one finished test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TestResult {
-    pub id: String,
-    pub outcome: Outcome,
-    pub phase: Phase,
-    pub error_kind: Option<ErrorKind>,
-    /// Seconds spent in set-up, call and teardown.
-    pub duration: f64,
-    /// 1-based worker slot that ran it (0 when no worker did, e.g. collection errors).
-    pub worker: u32,
-    /// One-line summary: the exception line, the skip reason, "timed out after 3 s".
-    pub message: Option<String>,
-    pub traceback: Option<String>,
-    pub stdout: Option<String>,
-    pub stderr: Option<String>,
-    /// Runs it took (1 unless `--retries` reran a failure).
-    #[serde(default = "one")]
-    pub attempts: u32,
-    /// Failed, then passed on a retry.
-    #[serde(default)]
-    pub flaky: bool,
-    /// `subTest` blocks of this test that passed (failed ones are results of their own).
-    #[serde(default)]
-    pub subtests_passed: u32,
-    /// For a failed `subTest` block: the id of the test it belongs to.
-    #[serde(default)]
-    pub parent: Option<String>,
-    /// What the worker noticed without changing the outcome.
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    /// For a test that failed or errored in the run: its outcome when rerun
-    /// in a fresh worker, alone or after the tests before it in its module
-    /// (`rerun_after`). `Passed`: it may depend on other tests.
-    #[serde(default)]
-    pub alone: Option<Outcome>,
-    /// How many of the tests before it in its module ran before it in that
-    /// rerun (0: it ran alone).
-    #[serde(default)]
-    pub rerun_after: u32,
-    /// When it started, in seconds from the start of the run (its worker's
-    /// timeline); `None` when no worker ran it.
-    #[serde(default)]
-    pub start: Option<f64>,
-}
-
-fn one() -> u32 {
-    1
-}
-
-impl TestResult {
-    /// A result with no duration, worker, message or output yet.
-    pub fn new(id: impl Into<String>, outcome: Outcome, phase: Phase) -> TestResult {
-        TestResult {
-            id: id.into(),
-            outcome,
-            phase,
-            error_kind: None,
-            duration: 0.0,
-            worker: 0,
-            message: None,
-            traceback: None,
-            stdout: None,
-            stderr: None,
-            attempts: 1,
-            flaky: false,
-            subtests_passed: 0,
-            parent: None,
-            warnings: Vec::new(),
-            alone: None,
-            rerun_after: 0,
-            start: None,
-        }
-    }
-
-    /// It failed in the run and passed when rerun in a fresh worker.
-    pub fn passes_alone(&self) -> bool {
-        self.outcome.fails_run() && self.alone == Some(Outcome::Passed)
-    }
-
-    /// What the report says of a test that failed in the run and passed when
-    /// rerun: alone ([`PASSES_ALONE`]), or after the tests before it.
-    pub fn rerun_note(&self) -> Option<String> {
-        rerun_note(self.outcome, self.alone, self.rerun_after)
     }
 }
 

@@ -264,25 +264,28 @@ pub struct Attempt {
 }
 
 impl From<TestResult> for Attempt {
-    fn from(r: TestResult) -> Attempt {
+    fn from(mut r: TestResult) -> Attempt {
+        let detail = r.take_detail();
         Attempt {
             outcome: r.outcome,
             phase: r.phase,
             error_kind: r.error_kind,
             duration: finite(r.duration),
             worker: r.worker,
-            message: r.message,
-            traceback: r.traceback,
-            stdout: r.stdout,
-            stderr: r.stderr,
-            start: r.start.map(finite),
+            message: detail.message,
+            traceback: detail.traceback,
+            stdout: detail.stdout,
+            stderr: detail.stderr,
+            start: r.start().map(finite),
         }
     }
 }
 
 impl TestReport {
     /// A test that ran once.
-    pub fn from_result(result: TestResult) -> TestReport {
+    pub fn from_result(mut result: TestResult) -> TestReport {
+        let detail = result.take_detail();
+        let start = result.start().map(finite);
         TestReport {
             id: result.id,
             outcome: result.outcome,
@@ -292,17 +295,17 @@ impl TestReport {
             worker: result.worker,
             attempts: result.attempts.max(1),
             flaky: result.flaky,
-            message: result.message,
-            traceback: result.traceback,
-            stdout: result.stdout,
-            stderr: result.stderr,
+            message: detail.message,
+            traceback: detail.traceback,
+            stdout: detail.stdout,
+            stderr: detail.stderr,
             previous_attempts: Vec::new(),
             subtests_passed: result.subtests_passed,
-            parent: result.parent,
-            warnings: result.warnings,
+            parent: detail.parent,
+            warnings: detail.warnings,
             alone: result.alone,
-            rerun_after: result.rerun_after,
-            start: result.start.map(finite),
+            rerun_after: detail.rerun_after,
+            start,
             shard: None,
         }
     }

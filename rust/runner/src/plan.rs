@@ -32,10 +32,10 @@ pub struct PlannedModule {
 #[derive(Debug, Clone)]
 pub struct PlannedTest {
     /// Name within the module: `func` or `Class::method`.
-    pub name: String,
+    pub name: Box<str>,
     /// Tests with the same group (a `TestCase` or `TestSuite` class) run together
     /// on one worker, in order.
-    pub group: Option<String>,
+    pub group: Option<Box<str>>,
     pub timeout: Option<f64>,
     /// Seconds it took last time, if known.
     pub estimate: Option<f64>,

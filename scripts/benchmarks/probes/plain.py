@@ -27,10 +27,15 @@ def probe_spin(_: list[str]) -> None:
 
 
 def probe_versions(_: list[str]) -> None:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     names = {"dbtest": "dbtest", "pytest": "pytest", "xdist": "pytest-xdist", "pytest_asyncio": "pytest-asyncio"}
     found = {key: version(dist) for key, dist in names.items()}
+    for peer in ("karva", "rustest"):
+        try:
+            found[peer] = version(peer)
+        except PackageNotFoundError:
+            found[peer] = "not installed"
     found["python"] = platform.python_version()
     print(json.dumps(found))
 

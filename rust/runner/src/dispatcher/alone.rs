@@ -120,7 +120,10 @@ impl Dispatcher<'_> {
         let message = ToWorker::Run(RunBatch {
             batch: id,
             module: self.modules[entry.module].module.clone(),
-            tests: tests.iter().map(|&t| self.table[t].name.clone()).collect(),
+            tests: tests
+                .iter()
+                .map(|&t| self.table[t].name.to_string())
+                .collect(),
             run_unlisted: false,
             known: Vec::new(),
         });

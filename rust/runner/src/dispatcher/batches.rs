@@ -165,7 +165,7 @@ impl Dispatcher<'_> {
                 let unplanned = std::mem::take(&mut self.modules[batch.module].unplanned);
                 self.table[self.planned[batch.module].clone()]
                     .iter()
-                    .map(|t| t.name.clone())
+                    .map(|t| t.name.to_string())
                     .chain(unplanned)
                     .collect()
             } else {
@@ -178,7 +178,7 @@ impl Dispatcher<'_> {
                 tests: batch
                     .tests
                     .iter()
-                    .map(|&t| self.table[t].name.clone())
+                    .map(|&t| self.table[t].name.to_string())
                     .collect(),
                 run_unlisted: batch.run_unlisted,
                 known,
@@ -294,7 +294,10 @@ impl Dispatcher<'_> {
             positions.push(index as u32);
             flight.tests.push(test);
         }
-        let names: Vec<String> = pulled.iter().map(|&t| self.table[t].name.clone()).collect();
+        let names: Vec<String> = pulled
+            .iter()
+            .map(|&t| self.table[t].name.to_string())
+            .collect();
         live.tests_sent += pulled.len();
         flight.tests.extend(&pulled);
         flight.estimate += pulled.iter().map(|&t| self.table[t].estimate).sum::<f64>();
@@ -336,9 +339,9 @@ impl Dispatcher<'_> {
             if !(self.select_unlisted)(&id, &found.tags) {
                 continue;
             }
-            let group = dbtest_model::unlisted_group(&found.name).map(str::to_string);
+            let group = dbtest_model::unlisted_group(&found.name).map(Box::from);
             self.table.push(TestEntry {
-                name: found.name.clone(),
+                name: found.name.as_str().into(),
                 module,
                 group,
                 timeout: None,

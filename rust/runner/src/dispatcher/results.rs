@@ -2,7 +2,7 @@
 //! (`--retries`), failures and `--maxfail`, and publishing to the observer.
 
 use super::Dispatcher;
-use dbtest_model::{ErrorKind, Outcome, Phase, TestResult};
+use dbtest_model::{ErrorKind, Outcome, Phase, ResultDetail, TestResult};
 use dbtest_protocol::{FixtureReport, TestReport};
 
 impl Dispatcher<'_> {
@@ -46,12 +46,17 @@ impl Dispatcher<'_> {
         result.error_kind = report.error_kind;
         result.duration = report.duration;
         result.worker = slot as u32 + 1;
-        result.message = report.message;
-        result.traceback = report.traceback;
-        result.stdout = report.stdout;
-        result.stderr = report.stderr;
         result.subtests_passed = report.subtests_passed;
-        result.warnings = report.warnings;
+        // Allocated only when the worker reported anything but the verdict.
+        result.set_detail(ResultDetail {
+            message: report.message,
+            traceback: report.traceback,
+            stdout: report.stdout,
+            stderr: report.stderr,
+            parent: None,
+            warnings: report.warnings,
+            rerun_after: 0,
+        });
         // Each failed subTest block is a result of its own (as pytest 9 counts them).
         for failure in report.subtests {
             let mut sub = TestResult::new(
@@ -87,10 +92,13 @@ impl Dispatcher<'_> {
         result.error_kind = Some(ErrorKind::Exception);
         result.duration = report.duration;
         result.worker = worker;
-        result.message = report.message;
-        result.traceback = report.traceback;
-        result.stdout = report.stdout;
-        result.stderr = report.stderr;
+        result.set_detail(ResultDetail {
+            message: report.message,
+            traceback: report.traceback,
+            stdout: report.stdout,
+            stderr: report.stderr,
+            ..ResultDetail::default()
+        });
         self.count_and_publish(result);
     }
 
@@ -141,9 +149,9 @@ impl Dispatcher<'_> {
     /// When a result that just arrived started (results arrive as their
     /// tests end: it started its duration ago).
     fn stamp(&self, result: &mut TestResult) {
-        if result.worker > 0 && result.start.is_none() {
+        if result.worker > 0 && result.start().is_none() {
             let now = self.options.epoch.elapsed().as_secs_f64();
-            result.start = Some((now - result.duration).max(0.0));
+            result.set_start(Some((now - result.duration).max(0.0)));
         }
     }
 

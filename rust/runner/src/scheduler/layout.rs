@@ -39,7 +39,7 @@ pub(crate) struct Order {
 
 /// Consecutive tests of one module and group form a unit.
 pub(super) fn units_of(tests: &[usize], table: &[TestEntry]) -> Vec<Unit> {
-    let mut units: Vec<Unit> = Vec::new();
+    let mut units: Vec<Unit> = Vec::with_capacity(tests.len());
     for &t in tests {
         let entry = &table[t];
         let joins_last = entry.group.is_some()
@@ -136,7 +136,12 @@ pub(super) fn ordered_units(
     }
     // Stable: `--ff` modules first, each group in the order above.
     module_order.sort_by_key(|&m| !modules[m].first);
-    let mut sequence = Vec::new();
+    // Sized once (at most a unit per test, plus the probes): grown by doubling,
+    // a large run's list would briefly be held twice.
+    let probes = (0..modules.len())
+        .filter(|&m| by_module[m].is_empty() && modules[m].run_unlisted)
+        .count();
+    let mut sequence = Vec::with_capacity(table.len() + probes);
     for m in module_order {
         let tests = &by_module[m];
         if tests.is_empty() {
@@ -200,11 +205,18 @@ pub(super) fn cut(units: Vec<Unit>, lanes: usize) -> Vec<VecDeque<Unit>> {
         bounds.push(best);
     }
     bounds.push(n);
-    let mut rest = units.into_iter();
-    bounds
-        .windows(2)
-        .map(|w| rest.by_ref().take(w[1] - w[0]).collect())
-        .collect()
+    // Split from the back; the first lane keeps the list's own buffer (with
+    // one worker, nothing is copied).
+    let mut units = units;
+    let mut lanes: Vec<VecDeque<Unit>> = bounds[1..bounds.len() - 1]
+        .iter()
+        .rev()
+        .map(|&start| VecDeque::from(units.split_off(start)))
+        .collect();
+    units.shrink_to_fit();
+    lanes.push(VecDeque::from(units));
+    lanes.reverse();
+    lanes
 }
 
 /// What the run would do if every test took its estimate: a lane that

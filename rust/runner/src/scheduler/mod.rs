@@ -47,9 +47,9 @@ const COLD_BATCH_SECONDS: f64 = 0.002;
 #[derive(Debug, Clone)]
 pub(crate) struct TestEntry {
     /// Name within its module; the id is `<module rel>::<name>`.
-    pub name: String,
+    pub name: Box<str>,
     pub module: usize,
-    pub group: Option<String>,
+    pub group: Option<Box<str>>,
     pub timeout: Option<f64>,
     pub estimate: f64,
 }

@@ -3,9 +3,9 @@ use super::*;
 
 fn entry(module: usize, group: Option<&str>, estimate: f64) -> TestEntry {
     TestEntry {
-        name: String::new(),
+        name: "".into(),
         module,
-        group: group.map(str::to_string),
+        group: group.map(Box::from),
         timeout: None,
         estimate,
     }
@@ -378,4 +378,22 @@ fn a_thief_counts_what_its_victim_was_sent_and_has_not_run() {
     assert_eq!(stolen.tests, [202]);
     assert_eq!(s.next_batch(0, usize::MAX, None).unwrap().tests, [203]);
     assert!(s.next_batch(1, usize::MAX, None).is_none());
+}
+
+#[test]
+fn cutting_into_lanes_keeps_every_unit_once_in_order() {
+    let table: Vec<TestEntry> = (0..7).map(|i| entry(i / 3, None, 1.0)).collect();
+    for lanes in 1..=9 {
+        let planned = cold(&table, 3, lanes).lanes();
+        let flat: Vec<usize> = planned.iter().flatten().copied().collect();
+        assert_eq!(
+            flat,
+            (0..7).collect::<Vec<_>>(),
+            "{lanes} lanes: {planned:?}"
+        );
+        assert_eq!(planned.len(), lanes);
+        if lanes <= 7 {
+            assert!(planned.iter().all(|lane| !lane.is_empty()), "{planned:?}");
+        }
+    }
 }
