@@ -73,14 +73,17 @@ pub(super) fn whole_unit(module: usize, tests: Vec<usize>, table: &[TestEntry]) 
     })
 }
 
-/// Orders a module's single-test units (module-level functions) longest first,
-/// leaving every class unit where the file put it: suites often carry state from
-/// one class to the next, while functions are usually independent.
+/// Orders a module's module-level test functions longest first, leaving every
+/// test of a class where the file put it, whether the class is one unit or not:
+/// suites often carry state from one class to the next and from one method to
+/// the next (a plain class's methods share the module's caches and patches),
+/// while module-level functions are usually independent.
 fn longest_functions_first(units: &mut [Unit], table: &[TestEntry]) {
     let is_function = |unit: &Unit| {
-        unit.tests
-            .first()
-            .is_some_and(|&t| table[t].group.is_none())
+        unit.tests.first().is_some_and(|&t| {
+            let entry = &table[t];
+            entry.group.is_none() && !entry.name.contains("::")
+        })
     };
     let slots: Vec<usize> = (0..units.len())
         .filter(|&i| is_function(&units[i]))

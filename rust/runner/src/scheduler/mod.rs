@@ -3,7 +3,7 @@
 //! **The plan** ([`layout`]), made before anything runs: every unit of work
 //! (a test, or a whole class that must stay on one worker) in one order —
 //! pytest's: modules in collection order, each module's tests in file order
-//! (with recorded durations and several workers, a module's test functions
+//! (with recorded durations and several workers, a module's module-level test functions
 //! longest first; `--shuffle` draws an order instead) — cut into one
 //! contiguous lane per worker of nearly equal estimated work, then balanced
 //! as the run would be if every test took its estimate. It is a pure function

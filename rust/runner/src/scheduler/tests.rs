@@ -73,6 +73,32 @@ fn the_same_inputs_give_the_same_lanes_and_each_is_a_stretch_in_file_order() {
 }
 
 #[test]
+fn the_methods_of_a_plain_class_keep_the_files_order_whatever_their_durations() {
+    // packaging's TestManylinuxPlatform: methods of a class without class-level
+    // set-up (no group), one of which fails when an earlier one has not run.
+    let named = |name: &str, estimate: f64| TestEntry {
+        name: name.into(),
+        ..entry(0, None, estimate)
+    };
+    let table = vec![
+        named("test_free_short", 0.001),
+        named("test_free_long", 0.5),
+        named("TestPlain::test_a", 0.001),
+        named("TestPlain::test_b", 0.3),
+        named("TestPlain::test_c", 0.2),
+    ];
+    let all: Vec<usize> = warm(&table, 1, 2).lanes().concat();
+    let methods: Vec<usize> = all.iter().copied().filter(|&t| t >= 2).collect();
+    assert_eq!(methods, [2, 3, 4], "{all:?}");
+    let functions: Vec<usize> = all.iter().copied().filter(|&t| t < 2).collect();
+    assert_eq!(
+        functions,
+        [1, 0],
+        "module-level functions still go longest first"
+    );
+}
+
+#[test]
 fn slightly_changed_durations_do_not_change_the_plan() {
     // Durations near the middle of their quantization step, then each off by
     // up to ±8% as a rerun would time them.
