@@ -243,6 +243,14 @@ def _is_static(cls: Any, name: str) -> bool:
 def resolve(module: ModuleType, name: str) -> Target | None:
     """The test called ``name`` (``func``, ``Class::method``, ``func[case]``)
     in ``module``, or None if the module does not define it."""
+    if "dbtest.bench.api" in sys.modules:
+        # A benchmark (``group::member``): plain runs call it once, as a smoke test.
+        from dbtest.bench.api import resolve as resolve_benchmark
+        from dbtest.bench.api import smoke
+
+        members = resolve_benchmark(module.__name__, name)
+        if members:
+            return Target(name=name, style=FUNCTION, function=smoke(members))
     test_name = TestName(name)
     classes: list[type] = []
     owner: Any = module

@@ -3,10 +3,12 @@
 //! `pyproject.toml`. The command line wins.
 
 mod addopts;
+mod bench;
 mod file;
 mod testpaths;
 
 pub use addopts::AddOpts;
+pub use bench::{BenchSettings, DEFAULT_BENCH_TIME};
 use dbtest_model::Kind;
 pub use dbtest_pytest_config::normalize;
 pub use dbtest_pytest_config::{PytestConfig, PytestConfigError, PytestSettings, Strategy};
@@ -38,6 +40,8 @@ pub enum Command {
     List,
     /// Combine shard reports (and durations files) into one.
     Merge,
+    /// Measure the selected benchmarks in the exclusive lane.
+    Bench,
 }
 
 /// Output format of `list` (and, later, of run reports on stdout).
@@ -117,6 +121,11 @@ pub struct CliArgs {
     pub import_all: Option<bool>,
     /// `--rerun-alone N`: rerun up to N failures alone in a fresh worker.
     pub rerun_alone: Option<usize>,
+    /// `dbtest bench`: per-member time budget (seconds), saved runs, the gate.
+    pub bench_time: Option<f64>,
+    pub save: Option<String>,
+    pub compare: Option<String>,
+    pub fail_on_regression: Option<f64>,
 }
 
 /// Everything resolved.
@@ -184,6 +193,8 @@ pub struct Settings {
     pub import_all: bool,
     /// Failures rerun alone in a fresh worker, at most.
     pub rerun_alone: usize,
+    /// `dbtest bench`'s options.
+    pub bench: BenchSettings,
 }
 
 /// Failures rerun alone per run unless `--rerun-alone` says otherwise.
@@ -319,7 +330,9 @@ impl Settings {
             .or_else(|| addopts.junit_xml.as_ref().map(|p| cwd.join(p)));
         let json_report = report_path(&cli.json_report, &file.json_report);
         let markdown_report = report_path(&cli.markdown_report, &file.markdown_report);
+        let bench = BenchSettings::from_cli(&cli)?;
         Ok(Settings {
+            bench,
             junit_xml,
             json_report,
             markdown_report,
