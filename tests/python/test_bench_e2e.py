@@ -166,6 +166,11 @@ def test_benchmarks_are_listed_and_selected_by_k(project) -> None:
     run, report = bench_json(root, "-k", "size=100")
     assert run.code == 0, run
     assert list(members(report)) == ["bench_params.py::sizes::sum[size=100]"]
+    # `--format json`: the document on stdout, the table on stderr.
+    run = run_dbtest("bench", *FAST, "-k", "join and n=3", "--format", "json", cwd=root, timeout=300)
+    assert run.code == 0, run
+    assert list(members(json.loads(run.stdout))) == ["bench_params.py::strings::join[n=3]"]
+    assert "bench_params.py::strings" in run.stderr
 
 
 def test_params_setup_async_and_decorated_members_are_measured(project) -> None:
@@ -312,3 +317,35 @@ def test_pytest_benchmark_style_tests_run_unchanged_under_dbtest_and_dbtest_benc
     pedantic = found["tests/test_speed.py::test_pedantic"]
     assert pedantic["group"] == "pedantic" and len(pedantic["round_times"]) == 7
     assert pedantic["iterations"] == 1
+
+
+CRASH = """\
+import os
+
+from dbtest import BenchmarkGroup
+
+group = BenchmarkGroup("crash")
+
+
+@group.add("dies")
+def _():
+    os._exit(3)
+
+
+@group.add("after")
+def _():
+    sum(range(10))
+"""
+
+
+def test_a_member_that_kills_the_lane_is_an_error_and_the_rest_still_run(project) -> None:
+    root = project({"bench_crash.py": CRASH, "bench_work.py": WORK})
+    run, report = bench_json(root)
+    assert run.code == 1, run
+    found = members(report)
+    error = found["bench_crash.py::crash::dies"]["error"]
+    assert error["phase"] == "calibrating"
+    assert error["message"] == "the benchmark process died (exit code 3)"
+    for name in ("bench_crash.py::crash::after", "bench_work.py::work::one", "bench_work.py::work::ten"):
+        assert found[name]["stats"] is not None, name
+    assert "bench_crash.py::crash::dies ... error while calibrating" in run.stderr

@@ -40,6 +40,9 @@ pub trait Progress {
     fn finished(&mut self, member: &MemberRun);
 }
 
+/// How long a `prepare` (import, set-up, calibration) may take.
+const PREPARE_TIMEOUT: Duration = Duration::from_secs(120);
+
 struct Active {
     index: usize,
     slot: u32,
@@ -54,6 +57,7 @@ pub(crate) struct Driver<'a> {
     interrupted: &'a dyn Fn() -> bool,
     request: u32,
     pub(crate) was_interrupted: bool,
+    last_exit: Option<i32>,
 }
 
 impl<'a> Driver<'a> {
@@ -70,6 +74,7 @@ impl<'a> Driver<'a> {
             interrupted,
             request: 0,
             was_interrupted: false,
+            last_exit: None,
         }
     }
 
@@ -113,15 +118,27 @@ impl<'a> Driver<'a> {
             .ok_or_else(|| BenchError::Lane("no benchmark process".into()))
     }
 
-    /// The lane died or hung: ended, to be restarted on next use.
+    /// The lane died or hung: ended (its exit kept for [`Driver::died`]), to be
+    /// restarted on next use. Returns the tail of its stderr.
     fn lose_lane(&mut self) -> String {
         match self.lane.take() {
             Some(lane) => {
                 let tail = lane.stderr_tail();
-                lane.stop(false);
+                self.last_exit = lane.stop(false);
                 tail
             }
             None => String::new(),
+        }
+    }
+
+    /// Why the lost lane is gone, in words (`why`: what the reader saw).
+    fn gone(&self, why: String) -> String {
+        if why.contains("bad frame") {
+            return why;
+        }
+        match self.last_exit {
+            Some(code) => format!("the benchmark process died (exit code {code})"),
+            None => "the benchmark process died (killed by a signal)".into(),
         }
     }
 
@@ -136,7 +153,11 @@ impl<'a> Driver<'a> {
         let mut active = Vec::new();
         for &t in indices {
             progress.phase(&targets[t].id, "calibrating");
+            let before = runs.len();
             active.extend(self.prepare(&targets[t], runs)?);
+            for run in runs[before..].iter().filter(|r| r.error.is_some()) {
+                progress.finished(run);
+            }
         }
         for _ in 0..self.options.warmup_rounds {
             self.cycle(&mut active, runs, progress, "warming_up")?;
@@ -195,8 +216,10 @@ impl<'a> Driver<'a> {
             return Ok(Vec::new());
         }
         let mut failures: Vec<(Option<u32>, String, MemberError)> = Vec::new();
+        // Importing, setting up and calibrating: generous, but not forever.
+        let deadline = Instant::now() + PREPARE_TIMEOUT;
         while let Some(lane) = self.lane.as_ref() {
-            match lane.next(None, interrupted) {
+            match lane.next(Some(deadline), interrupted) {
                 Event::Message(FromLane::Failed(f)) if f.request == request => {
                     failures.push((
                         f.slot,
@@ -233,13 +256,27 @@ impl<'a> Driver<'a> {
                     self.was_interrupted = true;
                     return Err(BenchError::Interrupted);
                 }
-                Event::Timeout | Event::Gone(_) => {
+                Event::Timeout => {
                     let tail = self.lose_lane();
                     runs.push(MemberRun::failed(
                         target,
                         &target.name,
                         "calibrating",
-                        "the benchmark process died".into(),
+                        format!(
+                            "timed out: importing, setting up and calibrating took over {} s",
+                            PREPARE_TIMEOUT.as_secs()
+                        ),
+                        Some(tail),
+                    ));
+                    return Ok(Vec::new());
+                }
+                Event::Gone(why) => {
+                    let tail = self.lose_lane();
+                    runs.push(MemberRun::failed(
+                        target,
+                        &target.name,
+                        "calibrating",
+                        self.gone(why),
                         Some(tail),
                     ));
                     return Ok(Vec::new());
@@ -344,7 +381,7 @@ impl<'a> Driver<'a> {
                     let tail = self.lose_lane();
                     run.error = Some(MemberError {
                         phase: phase.into(),
-                        message: why,
+                        message: self.gone(why),
                         traceback: (!tail.is_empty()).then_some(tail),
                     });
                 }

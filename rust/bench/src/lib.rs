@@ -202,3 +202,6 @@ pub fn measure(
         interrupted: was_interrupted,
     })
 }
+
+#[cfg(test)]
+mod tests;

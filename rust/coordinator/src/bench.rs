@@ -187,7 +187,19 @@ pub(crate) fn bench(
         git_commit(&settings.rootdir),
         created,
     );
-    print!("{}", dbtest_bench::report::console(&analysis));
+    // `--format json|markdown`: that document on stdout, the table on stderr.
+    let table = dbtest_bench::report::console(&analysis);
+    match settings.format {
+        dbtest_config::Format::Json => {
+            eprint!("{table}");
+            println!("{}", analysis.to_json());
+        }
+        dbtest_config::Format::Markdown => {
+            eprint!("{table}");
+            print!("{}", dbtest_bench::report::markdown(&analysis));
+        }
+        _ => print!("{table}"),
+    }
     if let Some(path) = &settings.json_report {
         write_report(path, &analysis.to_json())?;
     }
@@ -203,13 +215,19 @@ pub(crate) fn bench(
     let measured = analysis.members().filter(|m| m.stats.is_some()).count();
     let errors = analysis.errors();
     let regressions = analysis.regressions();
-    println!(
+    let summary_to_stderr = settings.format != dbtest_config::Format::Console;
+    let summary = format!(
         "\n{measured} measured, {errors} failed{}",
         match options.fail_on_regression {
             Some(pct) => format!(", {regressions} regressed beyond {pct}%"),
             None => String::new(),
         }
     );
+    if summary_to_stderr {
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
+    }
     Ok(if run.interrupted {
         exit::INTERRUPTED
     } else if errors > 0 || regressions > 0 || tests_failed {
