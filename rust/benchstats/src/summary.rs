@@ -51,7 +51,7 @@ pub struct Summary {
     /// Half the width of the median's interval over the median: the precision
     /// the adaptive round count aims at.
     pub median_rel_ci: f64,
-    /// Operations per second: 1 / mean.
+    /// Operations per second: 1 / mean (0 when every sample is 0).
     pub ops: f64,
 }
 
@@ -112,11 +112,8 @@ impl Summary {
             } else {
                 0.0
             },
-            ops: if mean > 0.0 {
-                1.0 / mean
-            } else {
-                f64::INFINITY
-            },
+            // 0 for a sample of zero times (JSON has no infinity).
+            ops: if mean > 0.0 { 1.0 / mean } else { 0.0 },
         })
     }
 }
