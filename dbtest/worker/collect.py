@@ -159,6 +159,12 @@ def module_tests(module: ModuleType) -> list[tuple[str, list[str]]]:
             and not is_fixture(obj)
         ):
             _add_function(module, [], None, name, obj, found)
+    if "dbtest.bench.api" in sys.modules:
+        # Benchmark groups the module made: each member is a test of plain runs.
+        from dbtest.bench.api import groups_of
+
+        for group in groups_of(module.__name__):
+            found.extend(((member.full_name, []), None, None) for member in group.members)
     return reorder(found)
 
 

@@ -349,3 +349,59 @@ def test_a_member_that_kills_the_lane_is_an_error_and_the_rest_still_run(project
     for name in ("bench_crash.py::crash::after", "bench_work.py::work::one", "bench_work.py::work::ten"):
         assert found[name]["stats"] is not None, name
     assert "bench_crash.py::crash::dies ... error while calibrating" in run.stderr
+
+
+SLOW = """\
+import os
+import time
+
+from dbtest import BenchmarkGroup
+
+quick = BenchmarkGroup("a quick")
+slow = BenchmarkGroup("b slow")
+
+
+@quick.add("sum")
+def _():
+    sum(range(100))
+
+
+@slow.add("sleeps")
+def _():
+    with open(os.environ["LANE_PID"], "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(0.5)
+"""
+
+
+def test_ctrl_c_reports_what_was_measured_and_exits_2(project) -> None:
+    import os
+    import signal
+    import time
+
+    from .test_robustness import _start
+
+    root = project({"bench_slow.py": SLOW})
+    pid_file = root / "lane.pid"
+    proc = _start(["bench", "--bench-time", "30"], {"LANE_PID": str(pid_file)}, cwd=root)
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the slow group never started"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    lane = int(pid_file.read_text())
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 2, (stdout, stderr)
+    # The group measured before the interrupt is reported.
+    assert "bench_slow.py::a quick" in stdout and "\n  sum " in stdout, stdout
+    assert "interrupted" in stdout.splitlines()[-1], stdout
+    # The lane process is gone with the run.
+    for _ in range(100):
+        try:
+            os.kill(lane, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the lane {lane} outlived the run")

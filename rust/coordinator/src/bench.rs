@@ -217,10 +217,15 @@ pub(crate) fn bench(
     let regressions = analysis.regressions();
     let summary_to_stderr = settings.format != dbtest_config::Format::Console;
     let summary = format!(
-        "\n{measured} measured, {errors} failed{}",
+        "\n{measured} measured, {errors} failed{}{}",
         match options.fail_on_regression {
             Some(pct) => format!(", {regressions} regressed beyond {pct}%"),
             None => String::new(),
+        },
+        if run.interrupted {
+            " (interrupted: the rest not measured)"
+        } else {
+            ""
         }
     );
     if summary_to_stderr {
