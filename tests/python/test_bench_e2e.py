@@ -318,6 +318,11 @@ def test_pytest_benchmark_style_tests_run_unchanged_under_dbtest_and_dbtest_benc
     assert pedantic["group"] == "pedantic" and len(pedantic["round_times"]) == 7
     assert pedantic["iterations"] == 1
 
+    # With the report on stdout, the fixture tests' run keeps its console off it.
+    run = run_dbtest("bench", "tests", *FAST, "-k", "pedantic", "--format", "json", cwd=root, env=env, timeout=300)
+    assert run.code == 0, run
+    assert list(members(json.loads(run.stdout))) == ["tests/test_speed.py::test_pedantic"]
+
 
 CRASH = """\
 import os

@@ -279,6 +279,19 @@ fn fixture_benchmarks(
     std::env::set_var("DBTEST_BENCH_DIR", dir.path());
     std::env::set_var("DBTEST_BENCH_TIME", settings.bench.time.to_string());
     eprintln!("dbtest bench: tests using the `benchmark` fixture, on one worker");
+    // A report document on stdout (`--format json`): the test run's console
+    // goes to stderr meanwhile.
+    let _ = std::io::stdout().flush();
+    let stdout_saved = (settings.format != dbtest_config::Format::Console)
+        // SAFETY: duplicating and replacing this process's standard descriptors.
+        .then(|| unsafe {
+            let saved = libc::dup(1);
+            if saved >= 0 {
+                libc::dup2(2, 1);
+            }
+            saved
+        })
+        .filter(|fd| *fd >= 0);
     let code = crate::execute::execute(
         &sub,
         collected,
@@ -288,6 +301,14 @@ fn fixture_benchmarks(
         interrupted,
         Instant::now(),
     );
+    if let Some(saved) = stdout_saved {
+        let _ = std::io::stdout().flush();
+        // SAFETY: putting back the descriptor saved above.
+        unsafe {
+            libc::dup2(saved, 1);
+            libc::close(saved);
+        }
+    }
     std::env::remove_var("DBTEST_BENCH_DIR");
     std::env::remove_var("DBTEST_BENCH_TIME");
     let code = code?;
