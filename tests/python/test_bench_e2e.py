@@ -410,3 +410,37 @@ def test_ctrl_c_reports_what_was_measured_and_exits_2(project) -> None:
         time.sleep(0.05)
     else:
         raise AssertionError(f"the lane {lane} outlived the run")
+
+
+HANGS = """\
+import time
+
+from dbtest import BenchmarkGroup
+
+hang = BenchmarkGroup("a hang")
+fine = BenchmarkGroup("b fine")
+CALLS = [0]
+
+
+@hang.add("hangs")
+def _():
+    CALLS[0] += 1
+    # Calibration and the first warmup go by; then one call never ends.
+    time.sleep(600 if CALLS[0] > 12 else 0.02)
+
+
+@fine.add("quick")
+def _():
+    sum(range(10))
+"""
+
+
+def test_a_round_past_the_timeout_is_an_error_and_the_next_group_runs(project) -> None:
+    root = project({"bench_hang.py": HANGS})
+    run, report = bench_json(root, "--timeout", "2")
+    assert run.code == 1, run
+    found = members(report)
+    error = found["bench_hang.py::a hang::hangs"]["error"]
+    assert error["phase"] in ("warming_up", "running"), error
+    assert error["message"] == "timed out: a round took over 2 s", error
+    assert found["bench_hang.py::b fine::quick"]["stats"] is not None

@@ -19,6 +19,9 @@ pub struct MeasureOptions {
     /// Per member: stop once this much time went into it (after `min_rounds`).
     pub budget: Duration,
     pub max_rounds: usize,
+    /// A round running longer is ended (`--timeout`); by default 20 times the
+    /// member's last round, at least 30 s.
+    pub round_timeout: Option<Duration>,
 }
 
 impl Default for MeasureOptions {
@@ -29,6 +32,7 @@ impl Default for MeasureOptions {
             precision: 0.02,
             budget: Duration::from_secs(5),
             max_rounds: 2000,
+            round_timeout: None,
         }
     }
 }
@@ -310,7 +314,15 @@ impl<'a> Driver<'a> {
             } else {
                 1.0
             };
-            let deadline = Instant::now() + Duration::from_secs_f64((expected * 20.0).max(30.0));
+            let limit = self
+                .options
+                .round_timeout
+                .map_or((expected * 20.0).max(30.0), |t| t.as_secs_f64());
+            // `limit` comes from the lane's own figures: never trusted to be sane.
+            let deadline = Duration::try_from_secs_f64(limit)
+                .ok()
+                .and_then(|d| Instant::now().checked_add(d))
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(30));
             if lane
                 .send(&ToLane::Round(Round {
                     slot: a.slot,
@@ -369,10 +381,7 @@ impl<'a> Driver<'a> {
                     let tail = self.lose_lane();
                     run.error = Some(MemberError {
                         phase: phase.into(),
-                        message: format!(
-                            "timed out: a round took over {:.0} s",
-                            (expected * 20.0).max(30.0)
-                        ),
+                        message: format!("timed out: a round took over {limit} s"),
                         traceback: (!tail.is_empty()).then_some(tail),
                     });
                 }

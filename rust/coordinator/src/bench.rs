@@ -137,7 +137,10 @@ pub(crate) fn bench(
         return Ok(exit::NO_TESTS);
     }
     let measure = MeasureOptions {
-        budget: Duration::from_secs_f64(options.time),
+        budget: Duration::try_from_secs_f64(options.time).unwrap_or(Duration::MAX),
+        round_timeout: settings
+            .timeout
+            .and_then(|t| Duration::try_from_secs_f64(t).ok()),
         ..MeasureOptions::default()
     };
     let mut console = Console {
