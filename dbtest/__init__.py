@@ -20,6 +20,11 @@ _EXPORTS = {
     "test": "dbtest.suite",
     "expect": "dbtest.expectations",
     "fixture": "dbtest.fixtures",
+    "BenchmarkGroup": "dbtest.bench.api",
+    "register_group": "dbtest.bench.api",
+    "benchmark": "dbtest.bench.script",
+    "benchmark_decorator": "dbtest.bench.script",
+    "BenchmarkResult": "dbtest.bench.script",
 }
 
 __all__ = ["__version__", *_EXPORTS]

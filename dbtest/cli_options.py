@@ -281,6 +281,26 @@ OPTIONS: tuple[Option, ...] = (
         choices=("test",),
     ),
     Option(("--collect-only",), "collect_only", "flag", "Alias of `dbtest list`."),
+    # `dbtest bench` only (the coordinator refuses them elsewhere).
+    Option(
+        ("--bench-time",),
+        "bench_time",
+        "float",
+        "bench: seconds each benchmark may take once it has 5 rounds (default: 5).",
+        minimum=0,
+        min_open=True,
+        metavar="SECONDS",
+    ),
+    Option(("--save",), "save", "text", "bench: save this run under NAME (in the cache dir).", metavar="NAME"),
+    Option(("--compare",), "compare", "text", "bench: compare with the run saved as NAME.", metavar="NAME"),
+    Option(
+        ("--fail-on-regression",),
+        "fail_on_regression",
+        "float",
+        "bench: exit 1 if a benchmark is slower than in --compare's run by more than PCT percent, significantly.",
+        minimum=0,
+        metavar="PCT",
+    ),
     Option(
         ("--format",),
         "output_format",
@@ -302,6 +322,11 @@ TEST_COMMANDS: dict[str, tuple[str, list[str], str]] = {
         "Run integration tests only (tagged `integration` or under an `integration` directory).",
     ),
     "list": ("list", [], "Print the selected test ids without running (or importing) anything."),
+    "bench": (
+        "bench",
+        ["benchmark"],
+        "Measure the benchmarks (bench_*.py) in an exclusive lane: one benchmark process, no tests.",
+    ),
 }
 
 # Commands besides the test commands; only click parses them (`dbtest.fastcli`

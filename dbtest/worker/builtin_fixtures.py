@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .outcomes import Outcome
 
 FIXTURES = (
+    "benchmark",
     "cache",
     "capfd",
     "capfdbinary",
@@ -263,3 +264,17 @@ def subtests(request: Any) -> Subtests:
     from .builtins.subtests import Subtests
 
     return Subtests(request)
+
+
+# -- benchmark (pytest-benchmark's) ---------------------------------------------------
+
+
+@fixture
+def benchmark(request: Any) -> Iterator[Any]:
+    """pytest-benchmark's ``benchmark``: calls the function once in a test run,
+    measures it under ``dbtest bench``."""
+    from .builtins.benchmark import BenchmarkFixture
+
+    fixture = BenchmarkFixture(request.node)
+    yield fixture
+    fixture.flush()

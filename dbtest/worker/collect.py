@@ -159,6 +159,12 @@ def module_tests(module: ModuleType) -> list[tuple[str, list[str]]]:
             and not is_fixture(obj)
         ):
             _add_function(module, [], None, name, obj, found)
+    if "dbtest.bench.api" in sys.modules:
+        # Benchmark groups the module made: each member is a test of plain runs.
+        from dbtest.bench.api import groups_of
+
+        for group in groups_of(module.__name__):
+            found.extend(((member.full_name, []), None, None) for member in group.members)
     return reorder(found)
 
 
@@ -243,6 +249,14 @@ def _is_static(cls: Any, name: str) -> bool:
 def resolve(module: ModuleType, name: str) -> Target | None:
     """The test called ``name`` (``func``, ``Class::method``, ``func[case]``)
     in ``module``, or None if the module does not define it."""
+    if "dbtest.bench.api" in sys.modules:
+        # A benchmark (``group::member``): plain runs call it once, as a smoke test.
+        from dbtest.bench.api import resolve as resolve_benchmark
+        from dbtest.bench.api import smoke
+
+        members = resolve_benchmark(module.__name__, name)
+        if members:
+            return Target(name=name, style=FUNCTION, function=smoke(members))
     test_name = TestName(name)
     classes: list[type] = []
     owner: Any = module

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 # Installed plugins that define no fixtures a test can request, and that are
 # slow or have side effects when imported.
-_SKIPPED_PLUGINS = frozenset({"xdist.plugin", "xdist.looponfail", "pytest_cov.plugin", "pytest_randomly"})
+# pytest-benchmark's plugin: dbtest's own `benchmark` fixture takes its place
+# (it measures under `dbtest bench`, where the plugin would switch itself off).
+_SKIPPED_PLUGINS = frozenset(
+    {"xdist.plugin", "xdist.looponfail", "pytest_cov.plugin", "pytest_randomly", "pytest_benchmark.plugin"}
+)
 
 # Hooks dbtest runs; any other a conftest defines is named once in a warning.
 RUN_HOOKS = frozenset(

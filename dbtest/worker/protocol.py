@@ -85,6 +85,26 @@ MESSAGES: dict[str, tuple[str, ...]] = {
     ),
     "fixture": ("module", "name", "phase", "duration", "message", "traceback", "stdout", "stderr"),
     "batch_done": ("batch",),
+    # coordinator -> benchmark lane (`dbtest.bench.lane`; `shutdown` as above)
+    "prepare": ("request", "module", "name"),
+    "round": ("slot", "iterations"),
+    # benchmark lane -> coordinator
+    "lane_hello": (
+        "protocol",
+        "pid",
+        "python",
+        "implementation",
+        "machine",
+        "timer",
+        "timer_resolution",
+        "cpu",
+        "cpu_count",
+        "gc_enabled",
+        "gc_threshold",
+    ),
+    "prepared": ("request", "baseline", "members"),
+    "sample": ("slot", "seconds", "gc_collections"),
+    "failed": ("request", "slot", "name", "phase", "message", "traceback"),
 }
 NESTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("config", "pytest"): PYTEST_OPTIONS,
@@ -92,6 +112,8 @@ NESTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("config", "on_miss"): MODULE_REF,
     ("config", "coverage"): COVERAGE_OPTIONS,
     ("run", "module"): MODULE_REF,
+    ("prepare", "module"): MODULE_REF,
+    ("prepared", "members"): ("slot", "name", "iterations", "round_time"),
     ("imported", "unlisted"): DISCOVERED,
     ("result", "subtests"): SUBTEST_FAILURE,
 }

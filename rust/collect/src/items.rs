@@ -109,6 +109,7 @@ impl Builder<'_> {
         item.is_async = function.is_async;
         item.kind = kind;
         item.class_setup = class_setup;
+        item.uses_benchmark = function.params.iter().any(|p| p == "benchmark");
         item.set_marks(StaticMarks {
             tags: marks.tags,
             skip: marks.skip,
@@ -370,8 +371,44 @@ impl Builder<'_> {
                 (a.target.as_str(), name)
             })
             .collect();
-        for function in &summary.functions {
-            for deco in &function.decorators {
+        let is_decorator = |path: &str| {
+            matches!(
+                self.resolver.resolve(path).as_str(),
+                "dbtest.benchmark_decorator" | "dbtest.bench.benchmark_decorator"
+            )
+        };
+        // (function, decorator) → (group, member names) for `@benchmark_decorator`.
+        let decorated: HashMap<(usize, usize), (String, Vec<String>)> = summary
+            .functions
+            .iter()
+            .enumerate()
+            .flat_map(|(f, function)| {
+                function
+                    .decorators
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(d, deco)| {
+                        crate::benchparams::decorated_members(deco, &function.name, is_decorator)
+                            .map(|found| ((f, d), found))
+                    })
+            })
+            .collect();
+        for (f, function) in summary.functions.iter().enumerate() {
+            for (d, deco) in function.decorators.iter().enumerate() {
+                if let Some((group, names)) = decorated.get(&(f, d)) {
+                    for member in names {
+                        let name = format!("{group}::{member}");
+                        self.push(
+                            &name,
+                            Some(group),
+                            function,
+                            Style::Benchmark,
+                            module_marks.clone(),
+                            false,
+                        );
+                    }
+                    continue;
+                }
                 let Some((group_var, "add")) = deco.path.rsplit_once('.') else {
                     continue;
                 };
@@ -385,15 +422,19 @@ impl Builder<'_> {
                     .and_then(Literal::as_str)
                     .unwrap_or(&function.name)
                     .to_string();
-                let name = format!("{group}::{member}");
-                self.push(
-                    &name,
-                    Some(group),
-                    function,
-                    Style::Benchmark,
-                    module_marks.clone(),
-                    false,
-                );
+                let names = crate::benchparams::member_names(&member, deco.kwarg("params"))
+                    .unwrap_or_else(|| vec![member.clone()]);
+                for member in names {
+                    let name = format!("{group}::{member}");
+                    self.push(
+                        &name,
+                        Some(group),
+                        function,
+                        Style::Benchmark,
+                        module_marks.clone(),
+                        false,
+                    );
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 //! anything. Workers reconcile this list with what a module really defines
 //! (`dbtest/worker/collect.py` applies the same rules at run time).
 
+mod benchparams;
 mod classes;
 mod items;
 mod marks;

@@ -297,6 +297,7 @@ fn empty_set(argnames: &[String], options: &IdOptions) -> Option<Vec<Case>> {
             args: Vec::new(),
             kwargs,
             unpacks: false,
+            receiver: None,
         }],
     }])
 }
@@ -349,7 +350,9 @@ fn value_id(value: &Literal, argname: &str, index: usize, options: &IdOptions) -
         },
         Literal::Bytes(bytes) => Some(escaped_bytes(bytes, options)),
         // Containers have no `__name__`: pytest names them by argument.
-        Literal::List(_) | Literal::Tuple(_) | Literal::Set(_) | Literal::Dict => Some(by_name()),
+        Literal::List(_) | Literal::Tuple(_) | Literal::Set(_) | Literal::Dict(_) => {
+            Some(by_name())
+        }
         // A name may be a class or function (`__name__`), an enum member...
         Literal::Name(_) | Literal::Call(_) | Literal::Other => None,
         scalar => scalar_text(scalar),

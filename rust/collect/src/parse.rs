@@ -288,7 +288,16 @@ fn literal(expr: &Expr) -> Literal {
         Expr::List(l) => Literal::List(l.elts.iter().map(literal).collect()),
         Expr::Tuple(t) => Literal::Tuple(t.elts.iter().map(literal).collect()),
         Expr::Set(s) => Literal::Set(s.elts.iter().map(literal).collect()),
-        Expr::Dict(_) => Literal::Dict,
+        Expr::Dict(d) => Literal::Dict(
+            d.items
+                .iter()
+                .map(|item| match &item.key {
+                    Some(key) => (literal(key), literal(&item.value)),
+                    // `**other`: not a literal dict.
+                    None => (Literal::Other, Literal::Other),
+                })
+                .collect(),
+        ),
         Expr::Name(_) | Expr::Attribute(_) => match dotted(expr) {
             path if path.is_empty() => Literal::Other,
             path => Literal::Name(path),
@@ -379,6 +388,12 @@ fn decorator(expr: &Expr) -> Decorator {
             args: call.arguments.args.iter().map(literal).collect(),
             kwargs: keywords(&call.arguments.keywords),
             unpacks: unpacks(&call.arguments),
+            receiver: match &*call.func {
+                Expr::Attribute(a) if matches!(&*a.value, Expr::Call(_)) => {
+                    Some(Box::new(decorator(&a.value)))
+                }
+                _ => None,
+            },
         },
         other => Decorator {
             path: dotted(other),
@@ -386,6 +401,7 @@ fn decorator(expr: &Expr) -> Decorator {
             args: Vec::new(),
             kwargs: Vec::new(),
             unpacks: false,
+            receiver: None,
         },
     }
 }

@@ -18,7 +18,8 @@ pub enum Literal {
     List(Vec<Literal>),
     Tuple(Vec<Literal>),
     Set(Vec<Literal>),
-    Dict,
+    /// `{key: value, ...}` (an `**other` entry is a pair of `Other`).
+    Dict(Vec<(Literal, Literal)>),
     /// A name or attribute chain (`CASES`, `pytest.mark.slow`): a value only an
     /// import can tell.
     Name(String),
@@ -85,6 +86,8 @@ pub struct Decorator {
     pub kwargs: Vec<(String, Literal)>,
     /// `*args` or `**kwargs` among the arguments: they are not all known.
     pub unpacks: bool,
+    /// A method called on a call (`@make(a=1).method(b)`): the inner call.
+    pub receiver: Option<Box<Decorator>>,
 }
 
 impl Decorator {
@@ -102,6 +105,7 @@ impl Decorator {
                 args: Vec::new(),
                 kwargs: Vec::new(),
                 unpacks: false,
+                receiver: None,
             }),
             Literal::Call(call) => Some(Decorator {
                 path: call.path.clone(),
@@ -109,6 +113,7 @@ impl Decorator {
                 args: call.args.clone(),
                 kwargs: call.kwargs.clone(),
                 unpacks: call.unpacks,
+                receiver: None,
             }),
             _ => None,
         }

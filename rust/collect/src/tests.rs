@@ -284,6 +284,56 @@ def compact(): json.dumps({}, separators=(",", ":"))
 }
 
 #[test]
+fn benchmark_members_with_literal_params_are_one_item_each() {
+    let c = collect(
+        "bench_sort.py",
+        r#"
+from dbtest import BenchmarkGroup
+group = BenchmarkGroup("sort")
+@group.add("sorted", params={"size": [10, 1000], "rev": [False, True]})
+def _(size, rev): sorted(range(size), reverse=rev)
+@group.add("dynamic", params={"size": SIZES})
+def _(size): pass
+"#,
+    );
+    assert_eq!(
+        ids(&c),
+        [
+            "bench_sort.py::sort::sorted[size=10-rev=False]",
+            "bench_sort.py::sort::sorted[size=10-rev=True]",
+            "bench_sort.py::sort::sorted[size=1000-rev=False]",
+            "bench_sort.py::sort::sorted[size=1000-rev=True]",
+            "bench_sort.py::sort::dynamic",
+        ]
+    );
+}
+
+#[test]
+fn benchmark_decorator_members() {
+    let c = collect(
+        "bench_deco.py",
+        r#"
+from dbtest import benchmark_decorator
+@benchmark_decorator(name="encode", group="json")
+def enc(): pass
+@benchmark_decorator(group="json").parametrize("size", [1, 2]).parametrize("kind", ["a"])
+def dec(size, kind): pass
+@benchmark_decorator()
+def plain(): pass
+"#,
+    );
+    assert_eq!(
+        ids(&c),
+        [
+            "bench_deco.py::json::encode",
+            "bench_deco.py::json::dec[size=1-kind=a]",
+            "bench_deco.py::json::dec[size=2-kind=a]",
+            "bench_deco.py::benchmarks::plain",
+        ]
+    );
+}
+
+#[test]
 fn test_classes_inherit_across_project_modules() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();

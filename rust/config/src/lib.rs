@@ -3,11 +3,13 @@
 //! `pyproject.toml`. The command line wins.
 
 mod addopts;
+mod bench;
 mod coverage;
 mod file;
 mod testpaths;
 
 pub use addopts::AddOpts;
+pub use bench::{BenchSettings, DEFAULT_BENCH_TIME};
 pub use coverage::{CoverageArgs, CoverageReport, CoverageSettings};
 use dbtest_model::Kind;
 pub use dbtest_pytest_config::normalize;
@@ -40,6 +42,8 @@ pub enum Command {
     List,
     /// Combine shard reports (and durations files) into one.
     Merge,
+    /// Measure the selected benchmarks in the exclusive lane.
+    Bench,
 }
 
 /// Output format of `list` (and, later, of run reports on stdout).
@@ -129,6 +133,11 @@ pub struct CliArgs {
     pub cov_context: Option<String>,
     /// `--html FILE`: the self-contained HTML report.
     pub html: Option<PathBuf>,
+    /// `dbtest bench`: per-member time budget (seconds), saved runs, the gate.
+    pub bench_time: Option<f64>,
+    pub save: Option<String>,
+    pub compare: Option<String>,
+    pub fail_on_regression: Option<f64>,
 }
 
 /// Everything resolved.
@@ -200,6 +209,8 @@ pub struct Settings {
     pub coverage: Option<CoverageSettings>,
     /// `--html FILE` (absolute).
     pub html_report: Option<PathBuf>,
+    /// `dbtest bench`'s options.
+    pub bench: BenchSettings,
 }
 
 /// Failures rerun alone per run unless `--rerun-alone` says otherwise.
@@ -347,9 +358,11 @@ impl Settings {
                 context: cli.cov_context.clone(),
             },
         )?;
+        let bench = BenchSettings::from_cli(&cli)?;
         Ok(Settings {
             coverage,
             html_report: cli.html.as_ref().map(|p| cwd.join(p)),
+            bench,
             junit_xml,
             json_report,
             markdown_report,

@@ -2,6 +2,7 @@
 //! command line. Entered through the Python extension (`dbtest._core.run`) or
 //! the `dbtest-coordinator` binary, with the same JSON arguments.
 
+mod bench;
 mod cache;
 mod ci;
 mod coverage;
@@ -96,6 +97,7 @@ fn run_inner(
     let selection = pipeline::select(&settings, &collected, targets, &durations)?;
     match settings.command {
         Command::List => list::list(&settings, &collected, &selection),
+        Command::Bench => bench::bench(&settings, collected, &selection, interrupted),
         Command::Run | Command::Merge => execute::execute(
             &settings,
             collected,

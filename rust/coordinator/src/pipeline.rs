@@ -206,9 +206,13 @@ pub fn select(
     targets: Targets,
     durations: &DurationIndex,
 ) -> Result<Selection, CoordinatorError> {
-    let kinds = if settings.kinds.is_empty() {
-        // Benchmarks run only when asked for.
-        vec![Kind::Unit, Kind::Integration]
+    let kinds = if settings.command == dbtest_config::Command::Bench {
+        // Benchmarks, and the tests that take pytest-benchmark's fixture
+        // (`bench::bench` keeps those of the others).
+        vec![Kind::Unit, Kind::Integration, Kind::Benchmark]
+    } else if settings.kinds.is_empty() {
+        // Plain `dbtest` runs every benchmark once, as a smoke test.
+        vec![Kind::Unit, Kind::Integration, Kind::Benchmark]
     } else {
         settings.kinds.clone()
     };

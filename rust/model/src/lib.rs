@@ -124,6 +124,9 @@ pub struct TestItem {
     /// classes share state and rely on file order: all class tests of the module
     /// run as one block, in order, on one worker.
     pub coupled_classes: bool,
+    /// The test takes pytest-benchmark's `benchmark` fixture: `dbtest bench`
+    /// measures it (plain runs call it once).
+    pub uses_benchmark: bool,
     marks: Option<Box<StaticMarks>>,
 }
 
@@ -171,6 +174,7 @@ impl TestItem {
             kind: Kind::Unit,
             class_setup: false,
             coupled_classes: false,
+            uses_benchmark: false,
             marks: None,
         }
     }

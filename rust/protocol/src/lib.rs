@@ -7,8 +7,11 @@
 //! A frame is a big-endian `u32` body length followed by a msgpack map. Every map
 //! has a `type` key first, then the fields in the order declared here.
 
+mod bench;
 mod frame;
 mod messages;
+
+pub use bench::*;
 
 pub use frame::{encode_frame, write_frame, FrameReader, ProtocolError, MAX_FRAME_LEN};
 pub use messages::*;

@@ -182,7 +182,77 @@ fn samples() -> Vec<(&'static str, Value)> {
             })),
         ),
         ("batch_done", from(FromWorker::BatchDone(BatchDone { batch: 300 }))),
+        // The benchmark lane (`dbtest bench`).
+        (
+            "prepare",
+            to_lane(ToLane::Prepare(Prepare {
+                request: 1,
+                module: ModuleRef {
+                    path: "/home/user/project/benchmarks/bench_json.py".into(),
+                    name: "bench_json".into(),
+                    import_root: "/home/user/project/benchmarks".into(),
+                },
+                name: "json encode::compact[size=10]".into(),
+            })),
+        ),
+        ("round", to_lane(ToLane::Round(Round { slot: 2, iterations: 125_000 }))),
+        (
+            "lane_hello",
+            from_lane(FromLane::LaneHello(LaneHello {
+                protocol: PROTOCOL_VERSION,
+                pid: 4343,
+                python: "3.11.7 (main, Jan  1 2024, 00:00:00) [GCC 12.2.0]".into(),
+                implementation: "cpython".into(),
+                machine: "Linux-6.1.0-x86_64-with-glibc2.36 x86_64".into(),
+                timer: "time.perf_counter".into(),
+                timer_resolution: 5.0e-8,
+                cpu: Some(1),
+                cpu_count: 2,
+                gc_enabled: true,
+                gc_threshold: vec![700, 10, 10],
+            })),
+        ),
+        (
+            "prepared",
+            from_lane(FromLane::Prepared(Prepared {
+                request: 1,
+                baseline: Some("stdlib".into()),
+                members: vec![PreparedMember {
+                    slot: 2,
+                    name: "json encode::compact[size=10]".into(),
+                    iterations: 125_000,
+                    round_time: 0.103515625,
+                }],
+            })),
+        ),
+        (
+            "sample",
+            from_lane(FromLane::Sample(Sample {
+                slot: 2,
+                seconds: 0.1015625,
+                gc_collections: 3,
+            })),
+        ),
+        (
+            "failed",
+            from_lane(FromLane::Failed(Failed {
+                request: 1,
+                slot: None,
+                name: "json encode::compact[size=10]".into(),
+                phase: "importing".into(),
+                message: "ModuleNotFoundError: No module named 'orjson'".into(),
+                traceback: Some("Traceback (most recent call last):\n  ...\n".into()),
+            })),
+        ),
     ]
+}
+
+fn to_lane(m: ToLane) -> Value {
+    serde_json::to_value(m).unwrap()
+}
+
+fn from_lane(m: FromLane) -> Value {
+    serde_json::to_value(m).unwrap()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -199,6 +269,8 @@ fn unhex(text: &str) -> Vec<u8> {
 fn encode_value(direction: &str, value: &Value) -> Vec<u8> {
     match direction {
         "to_worker" => encode_frame(&serde_json::from_value::<ToWorker>(value.clone()).unwrap()),
+        "to_lane" => encode_frame(&serde_json::from_value::<ToLane>(value.clone()).unwrap()),
+        "from_lane" => encode_frame(&serde_json::from_value::<FromLane>(value.clone()).unwrap()),
         _ => encode_frame(&serde_json::from_value::<FromWorker>(value.clone()).unwrap()),
     }
     .unwrap()
@@ -207,7 +279,26 @@ fn encode_value(direction: &str, value: &Value) -> Vec<u8> {
 fn direction_of(name: &str) -> &'static str {
     match name {
         "config" | "run" | "extend" | "shutdown" => "to_worker",
+        "prepare" | "round" => "to_lane",
+        "lane_hello" | "prepared" | "sample" | "failed" => "from_lane",
         _ => "from_worker",
+    }
+}
+
+/// Decodes a frame in `direction` and encodes it again.
+fn roundtrip(direction: &str, frame: &[u8]) -> (Value, Vec<u8>) {
+    fn go<T: serde::de::DeserializeOwned + serde::Serialize>(frame: &[u8]) -> (Value, Vec<u8>) {
+        let msg: T = FrameReader::new(frame).next_message().unwrap().unwrap();
+        (
+            serde_json::to_value(&msg).unwrap(),
+            encode_frame(&msg).unwrap(),
+        )
+    }
+    match direction {
+        "to_worker" => go::<ToWorker>(frame),
+        "to_lane" => go::<ToLane>(frame),
+        "from_lane" => go::<FromLane>(frame),
+        _ => go::<FromWorker>(frame),
     }
 }
 
@@ -232,23 +323,7 @@ fn golden_vectors_decode_and_reencode_byte_for_byte() {
     for vector in &vectors {
         let name = vector["name"].as_str().unwrap();
         let frame = unhex(vector["hex"].as_str().unwrap());
-        let mut reader = FrameReader::new(&frame[..]);
-        let (decoded, reencoded) = match vector["direction"].as_str().unwrap() {
-            "to_worker" => {
-                let msg: ToWorker = reader.next_message().unwrap().unwrap();
-                (
-                    serde_json::to_value(&msg).unwrap(),
-                    encode_frame(&msg).unwrap(),
-                )
-            }
-            _ => {
-                let msg: FromWorker = reader.next_message().unwrap().unwrap();
-                (
-                    serde_json::to_value(&msg).unwrap(),
-                    encode_frame(&msg).unwrap(),
-                )
-            }
-        };
+        let (decoded, reencoded) = roundtrip(vector["direction"].as_str().unwrap(), &frame);
         assert_eq!(decoded, vector["value"], "{name}: decoded value");
         assert_eq!(hex(&reencoded), hex(&frame), "{name}: re-encoded bytes");
     }
@@ -274,10 +349,23 @@ fn every_message_type() -> Vec<&'static str> {
         FromWorker::Fixture(_) => "fixture",
         FromWorker::BatchDone(_) => "batch_done",
     };
+    let to_lane = |m: &ToLane| match m {
+        ToLane::Prepare(_) => "prepare",
+        ToLane::Round(_) => "round",
+        ToLane::Shutdown => "shutdown",
+    };
+    let from_lane = |m: &FromLane| match m {
+        FromLane::LaneHello(_) => "lane_hello",
+        FromLane::Prepared(_) => "prepared",
+        FromLane::Sample(_) => "sample",
+        FromLane::Failed(_) => "failed",
+    };
     let mut names = Vec::new();
     for (name, value) in samples() {
         let kind = match direction_of(name) {
             "to_worker" => to_worker(&serde_json::from_value(value).unwrap()),
+            "to_lane" => to_lane(&serde_json::from_value(value).unwrap()),
+            "from_lane" => from_lane(&serde_json::from_value(value).unwrap()),
             _ => from_worker(&serde_json::from_value(value).unwrap()),
         };
         if !names.contains(&kind) {
@@ -295,7 +383,7 @@ fn the_vectors_file_holds_every_message_type() {
     let expected = every_message_type();
     assert_eq!(
         expected.len(),
-        9,
+        15,
         "samples cover every variant: {expected:?}"
     );
     for kind in expected {

@@ -13,6 +13,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use pyo3::prelude::*;
 
+mod bench;
+
 /// Runs dbtest with the shim's JSON arguments; returns the exit code.
 /// `fork_server`: `(pid, socket fd)` of the workers' fork server the command
 /// started (see `dbtest/launch.py`); the coordinator takes both over.
@@ -171,6 +173,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge_reports, m)?)?;
     m.add_function(wrap_pyfunction!(render_report, m)?)?;
     m.add_function(wrap_pyfunction!(merge_durations, m)?)?;
+    bench::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // The exit codes, defined once (`dbtest_coordinator::exit`); the shim
     // reads them from here.
