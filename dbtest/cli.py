@@ -46,6 +46,9 @@ def _click_option(option: Option, listing: bool = False) -> Callable[[Callable[.
     elif option.kind == "choice":
         kwargs["type"] = click.Choice(list(option.choices))
         kwargs["default"] = option.default
+    elif option.kind == "optional":
+        kwargs["is_flag"] = False
+        kwargs["flag_value"] = option.flag_value
     elif option.kind == "path":
         kwargs["type"] = click.Path(file_okay=option.path_kind != "dir", dir_okay=option.path_kind != "file")
     if option.show_default:

@@ -18,7 +18,9 @@ class Option:
 
     ``kind`` is ``flag`` (true when given), ``count`` (how many times),
     ``int``/``float`` (with an inclusive ``minimum``, exclusive when
-    ``min_open``), ``choice`` (one of ``choices``), ``text`` or ``path``.
+    ``min_open``), ``choice`` (one of ``choices``), ``text``, ``path``, or
+    ``optional`` (text whose value may be left out: ``flag_value`` then; the
+    next argument is its value unless it starts with ``-``).
     ``lists``: it matters to ``dbtest list`` too (selection, output), where
     ``list_help`` describes it if ``help`` speaks of a run; the others only
     matter to a run, and ``dbtest list --help`` does not show them.
@@ -27,6 +29,7 @@ class Option:
     __slots__ = (
         "choices",
         "default",
+        "flag_value",
         "dest",
         "help",
         "kind",
@@ -56,6 +59,7 @@ class Option:
         show_default: bool = False,
         lists: bool = False,
         list_help: str = "",
+        flag_value: str | None = None,
     ) -> None:
         self.names = names
         self.dest = dest
@@ -71,6 +75,7 @@ class Option:
         self.show_default = show_default
         self.lists = lists
         self.list_help = list_help
+        self.flag_value = flag_value
 
     @property
     def takes_value(self) -> bool:
@@ -234,6 +239,34 @@ OPTIONS: tuple[Option, ...] = (
         path_kind="file",
     ),
     Option(("--collect-only",), "collect_only", "flag", "Alias of `dbtest list`."),
+    Option(
+        ("--changed",),
+        "changed",
+        "optional",
+        "Only the tests affected by what changed in the git work tree since REF (default HEAD): "
+        "tests in changed files and tests importing a changed module; last failures first, then shortest.",
+        metavar="[REF]",
+        flag_value="HEAD",
+        lists=True,
+        list_help="List only the tests affected by what changed in the git work tree since REF (default HEAD).",
+    ),
+    Option(("--explain",), "explain", "flag", "With --changed: say why each test was selected.", lists=True),
+    Option(
+        ("--budget",),
+        "budget",
+        "float",
+        "Stop dispatching tests once SECONDS have passed and name those not run (not a failure).",
+        minimum=0,
+        min_open=True,
+        metavar="SECONDS",
+    ),
+    Option(("--budget-strict",), "budget_strict", "flag", "Tests that --budget left unrun fail the run."),
+    Option(
+        ("--watch",),
+        "watch",
+        "flag",
+        "Keep running: after project files change, run the affected tests again (Ctrl-C leaves).",
+    ),
     Option(
         ("--format",),
         "output_format",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .changed import FIRST_TEST, FIRST_TEST_LIMIT
 from .formatting import log, mib, ms, secs, times
 from .generate import SLEEP_FLOOR
 from .micro import Micro
@@ -34,6 +35,8 @@ budgets (ratios from the same run; PASS/FAIL printed for each):
   per test <= 50 us; coordinator RSS growth <= 1 KiB per test (5k vs 50k tests);
   discovery + collection <= 3 ms per 100 files; selection <= 10 ms per 1,000
   tests; dbtest list <= 0.1 x pytest --collect-only -q on the 200-file suite.
+  (changed) dbtest --changed after editing one leaf module of a 500-module,
+  2,000-test project starts its first test within 200 ms.
 (b), (e) and (i) divide the test time measured by the workers in one more dbtest run
 (--json), beside its wall time; their comparison with a separate serial run, at
 the parallel capacity probed in the same run, is shown for information.
@@ -102,8 +105,10 @@ def budgets(jobs: int, suites: dict[str, SuiteResult], micro: Micro | None, over
     if "i" in suites:
         out.append(budget_in_run(jobs, suites["i"], "(i) skewed, first run", limit_i))
         out.append(budget_vs_serial(jobs, suites["i"], "(i) skewed, first run, vs a separate serial run", limit_i))
-    if micro is not None:
+    if micro is not None and "dbtest --version" in micro.figures:
         out.extend(micro_budgets(micro))
+    if micro is not None and FIRST_TEST in micro.figures:
+        out.append(within_ms("(changed) first test after a leaf edit", micro.figures[FIRST_TEST], FIRST_TEST_LIMIT))
     if overhead is not None:
         out.extend(overhead_budgets(overhead))
     return out

@@ -117,6 +117,33 @@ pub struct CliArgs {
     pub import_all: Option<bool>,
     /// `--rerun-alone N`: rerun up to N failures alone in a fresh worker.
     pub rerun_alone: Option<usize>,
+    /// `--changed [REF]`: the revision to compare the work tree with (`HEAD`).
+    pub changed: Option<String>,
+    /// `--explain`: say why each test was selected.
+    pub explain: bool,
+    /// `--budget SECONDS`.
+    pub budget: Option<f64>,
+    pub budget_strict: bool,
+    pub watch: bool,
+    /// The interpreter's `sys.path` (sent with `--changed` and `--watch`).
+    pub sys_path: Vec<PathBuf>,
+}
+
+/// The pre-commit loop's options (`--changed`, `--watch`, `--budget`).
+#[derive(Debug, Clone, Default)]
+pub struct ChangedArgs {
+    /// `--changed [REF]`: the revision to compare the work tree with (`HEAD`).
+    pub changed: Option<String>,
+    /// `--explain`: say why each test was selected (`dbtest list --changed`).
+    pub explain: bool,
+    /// `--budget SECONDS`: stop dispatching once this much time is spent.
+    pub budget: Option<f64>,
+    /// `--budget-strict`: tests the budget left unrun fail the run.
+    pub budget_strict: bool,
+    /// `--watch`: run again whenever project files change.
+    pub watch: bool,
+    /// The interpreter's `sys.path` (editable installs' source roots).
+    pub sys_path: Vec<PathBuf>,
 }
 
 /// Everything resolved.
@@ -184,6 +211,10 @@ pub struct Settings {
     pub import_all: bool,
     /// Failures rerun alone in a fresh worker, at most.
     pub rerun_alone: usize,
+    /// `--changed`, `--watch`, `--budget` (see [`ChangedArgs`]).
+    pub changed: ChangedArgs,
+    /// `[tool.dbtest] source-roots` (absolute).
+    pub source_roots: Vec<PathBuf>,
 }
 
 /// Failures rerun alone per run unless `--rerun-alone` says otherwise.
@@ -318,6 +349,11 @@ impl Settings {
         let junit_xml = report_path(&cli.junit_xml, &file.junit_xml)
             .or_else(|| addopts.junit_xml.as_ref().map(|p| cwd.join(p)));
         let json_report = report_path(&cli.json_report, &file.json_report);
+        if let Some(b) = cli.budget.filter(|b| !(*b > 0.0 && b.is_finite())) {
+            return Err(ConfigError::Invalid(format!(
+                "--budget must be a number of seconds greater than 0, not {b}"
+            )));
+        }
         let markdown_report = report_path(&cli.markdown_report, &file.markdown_report);
         Ok(Settings {
             junit_xml,
@@ -401,6 +437,20 @@ impl Settings {
             deselect: addopts.deselect,
             notes,
             extra_args: cli.extra_args.clone(),
+            source_roots: file
+                .source_roots
+                .iter()
+                .flatten()
+                .map(|p| normalize(&rootdir.join(p)))
+                .collect(),
+            changed: ChangedArgs {
+                changed: cli.changed.clone(),
+                explain: cli.explain,
+                budget: cli.budget,
+                budget_strict: cli.budget_strict,
+                watch: cli.watch,
+                sys_path: cli.sys_path.clone(),
+            },
             cwd,
             rootdir,
             config_file,

@@ -3,6 +3,7 @@
 //! the `dbtest-coordinator` binary, with the same JSON arguments.
 
 mod cache;
+mod changed;
 mod ci;
 mod error;
 mod execute;
@@ -14,6 +15,7 @@ mod plan;
 mod pytest;
 mod reports;
 mod state;
+mod watch;
 
 pub use dbtest_runner::ForkServer;
 pub use error::CoordinatorError;
@@ -58,7 +60,8 @@ pub fn list_document(args: &str) -> Result<String, CoordinatorError> {
     let settings = Settings::resolve(cli)?;
     let (collected, targets) = pipeline::collect(&settings)?;
     let durations = durations_if_needed(&settings);
-    let selection = pipeline::select(&settings, &collected, targets, &durations)?;
+    let changes = changed::ChangeSource::of(&settings);
+    let selection = pipeline::select(&settings, &collected, targets, &durations, changes.as_ref())?;
     Ok(list::list_json(&settings, &collected, &selection).to_string())
 }
 
@@ -88,11 +91,15 @@ fn run_inner(
             eprintln!("dbtest: note: {note}");
         }
     }
+    if settings.changed.watch && settings.command == Command::Run {
+        return watch::watch(&settings, fork_server, interrupted, started);
+    }
     memory_note("start");
     let (collected, targets) = pipeline::collect(&settings)?;
     memory_note("collected");
     let durations = durations_if_needed(&settings);
-    let selection = pipeline::select(&settings, &collected, targets, &durations)?;
+    let changes = changed::ChangeSource::of(&settings);
+    let selection = pipeline::select(&settings, &collected, targets, &durations, changes.as_ref())?;
     match settings.command {
         Command::List => list::list(&settings, &collected, &selection),
         Command::Run | Command::Merge => execute::execute(

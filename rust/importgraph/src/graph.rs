@@ -88,25 +88,24 @@ impl ImportGraph {
             .collect();
         let scans = parse_all(&paths, &to_parse, input.threads);
 
-        let add =
-            |graph: &mut ImportGraph, from: usize, scan: &ImportScan, root: Option<&Path>| {
-                let mut targets = Vec::new();
-                for import in &scan.imports {
-                    resolver.resolve(&graph.modules[from].path, root, import, &mut targets);
-                }
-                resolver.package_of(&graph.modules[from].path, &mut targets);
-                if let Some(line) = scan.dynamic_import {
-                    graph.dynamic.push((from, line));
-                }
-                let mut edges: Vec<usize> = targets
-                    .iter()
-                    .filter_map(|t| graph.index.get(t).copied())
-                    .filter(|&t| t != from)
-                    .collect();
-                edges.sort_unstable();
-                edges.dedup();
-                graph.imports[from] = edges;
-            };
+        let add = |graph: &mut ImportGraph, from: usize, scan: &ImportScan, root: Option<&Path>| {
+            let mut targets = Vec::new();
+            for import in &scan.imports {
+                resolver.resolve(&graph.modules[from].path, root, import, &mut targets);
+            }
+            resolver.package_of(&graph.modules[from].path, &mut targets);
+            if let Some(line) = scan.dynamic_import {
+                graph.dynamic.push((from, line));
+            }
+            let mut edges: Vec<usize> = targets
+                .iter()
+                .filter_map(|t| graph.index.get(t).copied())
+                .filter(|&t| t != from)
+                .collect();
+            edges.sort_unstable();
+            edges.dedup();
+            graph.imports[from] = edges;
+        };
         for (i, result) in scans {
             match result {
                 Ok(scan) => add(&mut graph, i, &scan, None),

@@ -95,6 +95,8 @@ fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
         shuffle: None,
         import_all: false,
         rerun_alone: 0,
+        time_budget: None,
+        planned_order: false,
     }
 }
 

@@ -77,7 +77,23 @@ pub struct RunnerOptions {
     /// Rerun up to this many failures alone in a fresh worker, to tell
     /// whether they depend on other tests (see `alone`).
     pub rerun_alone: usize,
+    /// `--budget`: no test is dispatched past this point; batches stay small
+    /// so that little is committed beyond it.
+    pub time_budget: Option<TimeBudget>,
+    /// The plan's order stands even where a module's own (pytest's) differs
+    /// (`--changed`: failures first, then the shortest).
+    pub planned_order: bool,
 }
+
+/// `--budget SECONDS`: when dispatching stops, and the budget as given.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeBudget {
+    pub deadline: Instant,
+    pub seconds: f64,
+}
+
+/// Tests in one batch at most under a time budget.
+const BUDGET_BATCH: usize = 4;
 
 /// Decides whether a test found at import time (id, tags) belongs to the run
 /// (selection, `--lf`, shard). The worker reports only tests the static pass
@@ -102,6 +118,8 @@ pub struct RunOutcome {
     /// Ids of listed tests the worker found not to be tests (see
     /// [`RunObserver::test_withdrawn`](dbtest_model::RunObserver::test_withdrawn)).
     pub withdrawn: Vec<String>,
+    /// With a time budget: the ids of the tests it left unrun.
+    pub unrun: Vec<String>,
 }
 
 /// `fork_server`: one already started (by the `dbtest` command), used for every
@@ -337,6 +355,7 @@ impl Dispatcher<'_> {
                 self.end_all(ReapMode::Kill);
                 return;
             }
+            self.check_budget();
             self.keep_workers_busy();
             self.retire_idle_workers();
             if last_tick.elapsed() >= TICK {
@@ -346,6 +365,18 @@ impl Dispatcher<'_> {
             }
             if self.finished() {
                 return;
+            }
+        }
+    }
+
+    /// `--budget`: stop dispatching once it is spent (what is running finishes).
+    fn check_budget(&mut self) {
+        if let Some(budget) = self.options.time_budget {
+            if self.outcome.stopped.is_none() && Instant::now() >= budget.deadline {
+                self.stop_dispatching(format!(
+                    "time budget of {}s spent: no more tests dispatched",
+                    budget.seconds
+                ));
             }
         }
     }
@@ -461,6 +492,12 @@ impl Dispatcher<'_> {
         self.fork_server = ForkServerState::Unused;
         self.trace.mark("workers ended");
         self.outcome.not_run = self.done.iter().filter(|d| !**d).count();
+        if self.options.time_budget.is_some() {
+            self.outcome.unrun = (0..self.done.len())
+                .filter(|&t| !self.done[t])
+                .map(|t| self.id_of(t))
+                .collect();
+        }
         self.outcome
     }
 }
