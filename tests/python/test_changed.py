@@ -136,7 +136,8 @@ def test_last_failures_first_then_shortest(repo):
     first = run_dbtest("--changed", "-j", "1", "-v", cwd=repo)
     assert first.code == 1, first
     second = run_dbtest("--changed", "-j", "1", "-v", cwd=repo)
-    order = [line.split()[1] for line in second.stdout.splitlines() if line.startswith(("PASSED", "FAILED"))]
+    # -v lists each test as it finishes: `PASSED   id (0.001s, w1)`.
+    order = [line.split()[1] for line in second.stdout.splitlines() if line.startswith(("PASSED ", "FAILED  "))]
     assert order == [
         "tests/test_mid.py::test_broken",
         "tests/test_mid.py::test_fast",

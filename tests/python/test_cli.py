@@ -151,6 +151,10 @@ def test_the_arguments_reach_the_coordinator_as_json_dumps_writes_them(value):
         ["list", "-q", "--json", "out.json", "a.py::test_x[a b]"],
         ["unit", "-xs", "--lf", "--capture", "no", "--shard", "2/4", "--color=no"],
         ["-j4", "-mslow", "--durations", "0", "--retries=2", "--flaky-result", "fail", "--format", "json"],
+        ["--changed", "-j", "2"],
+        ["tests", "--changed"],
+        ["list", "--changed", "main", "--explain", "--budget", "3", "--budget-strict"],
+        ["--changed=HEAD~1", "--watch", "-q"],
     ],
 )
 def test_the_fast_parser_reads_a_command_line_as_click_does(argv):
