@@ -68,4 +68,4 @@ def test_pre_commit_try_repo_runs_the_affected_tests(project):
     assert "Failed" in output, output
     assert "tests/test_mid.py::test_doubled" in output, output
     assert "test_other" not in output, output
-    assert "2 failed" in output, output
+    assert "1 passed, 1 failed" in output, output

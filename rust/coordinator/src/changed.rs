@@ -6,7 +6,7 @@
 
 use crate::error::CoordinatorError;
 use crate::pipeline::Collected;
-use dbtest_changes::{Change, ProjectBounds, Scope};
+use dbtest_changes::{Change, Changes, ProjectBounds, Scope};
 use dbtest_config::Settings;
 use dbtest_discovery::{relative_id_path, DiscoveryOptions};
 use dbtest_importgraph::{GraphInput, ImportGraph, ParsedFile, RootHints};
@@ -62,18 +62,25 @@ impl Traced {
 }
 
 /// Where the changes come from.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum ChangeSource {
-    /// `--changed REV`: git's word on the work tree.
-    Git(String),
+    /// `--changed REV`: git's word on the work tree, asked on a thread of its
+    /// own as soon as the run starts, so that it overlaps collection.
+    Git {
+        revision: String,
+        answer: std::thread::JoinHandle<Result<Changes, dbtest_changes::GitError>>,
+    },
     /// `--watch`: the files the watcher saw change (`label` names them).
     Files { label: String, files: Vec<Change> },
 }
 
 impl ChangeSource {
-    /// The one `--changed` asks for, if it does.
+    /// The one `--changed` asks for, if it does (git is asked at once).
     pub fn of(settings: &Settings) -> Option<ChangeSource> {
-        settings.changed.changed.clone().map(ChangeSource::Git)
+        let revision = settings.changed.changed.clone()?;
+        let (cwd, asked) = (settings.cwd.clone(), revision.clone());
+        let answer = std::thread::spawn(move || dbtest_changes::changed_since(&cwd, &asked));
+        Some(ChangeSource::Git { revision, answer })
     }
 }
 
@@ -81,18 +88,23 @@ impl ChangeSource {
 pub fn trace(
     settings: &Settings,
     collected: &Collected,
-    source: &ChangeSource,
+    source: ChangeSource,
 ) -> Result<Traced, CoordinatorError> {
     let started = std::time::Instant::now();
     let (revision, label, files) = match source {
-        ChangeSource::Git(revision) => (
-            Some(revision.clone()),
-            format!("--changed {revision}"),
-            dbtest_changes::changed_since(&settings.cwd, revision)
-                .map_err(|e| CoordinatorError::Usage(e.to_string()))?
-                .files,
-        ),
-        ChangeSource::Files { label, files } => (None, label.clone(), files.clone()),
+        ChangeSource::Git { revision, answer } => {
+            let changes = answer
+                .join()
+                .map_err(|_| CoordinatorError::Internal("asking git what changed failed".into()))?
+                .map_err(|e| CoordinatorError::Usage(e.to_string()))?;
+            let files = under_rootdir(changes, &settings.rootdir);
+            (
+                Some(revision.clone()),
+                format!("--changed {revision}"),
+                files,
+            )
+        }
+        ChangeSource::Files { label, files } => (None, label, files),
     };
     let changes = dbtest_changes::Changes {
         toplevel: settings.rootdir.clone(),
@@ -150,6 +162,33 @@ pub fn trace(
         );
     }
     Ok(traced)
+}
+
+/// git's paths (under its top level, symbolic links resolved) as paths under
+/// the rootdir as the settings spell it (which may go through a symbolic link).
+fn under_rootdir(changes: Changes, rootdir: &std::path::Path) -> Vec<Change> {
+    let (Ok(top), Ok(root)) = (changes.toplevel.canonicalize(), rootdir.canonicalize()) else {
+        return changes.files;
+    };
+    let Ok(inner) = root.strip_prefix(&top) else {
+        return changes.files; // the rootdir is above the repository: paths compare as they are
+    };
+    changes
+        .files
+        .into_iter()
+        .map(|mut change| {
+            let rel = change
+                .path
+                .strip_prefix(&changes.toplevel)
+                .ok()
+                .and_then(|p| p.strip_prefix(inner).ok())
+                .map(|p| rootdir.join(p));
+            if let Some(path) = rel {
+                change.path = path;
+            }
+            change
+        })
+        .collect()
 }
 
 /// What is the project's, for the change rules.
@@ -216,4 +255,29 @@ fn build_graph(
         missing,
         threads: dbtest_config::default_jobs(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dbtest_changes::Status;
+
+    #[test]
+    fn git_paths_are_spelled_as_the_rootdir_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        std::fs::create_dir_all(real.join("proj/pkg")).unwrap();
+        std::os::unix::fs::symlink(&real, tmp.path().join("link")).unwrap();
+        let top = real.canonicalize().unwrap();
+        let changes = Changes {
+            toplevel: top.clone(),
+            files: vec![Change {
+                path: top.join("proj/pkg/a.py"),
+                status: Status::Modified,
+            }],
+        };
+        let rootdir = tmp.path().join("link/proj");
+        let files = under_rootdir(changes, &rootdir);
+        assert_eq!(files[0].path, rootdir.join("pkg/a.py"));
+    }
 }

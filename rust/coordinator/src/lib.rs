@@ -58,10 +58,10 @@ pub fn run_json(
 pub fn list_document(args: &str) -> Result<String, CoordinatorError> {
     let cli = dbtest_config::parse_cli_json(args)?;
     let settings = Settings::resolve(cli)?;
+    let changes = changed::ChangeSource::of(&settings);
     let (collected, targets) = pipeline::collect(&settings)?;
     let durations = durations_if_needed(&settings);
-    let changes = changed::ChangeSource::of(&settings);
-    let selection = pipeline::select(&settings, &collected, targets, &durations, changes.as_ref())?;
+    let selection = pipeline::select(&settings, &collected, targets, &durations, changes)?;
     Ok(list::list_json(&settings, &collected, &selection).to_string())
 }
 
@@ -95,11 +95,11 @@ fn run_inner(
         return watch::watch(&settings, fork_server, interrupted, started);
     }
     memory_note("start");
+    let changes = changed::ChangeSource::of(&settings);
     let (collected, targets) = pipeline::collect(&settings)?;
     memory_note("collected");
     let durations = durations_if_needed(&settings);
-    let changes = changed::ChangeSource::of(&settings);
-    let selection = pipeline::select(&settings, &collected, targets, &durations, changes.as_ref())?;
+    let selection = pipeline::select(&settings, &collected, targets, &durations, changes)?;
     match settings.command {
         Command::List => list::list(&settings, &collected, &selection),
         Command::Run | Command::Merge => execute::execute(

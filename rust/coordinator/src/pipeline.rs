@@ -215,7 +215,7 @@ pub fn select(
     collected: &Collected,
     targets: Targets,
     durations: &DurationIndex,
-    changes: Option<&ChangeSource>,
+    changes: Option<ChangeSource>,
 ) -> Result<Selection, CoordinatorError> {
     let kinds = if settings.kinds.is_empty() {
         // Benchmarks run only when asked for.

@@ -114,10 +114,9 @@ fn run_once(
     started: Instant,
     changes: Option<ChangeSource>,
 ) -> i32 {
-    let outcome = pipeline::collect(settings).and_then(|(collected, targets)| {
+    let outcome = pipeline::collect(settings).and_then(move |(collected, targets)| {
         let durations = crate::cache::duration_index(settings);
-        let selection =
-            pipeline::select(settings, &collected, targets, &durations, changes.as_ref())?;
+        let selection = pipeline::select(settings, &collected, targets, &durations, changes)?;
         crate::execute::execute(
             settings,
             collected,
