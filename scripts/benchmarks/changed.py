@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .commands import BenchError
 from .context import Context
+from .formatting import log, ms
 from .stats import median
 
 PACKAGES = 50
@@ -98,4 +99,9 @@ def run_changed(ctx: Context) -> dict[str, float]:
         if rep:  # the first run warms the caches (bytecode, durations)
             firsts.append(min(stamps) - began)
             walls.append(ended - began)
-    return {FIRST_TEST: median(firsts), WHOLE_RUN: median(walls)}
+    figures = {FIRST_TEST: median(firsts), WHOLE_RUN: median(walls)}
+    log(f"(changed) {' '.join(argv[-4:])} after editing {leaf.relative_to(root)}, {len(firsts)} runs")
+    for name, value in figures.items():
+        log(f"    {name:<72} {ms(value):>10}")
+    log(f"    first test: min {ms(min(firsts))}, max {ms(max(firsts))}")
+    return figures
