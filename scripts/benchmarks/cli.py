@@ -55,7 +55,7 @@ from .profiles import Profiles, run_profiles
 from .report import machine_lines, render
 from .suites import SUITE_KEYS, SUITES, SuiteResult, run_suite
 
-ALL_SECTIONS = (*SUITE_KEYS, "micro", "changed", "overhead", "profile")
+ALL_SECTIONS = (*SUITE_KEYS, "micro", "overhead", "profile", "changed")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -3,10 +3,12 @@
 //! `pyproject.toml`. The command line wins.
 
 mod addopts;
+mod changed;
 mod file;
 mod testpaths;
 
 pub use addopts::AddOpts;
+pub use changed::ChangedArgs;
 use dbtest_model::Kind;
 pub use dbtest_pytest_config::normalize;
 pub use dbtest_pytest_config::{PytestConfig, PytestConfigError, PytestSettings, Strategy};
@@ -126,23 +128,6 @@ pub struct CliArgs {
     pub budget_strict: bool,
     pub watch: bool,
     /// The interpreter's `sys.path` (sent with `--changed` and `--watch`).
-    pub sys_path: Vec<PathBuf>,
-}
-
-/// The pre-commit loop's options (`--changed`, `--watch`, `--budget`).
-#[derive(Debug, Clone, Default)]
-pub struct ChangedArgs {
-    /// `--changed [REF]`: the revision to compare the work tree with (`HEAD`).
-    pub changed: Option<String>,
-    /// `--explain`: say why each test was selected (`dbtest list --changed`).
-    pub explain: bool,
-    /// `--budget SECONDS`: stop dispatching once this much time is spent.
-    pub budget: Option<f64>,
-    /// `--budget-strict`: tests the budget left unrun fail the run.
-    pub budget_strict: bool,
-    /// `--watch`: run again whenever project files change.
-    pub watch: bool,
-    /// The interpreter's `sys.path` (editable installs' source roots).
     pub sys_path: Vec<PathBuf>,
 }
 

@@ -224,13 +224,7 @@ pub(crate) fn execute(
         shuffle: settings.shuffle,
         import_all: settings.import_all,
         rerun_alone: settings.rerun_alone,
-        time_budget: settings
-            .changed
-            .budget
-            .map(|seconds| dbtest_runner::TimeBudget {
-                deadline: started + std::time::Duration::from_secs_f64(seconds),
-                seconds,
-            }),
+        time_budget: crate::budget::time_budget(settings, started),
         planned_order: selection.changed.is_some(),
     };
     // Tests found at import are admitted if selected. Workers report only tests
@@ -297,7 +291,7 @@ pub(crate) fn execute(
     // Appending the few early results avoids copying the many others.
     let mut results = outcome.results;
     results.append(&mut early);
-    report_unrun(&outcome.unrun, settings, report_files.on_stdout());
+    crate::budget::report_unrun(&outcome.unrun, settings, report_files.on_stdout());
     reporter.finish(&RunSummary {
         results: &results,
         elapsed: started.elapsed(),
@@ -477,32 +471,6 @@ fn planned_tests(
         elsewhere: Vec::new(),
         withdrawn: Vec::new(),
     })
-}
-
-/// Tests a time budget left unrun, named (a few, then how many more).
-fn report_unrun(unrun: &[String], settings: &Settings, on_stdout: bool) {
-    const SHOWN: usize = 20;
-    if unrun.is_empty() {
-        return;
-    }
-    let strict = if settings.changed.budget_strict {
-        " (--budget-strict: this fails the run)"
-    } else {
-        ""
-    };
-    // After the progress line, which has no end of line yet.
-    let mut text = format!("\nnot run within the time budget{strict}:\n");
-    for id in unrun.iter().take(SHOWN) {
-        text.push_str(&format!("  {id}\n"));
-    }
-    if unrun.len() > SHOWN {
-        text.push_str(&format!("  ... and {} more\n", unrun.len() - SHOWN));
-    }
-    let _ = if on_stdout {
-        write!(std::io::stderr(), "{text}")
-    } else {
-        write!(std::io::stdout(), "{text}")
-    };
 }
 
 fn cache_dir_text(settings: &Settings) -> String {

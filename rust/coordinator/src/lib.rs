@@ -2,6 +2,7 @@
 //! command line. Entered through the Python extension (`dbtest._core.run`) or
 //! the `dbtest-coordinator` binary, with the same JSON arguments.
 
+mod budget;
 mod cache;
 mod changed;
 mod ci;

@@ -144,7 +144,7 @@ impl Dispatcher<'_> {
                 None => usize::MAX,
             };
             let budget = if self.options.time_budget.is_some() {
-                budget.min(super::BUDGET_BATCH)
+                budget.min(super::budget::BUDGET_BATCH)
             } else {
                 budget
             };

@@ -10,6 +10,7 @@
 
 mod alone;
 mod batches;
+mod budget;
 mod faults;
 mod pool;
 mod results;
@@ -21,6 +22,7 @@ use crate::scheduler::{quantize, ModuleFlags, Order, Scheduler, TestEntry};
 use crate::spawn::SpawnSpec;
 use alone::Check;
 use batches::InFlight;
+pub use budget::TimeBudget;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_model::{mean_duration, RunObserver, TestResult};
 use dbtest_protocol::{FromWorker, PROTOCOL_VERSION};
@@ -84,16 +86,6 @@ pub struct RunnerOptions {
     /// (`--changed`: failures first, then the shortest).
     pub planned_order: bool,
 }
-
-/// `--budget SECONDS`: when dispatching stops, and the budget as given.
-#[derive(Debug, Clone, Copy)]
-pub struct TimeBudget {
-    pub deadline: Instant,
-    pub seconds: f64,
-}
-
-/// Tests in one batch at most under a time budget.
-const BUDGET_BATCH: usize = 4;
 
 /// Decides whether a test found at import time (id, tags) belongs to the run
 /// (selection, `--lf`, shard). The worker reports only tests the static pass
@@ -369,18 +361,6 @@ impl Dispatcher<'_> {
         }
     }
 
-    /// `--budget`: stop dispatching once it is spent (what is running finishes).
-    fn check_budget(&mut self) {
-        if let Some(budget) = self.options.time_budget {
-            if self.outcome.stopped.is_none() && Instant::now() >= budget.deadline {
-                self.stop_dispatching(format!(
-                    "time budget of {}s spent: no more tests dispatched",
-                    budget.seconds
-                ));
-            }
-        }
-    }
-
     fn wait_time(&self) -> Duration {
         let mut wait = TICK;
         for live in self.slots.iter().flatten() {
@@ -493,10 +473,7 @@ impl Dispatcher<'_> {
         self.trace.mark("workers ended");
         self.outcome.not_run = self.done.iter().filter(|d| !**d).count();
         if self.options.time_budget.is_some() {
-            self.outcome.unrun = (0..self.done.len())
-                .filter(|&t| !self.done[t])
-                .map(|t| self.id_of(t))
-                .collect();
+            self.outcome.unrun = self.unrun_ids();
         }
         self.outcome
     }
