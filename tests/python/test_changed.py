@@ -209,3 +209,33 @@ def test_watch_reruns_the_affected_tests_and_leaves_on_ctrl_c(repo):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_source_roots_are_found_and_configurable(project):
+    root = project(
+        {
+            "src/app/__init__.py": "",
+            "src/app/core.py": "X = 1\n",
+            "lib/vendored/__init__.py": "",
+            "lib/vendored/tool.py": "Y = 2\n",
+            "tests/test_app.py": "from app.core import X\n\n\ndef test_x():\n    assert X == 1\n",
+            "tests/test_tool.py": "from vendored.tool import Y\n\n\ndef test_y():\n    assert Y == 2\n",
+        }
+    )
+    (root / ".gitignore").write_text(".dbtest/\n__pycache__/\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "layout")
+    edit(root, "src/app/core.py")
+    edit(root, "lib/vendored/tool.py")
+    # src/ is a source root by itself; lib/ only once configured.
+    listed = run_dbtest("list", "--changed", "--explain", cwd=root)
+    assert listed.stdout.splitlines() == ["tests/test_app.py::test_x  (tests/test_app.py -> app.core)"], listed
+    (root / "pyproject.toml").write_text('[tool.dbtest]\nsource-roots = ["lib"]\n')
+    git(root, "add", "pyproject.toml")
+    git(root, "commit", "-q", "-m", "config")
+    listed = run_dbtest("list", "--changed", "--explain", cwd=root)
+    assert listed.stdout.splitlines() == [
+        "tests/test_app.py::test_x  (tests/test_app.py -> app.core)",
+        "tests/test_tool.py::test_y  (tests/test_tool.py -> vendored.tool)",
+    ], listed
