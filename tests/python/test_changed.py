@@ -239,3 +239,17 @@ def test_source_roots_are_found_and_configurable(project):
         "tests/test_app.py::test_x  (tests/test_app.py -> app.core)",
         "tests/test_tool.py::test_y  (tests/test_tool.py -> vendored.tool)",
     ], listed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["list", "--explain"], "dbtest: error: --explain says why --changed selected each test: give --changed too"),
+        (["--budget-strict"], "dbtest: error: --budget-strict goes with --budget SECONDS"),
+        (["list", "--watch"], "dbtest: error: --watch runs tests again and again: dbtest list does not take it"),
+    ],
+)
+def test_options_that_go_together(repo, args, message):
+    run = run_dbtest(*args, cwd=repo)
+    assert run.code == 4, run
+    assert run.stderr.strip() == message, run

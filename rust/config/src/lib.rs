@@ -334,11 +334,7 @@ impl Settings {
         let junit_xml = report_path(&cli.junit_xml, &file.junit_xml)
             .or_else(|| addopts.junit_xml.as_ref().map(|p| cwd.join(p)));
         let json_report = report_path(&cli.json_report, &file.json_report);
-        if let Some(b) = cli.budget.filter(|b| !(*b > 0.0 && b.is_finite())) {
-            return Err(ConfigError::Invalid(format!(
-                "--budget must be a number of seconds greater than 0, not {b}"
-            )));
-        }
+        changed::check(&cli)?;
         let markdown_report = report_path(&cli.markdown_report, &file.markdown_report);
         Ok(Settings {
             junit_xml,
