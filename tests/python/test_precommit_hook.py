@@ -49,8 +49,10 @@ def test_pre_commit_try_repo_runs_the_affected_tests(project):
     git(root, "add", "pkg/core.py")
     env = {
         **os.environ,
-        # Installing dbtest builds its extension: reuse what this checkout compiled.
-        "CARGO_TARGET_DIR": str(REPO / "target"),
+        # Installing dbtest builds its extension: in a target directory of the
+        # test's own, kept between runs. Not the checkout's: cargo would take the
+        # clone's artifacts for its own (same relative paths), stale ones included.
+        "CARGO_TARGET_DIR": str(REPO / "target" / "pre-commit-cargo"),
         "PRE_COMMIT_HOME": str(REPO / "target" / "pre-commit-home"),
         "NO_COLOR": "1",
     }
