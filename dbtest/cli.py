@@ -57,6 +57,9 @@ def _click_option(option: Option, listing: bool = False) -> Callable[[Callable[.
     elif option.kind == "optional_texts":
         # click's optional value: the flag value stands for "given without one".
         kwargs.update(multiple=True, is_flag=False, flag_value=_NO_VALUE, callback=_no_value_as_none)
+    elif option.kind == "optional":
+        kwargs["is_flag"] = False
+        kwargs["flag_value"] = option.flag_value
     elif option.kind == "path":
         kwargs["type"] = click.Path(file_okay=option.path_kind != "dir", dir_okay=option.path_kind != "file")
     if option.show_default:

@@ -18,11 +18,12 @@ class Option:
 
     ``kind`` is ``flag`` (true when given), ``count`` (how many times),
     ``int``/``float`` (with an inclusive ``minimum``, exclusive when
-    ``min_open``), ``choice`` (one of ``choices``), ``text`` or ``path``;
-    ``texts`` is a repeatable ``text`` (a tuple of its values), and
-    ``optional_texts`` one whose value may be left out, as pytest-cov's
-    ``--cov`` (argparse's ``nargs="?"``: the next argument is its value unless
-    it starts with ``-``; left out, it is None in the tuple).
+    ``min_open``), ``choice`` (one of ``choices``), ``text``, ``path``, or
+    ``optional`` (text whose value may be left out: ``flag_value`` then; the
+    next argument is its value unless it starts with ``-``); ``texts`` is a
+    repeatable ``text`` (a tuple of its values), and ``optional_texts`` a
+    repeatable ``optional``, as pytest-cov's ``--cov`` (left out, the value is
+    None in the tuple).
     ``lists``: it matters to ``dbtest list`` too (selection, output), where
     ``list_help`` describes it if ``help`` speaks of a run; the others only
     matter to a run, and ``dbtest list --help`` does not show them.
@@ -31,6 +32,7 @@ class Option:
     __slots__ = (
         "choices",
         "default",
+        "flag_value",
         "dest",
         "help",
         "kind",
@@ -60,6 +62,7 @@ class Option:
         show_default: bool = False,
         lists: bool = False,
         list_help: str = "",
+        flag_value: str | None = None,
     ) -> None:
         self.names = names
         self.dest = dest
@@ -77,6 +80,7 @@ class Option:
         self.show_default = show_default
         self.lists = lists
         self.list_help = list_help
+        self.flag_value = flag_value
 
     @property
     def takes_value(self) -> bool:
@@ -300,6 +304,34 @@ OPTIONS: tuple[Option, ...] = (
         "bench: exit 1 if a benchmark is slower than in --compare's run by more than PCT percent, significantly.",
         minimum=0,
         metavar="PCT",
+    ),
+    Option(
+        ("--changed",),
+        "changed",
+        "optional",
+        "Only the tests affected by what changed in the git work tree since REF (default HEAD): "
+        "tests in changed files and tests importing a changed module; last failures first, then shortest.",
+        metavar="[REF]",
+        flag_value="HEAD",
+        lists=True,
+        list_help="List only the tests affected by what changed in the git work tree since REF (default HEAD).",
+    ),
+    Option(("--explain",), "explain", "flag", "With --changed: say why each test was selected.", lists=True),
+    Option(
+        ("--budget",),
+        "budget",
+        "float",
+        "Stop dispatching tests once SECONDS have passed and name those not run (not a failure).",
+        minimum=0,
+        min_open=True,
+        metavar="SECONDS",
+    ),
+    Option(("--budget-strict",), "budget_strict", "flag", "Tests that --budget left unrun fail the run."),
+    Option(
+        ("--watch",),
+        "watch",
+        "flag",
+        "Keep running: after project files change, run the affected tests again (Ctrl-C leaves).",
     ),
     Option(
         ("--format",),

@@ -55,6 +55,13 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
                 i += value is not None
                 params[option.dest] = (*params[option.dest], value)
                 continue
+            if option.kind == "optional" and not equals:
+                # As click: the next argument is the value unless it is an option.
+                if i < len(args) and not args[i].startswith("-"):
+                    params[option.dest], i = args[i], i + 1
+                else:
+                    params[option.dest] = option.flag_value
+                continue
             text, i = (inline, i) if equals else _next(args, i)
             if text is None or not _set_value(params, option, text):
                 return None
@@ -69,6 +76,8 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
             if not option.takes_value:
                 _set_flag(params, option)
                 continue
+            if option.kind == "optional":
+                return None  # no short spelling: left to click
             if letters:
                 text, letters = letters, ""
             else:

@@ -152,6 +152,8 @@ def _arguments(command: str, kinds: list[str], params: dict[str, Any], extra_arg
         # Not given: the configuration decides.
         "import_all": params.pop("import_all") or None,
         "extra_args": list(extra_args),
+        # Editable installs put the project's source roots here (`--changed`'s import graph).
+        "sys_path": list(sys.path) if params.get("changed") is not None or params.get("watch") else [],
         "pytest_version": pytest_version(),
         **params,
     }

@@ -27,6 +27,8 @@ Suites:
      "not comparable" with its reason
   g and h also time dbtest on 5,000 plain trivial tests of the same layout in
   the same rounds: what the feature costs dbtest.
+  changed  dbtest --changed on a git project of 500 modules and 2,000 tests after
+     one leaf module is edited: when the first affected test starts
 
 Micro-figures: interpreter and `dbtest --version` start-up, `dbtest list` on
 a small project, worker start-up (spawn to hello, spawn to first result),
@@ -48,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .budgets import BUDGETS_HELP, budgets, print_budgets
+from .changed import run_changed
 from .commands import BenchError
 from .context import Context, calibrate_spin
 from .environment import DEFAULT_OUTPUT, DEFAULT_VENV, prepare_env, run_environment
@@ -60,7 +63,7 @@ from .profiles import Profiles, run_profiles
 from .report import machine_lines, render
 from .suites import SUITE_KEYS, SUITES, SuiteResult, run_suite
 
-ALL_SECTIONS = (*SUITE_KEYS, "peers", "micro", "overhead", "profile")
+ALL_SECTIONS = (*SUITE_KEYS, "peers", "micro", "overhead", "profile", "changed")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -115,6 +118,9 @@ def run_sections(ctx: Context, sections: set[str]) -> Sections:
         if not tree.exists():
             gen_trivial_packages(tree)
         micro = run_micro(ctx, tree)
+    if "changed" in sections:
+        micro = micro or Micro()
+        micro.figures.update(run_changed(ctx))
     if "overhead" in sections or "profile" in sections:
         overhead = run_overhead(ctx)
     if "profile" in sections:

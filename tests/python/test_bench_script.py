@@ -62,8 +62,9 @@ def collected_ids(root: Path, keyword: str | None = None) -> list[str]:
 def test_help_names_every_section_and_budget(tmp_path: Path) -> None:
     done = bench("--help", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "a,b,c,d,e,f,g,h,i,peers,micro,overhead,profile" in done.stdout
+    assert "a,b,c,d,e,f,g,h,i,peers,micro,overhead,profile,changed" in done.stdout
     assert "coordinator peak RSS on 100,000 trivial tests (2,000 files) <= 60 MiB" in done.stdout
+    assert "(changed) dbtest --changed after editing one leaf module of a 500-module," in done.stdout
     assert "(i) first run (no durations, --no-cache) <= 1.25 x max(longest test, test" in done.stdout
     assert "(c) -j 8 wall <= 1.2 x its sleep floor" in done.stdout
     assert "(h) dbtest <= 2 x dbtest on the same 5,000 plain tests" in done.stdout
@@ -306,3 +307,14 @@ def test_the_first_run_suite_never_lets_dbtest_read_durations(tmp_path: Path) ->
     except Exception:  # noqa: BLE001 - the recorded run wrote no report; only its command matters
         pass
     assert "--no-cache" in ran[-1], ran
+
+
+def test_the_changed_project_has_its_modules_tests_and_leaf(tmp_path: Path) -> None:
+    from benchmarks.changed import AFFECTED_TESTS, gen_changed_project
+
+    leaf = gen_changed_project(tmp_path)
+    assert leaf == tmp_path / "app" / "p00" / "m0.py"
+    assert len(list((tmp_path / "app").rglob("m*.py"))) == 500
+    assert len(collected_ids(tmp_path)) == 2000
+    importers = [p.name for p in (tmp_path / "tests").glob("*.py") if "from app.p00." in p.read_text()]
+    assert len(importers) * 20 == AFFECTED_TESTS

@@ -155,6 +155,10 @@ def test_the_arguments_reach_the_coordinator_as_json_dumps_writes_them(value):
         # pytest-cov's options: `--cov` takes the next word unless it is an option.
         ["--cov", "--cov=src", "--cov", "pkg", "--cov-report", "term-missing", "--cov-report=xml:c.xml", "tests"],
         ["--cov-fail-under", "80", "--cov-branch", "--no-cov", "--cov-context", "test", "--html", "r.html", "--cov"],
+        ["--changed", "-j", "2"],
+        ["tests", "--changed"],
+        ["list", "--changed", "main", "--explain", "--budget", "3", "--budget-strict"],
+        ["--changed=HEAD~1", "--watch", "-q"],
     ],
 )
 def test_the_fast_parser_reads_a_command_line_as_click_does(argv):

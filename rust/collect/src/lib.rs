@@ -18,7 +18,7 @@ use dbtest_model::{TestFile, TestItem};
 pub use parametrize::{EmptySet, IdOptions, LongStrings};
 pub use project::Project;
 pub use rules::NameRules;
-pub use summary::SyntaxError;
+pub use summary::{ImportRef, ImportScan, SyntaxError};
 
 /// A file that could not be collected (unreadable or not valid Python).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +52,11 @@ pub struct FileCollection {
     /// The module may define tests the static pass cannot see; importing it is the
     /// only way to know.
     pub dynamic: bool,
-    /// Modules it imports at top level, as written (for change detection).
+    /// Modules it imports at top level, as written.
     pub imported_modules: Vec<String>,
+    /// Every import it makes, wherever written, when the project asked for
+    /// them ([`Project::scan_imports`]): the import graph's edges from it.
+    pub imports: Option<ImportScan>,
     /// It has module-level set-up or teardown (`setUpModule`, `setup_module`...):
     /// its tests stay on one worker, so that it runs once.
     pub module_setup: bool,
@@ -75,8 +78,8 @@ pub fn collect_source(
     source: &str,
     project: &Project,
 ) -> FileCollection {
-    match parse::summarize(source) {
-        Ok(summary) => {
+    match parse::summarize_with(source, project.scan_imports) {
+        Ok(mut summary) => {
             let module = items::module_items(file_index, file, &summary, project);
             let module_setup = summary
                 .functions
@@ -87,6 +90,7 @@ pub fn collect_source(
                 error: None,
                 dynamic: module.dynamic,
                 imported_modules: summary.imported_modules,
+                imports: summary.import_scan.take(),
                 module_setup,
             }
         }
@@ -101,6 +105,18 @@ pub fn collect_source(
             ..FileCollection::default()
         },
     }
+}
+
+/// Every import of the module at `path`, wherever written (a module that
+/// holds no tests: nothing else of it matters to the import graph).
+pub fn scan_file_imports(path: &std::path::Path) -> Result<ImportScan, String> {
+    let bytes = read_source(path).map_err(|e| format!("cannot read: {e}"))?;
+    let source = match std::str::from_utf8(&bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&bytes),
+    };
+    parse::scan_imports(&source)
+        .map_err(|e| format!("syntax error at line {}: {}", e.line, e.message))
 }
 
 /// Reads and collects one file.

@@ -28,6 +28,9 @@ pub struct Project {
     pub id_options: IdOptions,
     /// Which names are tests.
     pub name_rules: NameRules,
+    /// Also list every import of each test file ([`FileCollection::imports`](crate::FileCollection::imports)),
+    /// for the import graph (`--changed`).
+    pub scan_imports: bool,
 }
 
 impl Project {

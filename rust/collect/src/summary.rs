@@ -175,6 +175,8 @@ pub struct ModuleSummary {
     /// Top-level code that may define tests the static pass cannot see
     /// (loops, star imports, imported test classes, `globals()` writes...).
     pub dynamic: bool,
+    /// Every import, wherever written: only when asked for (`--changed`).
+    pub import_scan: Option<ImportScan>,
 }
 
 /// A syntax error with its 1-based position.
@@ -183,4 +185,26 @@ pub struct SyntaxError {
     pub line: u32,
     pub column: u32,
     pub message: String,
+}
+
+/// One import as written: `import a.b` (`module` `a.b`), `from ..a import b, c`
+/// (`level` 2, `module` `a`, `names` `[b, c]`), `from . import x` (`module` empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRef {
+    /// Leading dots of a relative import; 0 for an absolute one.
+    pub level: u32,
+    pub module: String,
+    /// The names of a `from` import (each may be a submodule); empty otherwise.
+    pub names: Vec<String>,
+    pub line: u32,
+}
+
+/// Every import of a module, top level or not (functions, `TYPE_CHECKING`
+/// blocks, literal `importlib.import_module` calls).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportScan {
+    pub imports: Vec<ImportRef>,
+    /// Line of the first `importlib.import_module(name)` or `__import__(name)`
+    /// whose name is not a literal: what it loads is unknown.
+    pub dynamic_import: Option<u32>,
 }

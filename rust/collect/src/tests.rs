@@ -495,3 +495,37 @@ fn module_level_set_up_is_noticed() {
     );
     assert!(!method.module_setup, "only module-level functions count");
 }
+
+#[test]
+fn imports_are_listed_from_the_same_parse_only_when_asked() {
+    let source = "import os\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import types\n\
+                  def test_a():\n    from ..helpers import make\n    import importlib\n    importlib.import_module(name)\n";
+    assert!(collect("tests/test_a.py", source).imports.is_none());
+    let mut project = Project::new();
+    project.scan_imports = true;
+    let c = collect_source(0, &file("tests/test_a.py"), source, &project);
+    assert_eq!(ids(&c), ["tests/test_a.py::test_a"]);
+    let scan = c.imports.unwrap();
+    let written: Vec<(u32, &str, Vec<&str>)> = scan
+        .imports
+        .iter()
+        .map(|i| {
+            (
+                i.level,
+                i.module.as_str(),
+                i.names.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        written,
+        [
+            (0, "os", vec![]),
+            (0, "typing", vec!["TYPE_CHECKING"]),
+            (0, "pkg", vec!["types"]),
+            (2, "helpers", vec!["make"]),
+            (0, "importlib", vec![]),
+        ]
+    );
+    assert_eq!(scan.dynamic_import, Some(8));
+}

@@ -31,6 +31,9 @@ pub struct FileConfig {
     pub import_all: Option<bool>,
     /// Failures rerun alone in a fresh worker, at most (0: none).
     pub rerun_alone: Option<usize>,
+    /// Directories the project's imports resolve against, relative to the
+    /// project root (`--changed`'s import graph), before those found.
+    pub source_roots: Option<Vec<String>>,
 }
 
 /// What a flaky test (failed, then passed on a retry) does to the run.
@@ -41,7 +44,7 @@ pub enum FlakyResult {
 }
 
 /// The keys `[tool.dbtest]` takes, in the order the documentation gives them.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "paths",
     "test-patterns",
     "bench-patterns",
@@ -59,6 +62,7 @@ pub const KEYS: [&str; 17] = [
     "markdown-report",
     "import-all",
     "rerun-alone",
+    "source-roots",
 ];
 
 /// The values `shard-mode` (and `--shard-mode`) takes.
@@ -122,6 +126,11 @@ pub fn load_file_config(pyproject: &Path) -> Result<Option<FileConfig>, ConfigEr
 fn check(config: &mut FileConfig, key: &str, value: &Value) -> Result<(), String> {
     let wrong = |allowed: &str| format!("{key} must be {allowed}, not {}", shown(value));
     match key {
+        "source-roots" => {
+            config.source_roots = Some(
+                strings(value).ok_or_else(|| wrong("a list of directories, such as [\"src\"]"))?,
+            )
+        }
         "paths" | "test-patterns" | "bench-patterns" => {
             let list = strings(value).ok_or_else(|| {
                 let example = if key == "paths" {

@@ -4,12 +4,14 @@
 
 mod addopts;
 mod bench;
+mod changed;
 mod coverage;
 mod file;
 mod testpaths;
 
 pub use addopts::AddOpts;
 pub use bench::{BenchSettings, DEFAULT_BENCH_TIME};
+pub use changed::ChangedArgs;
 pub use coverage::{CoverageArgs, CoverageReport, CoverageSettings};
 use dbtest_model::Kind;
 pub use dbtest_pytest_config::normalize;
@@ -138,6 +140,16 @@ pub struct CliArgs {
     pub save: Option<String>,
     pub compare: Option<String>,
     pub fail_on_regression: Option<f64>,
+    /// `--changed [REF]`: the revision to compare the work tree with (`HEAD`).
+    pub changed: Option<String>,
+    /// `--explain`: say why each test was selected.
+    pub explain: bool,
+    /// `--budget SECONDS`.
+    pub budget: Option<f64>,
+    pub budget_strict: bool,
+    pub watch: bool,
+    /// The interpreter's `sys.path` (sent with `--changed` and `--watch`).
+    pub sys_path: Vec<PathBuf>,
 }
 
 /// Everything resolved.
@@ -211,6 +223,10 @@ pub struct Settings {
     pub html_report: Option<PathBuf>,
     /// `dbtest bench`'s options.
     pub bench: BenchSettings,
+    /// `--changed`, `--watch`, `--budget` (see [`ChangedArgs`]).
+    pub changed: ChangedArgs,
+    /// `[tool.dbtest] source-roots` (absolute).
+    pub source_roots: Vec<PathBuf>,
 }
 
 /// Failures rerun alone per run unless `--rerun-alone` says otherwise.
@@ -345,6 +361,7 @@ impl Settings {
         let junit_xml = report_path(&cli.junit_xml, &file.junit_xml)
             .or_else(|| addopts.junit_xml.as_ref().map(|p| cwd.join(p)));
         let json_report = report_path(&cli.json_report, &file.json_report);
+        changed::check(&cli)?;
         let markdown_report = report_path(&cli.markdown_report, &file.markdown_report);
         let coverage = CoverageSettings::resolve(
             &addopts.coverage,
@@ -444,6 +461,20 @@ impl Settings {
             deselect: addopts.deselect,
             notes,
             extra_args: cli.extra_args.clone(),
+            source_roots: file
+                .source_roots
+                .iter()
+                .flatten()
+                .map(|p| normalize(&rootdir.join(p)))
+                .collect(),
+            changed: ChangedArgs {
+                changed: cli.changed.clone(),
+                explain: cli.explain,
+                budget: cli.budget,
+                budget_strict: cli.budget_strict,
+                watch: cli.watch,
+                sys_path: cli.sys_path.clone(),
+            },
             cwd,
             rootdir,
             config_file,

@@ -277,6 +277,7 @@ fn fixture_benchmarks(
         exact: true,
         owners: None,
         whole: selection.whole,
+        changed: None,
     };
     // The workers inherit these (the fixture reads them).
     std::env::set_var("DBTEST_BENCH_DIR", dir.path());

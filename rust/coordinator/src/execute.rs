@@ -5,7 +5,9 @@ use crate::ci::{bazel_test_env, process_env};
 use crate::error::CoordinatorError;
 use crate::exit;
 use crate::pipeline::{Collected, Selection};
-use crate::plan::{apply_last_failed, build_plan, collection_error_results, Rerun};
+use crate::plan::{
+    apply_last_failed, build_plan, collection_error_results, order_for_feedback, Rerun,
+};
 use crate::reports::{build_report, ReportFiles, RunFacts};
 use crate::state;
 use dbtest_config::Settings;
@@ -69,7 +71,14 @@ pub(crate) fn execute(
     let cache = cache_dir.map(|d| Cache::new(d.to_path_buf()));
     let previous_failures = cache_dir.map(state::last_failed).unwrap_or_default();
     let rerun = apply_last_failed(settings, &collected, selection, &previous_failures);
-    let (plan, mut early) = build_plan(&collected, &rerun, &durations);
+    let (mut plan, mut early) = build_plan(&collected, &rerun, &durations);
+    if selection.changed.is_some() {
+        order_for_feedback(&mut plan, &previous_failures);
+    }
+    let changed_line = selection
+        .changed
+        .as_ref()
+        .map(|t| t.summary(crate::list::selected_files(&collected, selection)));
     let mut collection_errors = collection_error_results(&collected);
     // Every shard collects every file; a file's collection error is reported
     // once, by the shard that owns the file, or merged reports would hold it
@@ -102,6 +111,15 @@ pub(crate) fn execute(
             let _ = writeln!(std::io::stdout(), "{note}");
         }
     }
+    if let Some(line) = &changed_line {
+        if !settings.quiet {
+            let _ = if report_files.on_stdout() {
+                writeln!(std::io::stderr(), "{line}")
+            } else {
+                writeln!(std::io::stdout(), "{line}")
+            };
+        }
+    }
     if let Some(seed) = settings.shuffle {
         // Printed even with -q: a failure that depends on the order needs it.
         let line = format!("shuffled with seed {seed} (`--seed {seed}` repeats this order)");
@@ -128,7 +146,12 @@ pub(crate) fn execute(
     if plan.modules.is_empty() && early.is_empty() {
         let elapsed = started.elapsed();
         drop(reporter);
+        let nothing_affected = crate::list::nothing_affected(selection);
         let line = match selection.shard() {
+            _ if nothing_affected => format!(
+                "no tests ran in {:.2}s (the changes reach no test)",
+                elapsed.as_secs_f64(),
+            ),
             Some(spec) if empty_shard => format!(
                 "no tests ran in {:.2}s (shard {spec} got none of the selection)",
                 elapsed.as_secs_f64()
@@ -154,7 +177,7 @@ pub(crate) fn execute(
             };
             report_files.write(&build_report(facts, settings, &[], &[]));
         }
-        return Ok(if empty_shard {
+        return Ok(if empty_shard || nothing_affected {
             exit::OK
         } else {
             exit::NO_TESTS
@@ -199,12 +222,15 @@ pub(crate) fn execute(
         retries: settings.retries,
         max_tests_per_worker: settings.max_tests_per_worker,
         max_worker_rss: settings.max_worker_rss,
-        longest_first: true,
+        // `--changed` has its own order (failures, then shortest first).
+        longest_first: selection.changed.is_none(),
         shuffle: settings.shuffle,
         import_all: settings.import_all,
         rerun_alone: settings.rerun_alone,
         coverage,
         epoch: started,
+        time_budget: crate::budget::time_budget(settings, started),
+        planned_order: selection.changed.is_some(),
     };
     // Tests found at import are admitted if selected. Workers report only tests
     // the static pass missed (they are told every static name of the module).
@@ -290,6 +316,7 @@ pub(crate) fn execute(
             }
         }
     };
+    crate::budget::report_unrun(&outcome.unrun, settings, report_files.on_stdout());
     reporter.finish(&RunSummary {
         section: coverage
             .as_ref()
@@ -360,7 +387,9 @@ pub(crate) fn execute(
     let counts = dbtest_report::Counts::of(&results);
     Ok(if outcome.interrupted {
         exit::INTERRUPTED
-    } else if counts.any_failure(settings.flaky_fails) || coverage.is_some_and(|c| c.below_minimum)
+    } else if counts.any_failure(settings.flaky_fails)
+        || coverage.is_some_and(|c| c.below_minimum)
+        || (settings.changed.budget_strict && !outcome.unrun.is_empty())
     {
         exit::TESTS_FAILED
     } else if results.is_empty() && outcome.not_run == 0 && !empty_shard {

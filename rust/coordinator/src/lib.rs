@@ -3,7 +3,9 @@
 //! the `dbtest-coordinator` binary, with the same JSON arguments.
 
 mod bench;
+mod budget;
 mod cache;
+mod changed;
 mod ci;
 mod coverage;
 mod error;
@@ -16,6 +18,7 @@ mod plan;
 mod pytest;
 mod reports;
 mod state;
+mod watch;
 
 pub use dbtest_runner::ForkServer;
 pub use error::CoordinatorError;
@@ -58,9 +61,10 @@ pub fn run_json(
 pub fn list_document(args: &str) -> Result<String, CoordinatorError> {
     let cli = dbtest_config::parse_cli_json(args)?;
     let settings = Settings::resolve(cli)?;
+    let changes = changed::ChangeSource::of(&settings);
     let (collected, targets) = pipeline::collect(&settings)?;
     let durations = durations_if_needed(&settings);
-    let selection = pipeline::select(&settings, &collected, targets, &durations)?;
+    let selection = pipeline::select(&settings, &collected, targets, &durations, changes)?;
     Ok(list::list_json(&settings, &collected, &selection).to_string())
 }
 
@@ -90,11 +94,15 @@ fn run_inner(
             eprintln!("dbtest: note: {note}");
         }
     }
+    if settings.changed.watch && settings.command == Command::Run {
+        return watch::watch(&settings, fork_server, interrupted, started);
+    }
     memory_note("start");
+    let changes = changed::ChangeSource::of(&settings);
     let (collected, targets) = pipeline::collect(&settings)?;
     memory_note("collected");
     let durations = durations_if_needed(&settings);
-    let selection = pipeline::select(&settings, &collected, targets, &durations)?;
+    let selection = pipeline::select(&settings, &collected, targets, &durations, changes)?;
     match settings.command {
         Command::List => list::list(&settings, &collected, &selection),
         Command::Bench => bench::bench(&settings, collected, &selection, interrupted),

@@ -20,10 +20,17 @@ pub(crate) fn list(
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match settings.format {
         Format::Json => writeln!(out, "{}", list_json(settings, collected, selection)),
-        _ => selection
-            .items
-            .iter()
-            .try_for_each(|&i| writeln!(out, "{}", collected.items[i].id)),
+        _ => selection.items.iter().try_for_each(|&i| {
+            let item = &collected.items[i];
+            match selection
+                .changed
+                .as_ref()
+                .filter(|_| settings.changed.explain)
+            {
+                Some(traced) => writeln!(out, "{}  ({})", item.id, traced.because(item.file)),
+                None => writeln!(out, "{}", item.id),
+            }
+        }),
     }
     .and_then(|()| out.flush());
     match written {
@@ -50,8 +57,17 @@ pub(crate) fn list(
             );
         }
     }
+    if let Some(traced) = &selection.changed {
+        if settings.format == Format::Console && !settings.quiet {
+            eprintln!("{}", traced.summary(selected_files(collected, selection)));
+        }
+    }
     Ok(if !collected.errors.is_empty() {
         exit::TESTS_FAILED
+    } else if selection.items.is_empty() && nothing_affected(selection) {
+        // `--changed` after changes no test depends on: nothing to do, which
+        // a pre-commit hook must not take for a failure.
+        exit::OK
     } else if selection.items.is_empty()
         && (selection.shard().is_none() || selection.whole.is_empty())
     {
@@ -60,6 +76,26 @@ pub(crate) fn list(
     } else {
         exit::OK
     })
+}
+
+/// Under `--changed`: the changes reach no test (rather than selecting tests
+/// that `-k` or the like then left out).
+pub(crate) fn nothing_affected(selection: &Selection) -> bool {
+    selection
+        .changed
+        .as_ref()
+        .is_some_and(|t| t.everything.is_none() && t.chains.iter().all(Option::is_none))
+}
+
+/// Test files the selection holds tests of.
+pub(crate) fn selected_files(collected: &Collected, selection: &Selection) -> usize {
+    let mut files: Vec<usize> = selection
+        .items
+        .iter()
+        .map(|&i| collected.items[i].file)
+        .collect();
+    files.dedup();
+    files.len()
 }
 
 /// Files among the selected ones that may define tests only an import reveals.
@@ -89,7 +125,7 @@ pub(crate) fn list_json(
         .iter()
         .map(|&i| {
             let item = &collected.items[i];
-            serde_json::json!({
+            let mut test = serde_json::json!({
                 "id": item.id,
                 "file": collected.files[item.file].rel,
                 "name": item.name(),
@@ -100,7 +136,11 @@ pub(crate) fn list_json(
                 "tags": item.tags(),
                 "skip": item.skip(),
                 "timeout": item.timeout(),
-            })
+            });
+            if let Some(traced) = &selection.changed {
+                test["because"] = traced.because(item.file).into();
+            }
+            test
         })
         .collect();
     let errors: Vec<serde_json::Value> = collected
@@ -109,10 +149,17 @@ pub(crate) fn list_json(
         .map(|e| serde_json::json!({"file": e.rel, "line": e.line, "column": e.column, "message": e.message}))
         .collect();
     // Ids and files are relative to the rootdir (found as pytest finds it).
-    serde_json::json!({
+    let mut document = serde_json::json!({
         "version": 1,
         "rootdir": settings.rootdir.to_string_lossy(),
         "tests": tests,
         "errors": errors,
-    })
+    });
+    if let Some(traced) = &selection.changed {
+        document["changed"] = serde_json::json!({
+            "revision": traced.revision,
+            "everything": traced.everything,
+        });
+    }
+    document
 }

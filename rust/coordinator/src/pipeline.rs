@@ -2,6 +2,7 @@
 //! static collection, selection. Nothing here imports Python code.
 
 use crate::cache::DurationIndex;
+use crate::changed::{ChangeSource, Traced};
 use crate::ci::{process_env, resolve_shard};
 use crate::error::CoordinatorError;
 use dbtest_collect::CollectError;
@@ -26,6 +27,9 @@ pub struct Collected {
     pub module_setup: Vec<bool>,
     pub items: Vec<TestItem>,
     pub errors: Vec<CollectError>,
+    /// Per file: every import it makes (only under `--changed`, for the
+    /// import graph).
+    pub imports: Vec<Option<dbtest_collect::ImportScan>>,
 }
 
 pub struct Selection {
@@ -44,6 +48,8 @@ pub struct Selection {
     pub owners: Option<ShardOwners>,
     /// The whole selection, before sharding: the same in every shard.
     pub whole: WholeSelection,
+    /// Under `--changed`: what the changes reach, and why.
+    pub changed: Option<Traced>,
 }
 
 impl Selection {
@@ -145,7 +151,8 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
     } else {
         dbtest_config::default_jobs()
     };
-    let project = crate::pytest::collect_project(settings);
+    let mut project = crate::pytest::collect_project(settings);
+    project.scan_imports = settings.changed.changed.is_some() || settings.changed.watch;
     let (files, collections) = dbtest_collect::collect_discovered(threads, &project, |found| {
         discover_each(&targets.roots, &options, found)
     })?;
@@ -163,7 +170,9 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
     let mut dynamic = Vec::with_capacity(files.len());
     let mut imports_pytest = Vec::with_capacity(files.len());
     let mut module_setup = Vec::with_capacity(files.len());
-    for collection in collections {
+    let mut imports = Vec::with_capacity(files.len());
+    for mut collection in collections {
+        imports.push(collection.imports.take());
         dynamic.push(collection.dynamic);
         module_setup.push(collection.module_setup);
         imports_pytest.push(collection.imported_modules.iter().any(|m| {
@@ -182,6 +191,7 @@ pub fn collect(settings: &Settings) -> Result<(Collected, Targets), CoordinatorE
             module_setup,
             items,
             errors,
+            imports,
         },
         targets,
     ))
@@ -198,13 +208,14 @@ fn shard_spec(settings: &Settings) -> Result<Option<ShardSpec>, CoordinatorError
     resolve_shard(request, &process_env).map_err(|e| CoordinatorError::Usage(e.to_string()))
 }
 
-/// Applies `-k`, `-m`, kinds, node ids and `--shard` to the collected items.
-/// `durations` balance duration-mode shards.
+/// Applies `-k`, `-m`, kinds, node ids, the changes (`--changed`) and
+/// `--shard` to the collected items. `durations` balance duration-mode shards.
 pub fn select(
     settings: &Settings,
     collected: &Collected,
     targets: Targets,
     durations: &DurationIndex,
+    changes: Option<ChangeSource>,
 ) -> Result<Selection, CoordinatorError> {
     let kinds = if settings.command == dbtest_config::Command::Bench {
         // Benchmarks, and the tests that take pytest-benchmark's fixture
@@ -244,7 +255,14 @@ pub fn select(
             })
             .collect(),
     };
-    let items = dbtest_select::select(&collected.items, &criteria);
+    let mut items = dbtest_select::select(&collected.items, &criteria);
+    let changed = match changes {
+        Some(source) => Some(crate::changed::trace(settings, collected, source)?),
+        None => None,
+    };
+    if let Some(traced) = &changed {
+        items.retain(|&i| traced.selects_file(collected.items[i].file));
+    }
 
     // Named tests that static collection cannot find are a usage error, unless
     // their file may define tests only an import reveals.
@@ -274,6 +292,7 @@ pub fn select(
             let file = &collected.files[f];
             collected.dynamic[f]
                 && !file.is_benchmark
+                && changed.as_ref().is_none_or(|t| t.selects_file(f))
                 && criteria.may_select_in_file(&file.rel, Kind::of_test(&file.rel, &[]))
         })
         .collect();
@@ -323,5 +342,6 @@ pub fn select(
         exact: targets.exact,
         owners,
         whole,
+        changed,
     })
 }

@@ -161,6 +161,40 @@ pub(crate) fn build_plan(
     )
 }
 
+/// `--changed`'s order: modules holding last run's failures first, then the
+/// others by recorded duration, shortest first; within a module, failures
+/// first, then the shortest (a class that must stay together keeps its place).
+/// A test never timed counts as the mean of those that were.
+pub(crate) fn order_for_feedback(plan: &mut Plan, failed: &BTreeSet<String>) {
+    let mean = dbtest_model::mean_duration(
+        plan.modules
+            .iter()
+            .flat_map(|m| m.tests.iter().filter_map(|t| t.estimate)),
+    )
+    .unwrap_or(0.0);
+    let estimate = |t: &PlannedTest| t.estimate.unwrap_or(mean);
+    for module in &mut plan.modules {
+        let prefix = format!("{}::", module.rel);
+        let failed_here = |t: &PlannedTest| failed.contains(&format!("{prefix}{}", t.name));
+        module.first = module.tests.iter().any(failed_here);
+        let slots: Vec<usize> = (0..module.tests.len())
+            .filter(|&i| module.tests[i].group.is_none())
+            .collect();
+        let mut loose: Vec<PlannedTest> = slots.iter().map(|&i| module.tests[i].clone()).collect();
+        loose.sort_by(|a, b| {
+            failed_here(b)
+                .cmp(&failed_here(a))
+                .then(estimate(a).total_cmp(&estimate(b)))
+        });
+        for (slot, test) in slots.into_iter().zip(loose) {
+            module.tests[slot] = test;
+        }
+    }
+    let total = |m: &PlannedModule| m.tests.iter().map(estimate).sum::<f64>();
+    plan.modules
+        .sort_by(|a, b| b.first.cmp(&a.first).then(total(a).total_cmp(&total(b))));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +225,7 @@ mod tests {
                 skip,
             ],
             errors: Vec::new(),
+            imports: vec![None],
         }
     }
 
@@ -217,5 +252,57 @@ mod tests {
             1,
             "the static skip is reported without a worker"
         );
+    }
+
+    fn planned(rel: &str, tests: &[(&str, Option<f64>)]) -> PlannedModule {
+        let mut module = build_plan(&collected(), &rerun(), &DurationIndex::default())
+            .0
+            .modules
+            .remove(0);
+        module.rel = rel.into();
+        module.tests = tests
+            .iter()
+            .map(|(name, estimate)| PlannedTest {
+                name: (*name).into(),
+                group: None,
+                timeout: None,
+                estimate: *estimate,
+            })
+            .collect();
+        module
+    }
+
+    #[test]
+    fn feedback_order_is_failures_first_then_shortest() {
+        let mut plan = Plan {
+            modules: vec![
+                planned("slow.py", &[("a", Some(3.0)), ("b", Some(1.0))]),
+                planned("fast.py", &[("c", Some(0.5)), ("d", Some(0.1))]),
+                planned("broken.py", &[("e", Some(0.2)), ("f", Some(9.0))]),
+            ],
+        };
+        let failed: BTreeSet<String> = ["broken.py::f".to_string()].into();
+        order_for_feedback(&mut plan, &failed);
+        let order: Vec<String> = plan
+            .modules
+            .iter()
+            .flat_map(|m| {
+                m.tests
+                    .iter()
+                    .map(move |t| format!("{}::{}", m.rel, t.name))
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "broken.py::f",
+                "broken.py::e",
+                "fast.py::d",
+                "fast.py::c",
+                "slow.py::b",
+                "slow.py::a"
+            ]
+        );
+        assert!(plan.modules[0].first && !plan.modules[1].first);
     }
 }

@@ -145,29 +145,7 @@ pub fn discover_each(
             }
             continue;
         }
-        let walker = ignore::WalkBuilder::new(&root)
-            // Hidden directories are skipped by `norecursedirs`' `.*`, as in pytest.
-            .hidden(false)
-            // `.gitignore` only: ripgrep's `.ignore` files are not a Python
-            // convention, and looking for them costs a `stat` per directory.
-            .ignore(false)
-            .git_ignore(true)
-            .git_exclude(true)
-            .git_global(false)
-            .require_git(false)
-            .parents(true)
-            .filter_entry({
-                // The walker keeps its filter for its whole life: it owns copies.
-                let (norecurse, ignored) = (norecurse.clone(), ignored.clone());
-                move |entry| {
-                    !(entry.depth() > 0
-                        && entry.file_type().is_some_and(|t| t.is_dir())
-                        && (is_skipped_dir(entry.path(), &norecurse)
-                            || ignored.contains(entry.path())))
-                }
-            })
-            .build();
-        for entry in walker {
+        for entry in walk(&root, &norecurse, &ignored) {
             let entry = entry.map_err(|e| DiscoveryError::Walk {
                 path: root.display().to_string(),
                 message: e.to_string(),
@@ -186,6 +164,64 @@ pub fn discover_each(
         }
     }
     Ok(())
+}
+
+/// Every Python file (`*.py`) under `roots`, with the walk's rules (`.gitignore`,
+/// `norecursedirs`, virtualenvs, `__pycache__`, `--ignore`), sorted: the
+/// project's modules, for its import graph.
+pub fn python_files(
+    roots: &[PathBuf],
+    options: &DiscoveryOptions,
+) -> Result<Vec<PathBuf>, DiscoveryError> {
+    let norecurse = glob_set(&options.norecursedirs)?;
+    let ignored = Ignored {
+        paths: options.ignore.clone(),
+        globs: glob_set(&options.ignore_glob)?,
+    };
+    let mut found = Vec::new();
+    for root in roots.iter().filter(|r| r.is_dir()) {
+        for entry in walk(root, &norecurse, &ignored) {
+            let entry = entry.map_err(|e| DiscoveryError::Walk {
+                path: root.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let path = entry.path();
+            if entry.file_type().is_some_and(|t| t.is_file())
+                && path.extension().is_some_and(|e| e == "py")
+                && !ignored.contains(path)
+            {
+                found.push(path.to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// The walk under `root`: `.gitignore` honoured, skipped directories left out.
+fn walk(root: &Path, norecurse: &GlobSet, ignored: &Ignored) -> ignore::Walk {
+    ignore::WalkBuilder::new(root)
+        // Hidden directories are skipped by `norecursedirs`' `.*`, as in pytest.
+        .hidden(false)
+        // `.gitignore` only: ripgrep's `.ignore` files are not a Python
+        // convention, and looking for them costs a `stat` per directory.
+        .ignore(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .require_git(false)
+        .parents(true)
+        .filter_entry({
+            // The walker keeps its filter for its whole life: it owns copies.
+            let (norecurse, ignored) = (norecurse.clone(), ignored.clone());
+            move |entry| {
+                !(entry.depth() > 0
+                    && entry.file_type().is_some_and(|t| t.is_dir())
+                    && (is_skipped_dir(entry.path(), &norecurse) || ignored.contains(entry.path())))
+            }
+        })
+        .build()
 }
 
 fn file_name_matches(set: &GlobSet, path: &Path) -> bool {

@@ -97,6 +97,8 @@ fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
         rerun_alone: 0,
         coverage: None,
         epoch: std::time::Instant::now(),
+        time_budget: None,
+        planned_order: false,
     }
 }
 

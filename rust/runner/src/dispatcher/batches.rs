@@ -103,7 +103,8 @@ impl Dispatcher<'_> {
             && head
                 .current()
                 .is_some_and(|test| self.table[test].estimate < PREFETCH_LAST_BELOW);
-        if self.options.max_failures.is_none() && (short_batch || on_short_last) {
+        let stops_early = self.options.max_failures.is_some() || self.options.time_budget.is_some();
+        if !stops_early && (short_batch || on_short_last) {
             2
         } else {
             1
@@ -141,6 +142,11 @@ impl Dispatcher<'_> {
                 Some(max) if live.tests_sent >= max => return,
                 Some(max) => max - live.tests_sent,
                 None => usize::MAX,
+            };
+            let budget = if self.options.time_budget.is_some() {
+                budget.min(super::budget::BUDGET_BATCH)
+            } else {
+                budget
             };
             let idle = live.inflight.is_empty();
             let sent = if idle {
@@ -231,7 +237,7 @@ impl Dispatcher<'_> {
         let everything = known + imported.unlisted.len();
         let wanted: Vec<usize> = imported.order.iter().map(|&p| p as usize).collect();
         // Under --shuffle the drawn order stands (the worker's is still checked).
-        let follow_order = self.options.shuffle.is_none();
+        let follow_order = self.options.shuffle.is_none() && !self.options.planned_order;
         if !wanted.is_empty() && !is_permutation(&wanted, everything) {
             return self.protocol_violation(
                 slot,

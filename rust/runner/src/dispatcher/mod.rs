@@ -10,6 +10,7 @@
 
 mod alone;
 mod batches;
+mod budget;
 mod faults;
 mod pool;
 mod results;
@@ -21,6 +22,7 @@ use crate::scheduler::{quantize, ModuleFlags, Order, Scheduler, TestEntry};
 use crate::spawn::SpawnSpec;
 use alone::Check;
 use batches::InFlight;
+pub use budget::TimeBudget;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_model::{mean_duration, RunObserver, TestResult};
 use dbtest_protocol::{FromWorker, PROTOCOL_VERSION};
@@ -81,6 +83,12 @@ pub struct RunnerOptions {
     pub epoch: Instant,
     /// `--cov`: how workers measure coverage (`None`: they do not).
     pub coverage: Option<dbtest_protocol::CoverageOptions>,
+    /// `--budget`: no test is dispatched past this point; batches stay small
+    /// so that little is committed beyond it.
+    pub time_budget: Option<TimeBudget>,
+    /// The plan's order stands even where a module's own (pytest's) differs
+    /// (`--changed`: failures first, then the shortest).
+    pub planned_order: bool,
 }
 
 /// Decides whether a test found at import time (id, tags) belongs to the run
@@ -106,6 +114,8 @@ pub struct RunOutcome {
     /// Ids of listed tests the worker found not to be tests (see
     /// [`RunObserver::test_withdrawn`](dbtest_model::RunObserver::test_withdrawn)).
     pub withdrawn: Vec<String>,
+    /// With a time budget: the ids of the tests it left unrun.
+    pub unrun: Vec<String>,
 }
 
 /// `fork_server`: one already started (by the `dbtest` command), used for every
@@ -349,6 +359,7 @@ impl Dispatcher<'_> {
                 self.end_all(ReapMode::Kill);
                 return;
             }
+            self.check_budget();
             self.keep_workers_busy();
             self.retire_idle_workers();
             if last_tick.elapsed() >= TICK {
@@ -473,6 +484,9 @@ impl Dispatcher<'_> {
         self.fork_server = ForkServerState::Unused;
         self.trace.mark("workers ended");
         self.outcome.not_run = self.done.iter().filter(|d| !**d).count();
+        if self.options.time_budget.is_some() {
+            self.outcome.unrun = self.unrun_ids();
+        }
         self.outcome
     }
 }

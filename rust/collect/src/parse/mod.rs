@@ -1,5 +1,8 @@
 //! The one module that knows the Python parser (ruff's). It reduces a module's
-//! AST to a [`ModuleSummary`]; swapping parsers means rewriting only this file.
+//! AST to a [`ModuleSummary`] (and, in `imports.rs`, to its [`ImportScan`]);
+//! swapping parsers means rewriting only this module.
+
+mod imports;
 
 use crate::summary::*;
 use ruff_python_ast::{self as ast, Expr, Stmt};
@@ -8,21 +11,45 @@ use ruff_text_size::{Ranged, TextSize};
 
 /// Parses `source` and summarises its top level.
 pub fn summarize(source: &str) -> Result<ModuleSummary, SyntaxError> {
+    summarize_with(source, false)
+}
+
+/// Parses `source` and summarises its top level, and with `scan_imports` every
+/// import it makes anywhere ([`ModuleSummary::import_scan`]), from the same parse.
+pub fn summarize_with(source: &str, scan_imports: bool) -> Result<ModuleSummary, SyntaxError> {
     let index = LineIndex::from_source_text(source);
-    let parsed = ruff_python_parser::parse_module(source).map_err(|err| {
+    let parsed = parse(source, &index)?;
+    let mut walker = Walker {
+        index: &index,
+        summary: ModuleSummary::default(),
+    };
+    walker.module(&parsed.syntax().body);
+    if scan_imports {
+        walker.summary.import_scan = Some(imports::scan(&parsed.syntax().body, &index));
+    }
+    Ok(walker.summary)
+}
+
+/// Every import `source` makes, wherever it is written (for modules that hold
+/// no tests: the import graph needs nothing else of them).
+pub fn scan_imports(source: &str) -> Result<ImportScan, SyntaxError> {
+    let index = LineIndex::from_source_text(source);
+    let parsed = parse(source, &index)?;
+    Ok(imports::scan(&parsed.syntax().body, &index))
+}
+
+fn parse(
+    source: &str,
+    index: &LineIndex,
+) -> Result<ruff_python_parser::Parsed<ast::ModModule>, SyntaxError> {
+    ruff_python_parser::parse_module(source).map_err(|err| {
         let location = index.line_column(err.location.start(), source);
         SyntaxError {
             line: location.line.get() as u32,
             column: location.column.get() as u32,
             message: err.error.to_string(),
         }
-    })?;
-    let mut walker = Walker {
-        index: &index,
-        summary: ModuleSummary::default(),
-    };
-    walker.module(&parsed.syntax().body);
-    Ok(walker.summary)
+    })
 }
 
 struct Walker<'a> {
