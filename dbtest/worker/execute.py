@@ -102,7 +102,14 @@ class Runner:
             duration = perf_counter() - start
             if fresh:
                 stack.absorb()
-            self._import_failed(batch, module_name, len(names), exc, duration)
+            count = len(names)
+            if not names and message["run_unlisted"]:
+                # No test of the module is known to carry the error: it is
+                # reported for the module itself (the empty name, the file's
+                # id), as pytest reports a collection error.
+                send(protocol.imported(batch, duration, [protocol.discovered("", [])], []))
+                count = len(wait_for_extend(batch)["unlisted"])
+            self._import_failed(batch, module_name, count, exc, duration)
             send(protocol.batch_done(batch))
             return
         import_time = perf_counter() - start

@@ -403,3 +403,63 @@ def test_run_directories_of_dead_coordinators_are_removed(tmp_path):
     run = run_dbtest("--no-cache", str(FIXTURES / "skeleton"), env={"TMPDIR": str(temp)})
     assert run.last_line.startswith("4 passed, 1 failed"), run
     assert sorted(p.name for p in temp.iterdir()) == sorted([alive.name, unrelated.name])
+
+
+IMPORT_ONLY_MODULE = """
+import pytest
+import a_module_that_is_not_installed
+
+CASES = [n for n in range(3)]
+
+
+@pytest.mark.parametrize("n", CASES)
+def test_case(n):
+    pass
+"""
+
+SKIPPED_IMPORT_ONLY_MODULE = """
+import pytest
+
+pytest.skip("no backend here", allow_module_level=True)
+
+CASES = [n for n in range(3)]
+
+
+@pytest.mark.parametrize("n", CASES)
+def test_case(n):
+    pass
+"""
+
+
+def test_a_module_whose_tests_only_an_import_shows_is_not_lost_when_the_import_fails(project, tmp_path):
+    """Its error (or module-level skip) is reported under the file's id, as
+    pytest reports a collection error, whatever `-k` says and in one shard of a
+    matrix; it used to vanish from the run and its counts."""
+    root = project(
+        {
+            "tests/test_broken.py": IMPORT_ONLY_MODULE,
+            "tests/test_skipped.py": SKIPPED_IMPORT_ONLY_MODULE,
+            "tests/test_fine.py": "def test_fine():\n    pass\n",
+        }
+    )
+    report = tmp_path / "report.json"
+    run = run_dbtest("tests", "-j", "2", "--json", str(report), cwd=root)
+    assert run.code == 1, run
+    assert run.last_line.startswith("1 passed, 0 failed, 1 error, 1 skipped"), run
+    assert "ERROR tests/test_broken.py - cannot import test_broken: ModuleNotFoundError" in run.stdout, run
+    outcomes = {t["id"]: t["outcome"] for t in json.loads(report.read_text())["tests"]}
+    assert outcomes == {
+        "tests/test_fine.py::test_fine": "passed",
+        "tests/test_broken.py": "error",
+        "tests/test_skipped.py": "skipped",
+    }
+
+    selected = run_dbtest("tests", "-k", "fine", cwd=root)
+    assert "ERROR tests/test_broken.py" in selected.stdout, selected
+    assert selected.last_line.startswith("1 passed, 0 failed, 1 error"), selected
+
+    errors = 0
+    for shard in ("1/2", "2/2"):
+        part = run_dbtest("tests", "--shard", shard, cwd=root)
+        errors += part.stdout.count("ERROR tests/test_broken.py")
+    assert errors == 1

@@ -240,8 +240,13 @@ pub(crate) fn execute(
     let elsewhere: RefCell<Vec<String>> = RefCell::new(Vec::new());
     let record_elsewhere = plan_info.is_some();
     let admit = |id: &str, tags: &[String]| {
-        let selected = criteria.matches(id, Kind::of_test(id, tags), tags)
-            && only.is_none_or(|failed| failed.contains(id));
+        // A module that failed to import before any test of it was known is
+        // reported under its path alone, whatever selects tests: pytest shows
+        // collection errors whatever `-k` or `--lf` say.
+        let module_error = !id.contains("::");
+        let selected = module_error
+            || (criteria.matches(id, Kind::of_test(id, tags), tags)
+                && only.is_none_or(|failed| failed.contains(id)));
         // Tests only an import reveals belong to exactly one shard (the rule is
         // `ShardOwners`'), which imports their module too.
         match &selection.owners {

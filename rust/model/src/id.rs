@@ -10,6 +10,17 @@
 //! `dbtest/worker/names.py` is the Python twin; both are checked against
 //! `workers/golden/ids.json`.
 
+/// The id of the test `name` of the file `rel`. The empty name stands for the
+/// module itself: a module that failed to import before any of its tests was
+/// known is reported as pytest reports a collection error, under its path.
+pub fn node_id(rel: &str, name: &str) -> String {
+    if name.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{rel}::{name}")
+    }
+}
+
 /// A test's name within its module: `Class::method[params]`, `function`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TestName<'a> {

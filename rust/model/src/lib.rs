@@ -14,7 +14,7 @@ pub use observer::{RunObserver, Running};
 mod id;
 mod result;
 
-pub use id::{path_of, TestId, TestName};
+pub use id::{node_id, path_of, TestId, TestName};
 pub use result::{ResultDetail, TestResult};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

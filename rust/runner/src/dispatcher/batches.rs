@@ -341,7 +341,7 @@ impl Dispatcher<'_> {
         let rel = &self.modules[module].rel;
         let mut chosen = Vec::new();
         for (index, found) in unlisted.iter().enumerate() {
-            let id = format!("{rel}::{}", found.name);
+            let id = dbtest_model::node_id(rel, &found.name);
             if !(self.select_unlisted)(&id, &found.tags) {
                 continue;
             }

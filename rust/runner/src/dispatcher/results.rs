@@ -198,9 +198,9 @@ impl Dispatcher<'_> {
         result
     }
 
-    /// `<module rel>::<name>`: built when needed rather than stored per test.
+    /// `<module rel>::<name>` (see [`dbtest_model::node_id`]): built when needed rather than stored per test.
     pub(super) fn id_of(&self, test: usize) -> String {
         let entry = &self.table[test];
-        format!("{}::{}", self.modules[entry.module].rel, entry.name)
+        dbtest_model::node_id(&self.modules[entry.module].rel, &entry.name)
     }
 }
