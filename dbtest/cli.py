@@ -28,6 +28,7 @@ _fork_server: tuple[int, int] | None = None
 # What follows `--` on the command line: options of the project's conftests
 # (their `pytest_addoption`), handed to the workers as they are.
 _extra_args: list[str] = []
+_pytest_args: list[str] = []
 
 
 def _no_value_as_none(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str | None, ...]:
@@ -81,7 +82,7 @@ def _invoke(command: str, kinds: list[str], params: dict[str, Any]) -> int:
     global _fork_server
     # Handed over: from here `run_tests` hands it to the coordinator or ends it.
     fork_server, _fork_server = _fork_server, None
-    return run_tests(command, kinds, params, _extra_args, fork_server)
+    return run_tests(command, kinds, params, _extra_args, fork_server, _pytest_args)
 
 
 def _test_command(name: str, command: str, kinds: list[str], summary: str) -> click.Command:
@@ -193,9 +194,14 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None, fork_server: tuple[int, int] | None = None) -> None:
-    global _fork_server, _extra_args
+def main(
+    argv: list[str] | None = None, fork_server: tuple[int, int] | None = None, pytest_args: list[str] | None = None
+) -> None:
+    """``pytest_args``: pytest's options taken out of the command line
+    (`dbtest.pytest_args`), for the coordinator."""
+    global _fork_server, _extra_args, _pytest_args
     _fork_server = fork_server
+    _pytest_args = list(pytest_args or [])
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" in argv:
         cut = argv.index("--")

@@ -365,6 +365,10 @@ TEST_COMMANDS: dict[str, tuple[str, list[str], str]] = {
 # leaves them to it).
 OTHER_COMMANDS = frozenset({"merge"})
 
+# Every option name of dbtest's test commands (and help): what pytest's options
+# are told apart from (`dbtest.pytest_args`).
+OWN_NAMES = frozenset({name for option in OPTIONS for name in option.names} | {"-h", "--help", "--version"})
+
 # Words that mean no test will run, so no worker starts: the ``dbtest`` command
 # starts no fork server when one is among its arguments (a path with one of
 # these names is merely not sped up).

@@ -105,8 +105,10 @@ def run_tests(
     params: dict[str, Any],
     extra_args: list[str],
     fork_server: tuple[int, int] | None,
+    pytest_args: list[str] | None = None,
 ) -> int:
-    """Runs (or lists) tests with the options of `dbtest.cli_options` in ``params``.
+    """Runs (or lists) tests with the options of `dbtest.cli_options` in ``params``
+    (and pytest's options dbtest has none of, ``pytest_args``: `dbtest.pytest_args`).
 
     ``fork_server`` is this function's: handed to the coordinator when the
     command runs tests (only ``run`` starts workers), else ended once the
@@ -117,6 +119,7 @@ def run_tests(
     handed = fork_server if command == "run" else None
     try:
         args = _arguments(command, kinds, params, extra_args)
+        args["pytest_args"] = list(pytest_args or [])
         from dbtest import _core
 
         sys.stdout.flush()

@@ -53,7 +53,9 @@ def start_fork_server(argv: list[str]) -> tuple[int, int] | None:
     return pid, ours.detach()
 
 
-def _run_parsed(parsed: tuple[str, dict[str, object]], extra: list[str], fork_server: tuple[int, int] | None) -> int:
+def _run_parsed(
+    parsed: tuple[str, dict[str, object]], extra: list[str], pytest_args: list[str], fork_server: tuple[int, int] | None
+) -> int:
     """A command line `dbtest.fastcli` understood: straight to the coordinator."""
     from dbtest.cli_options import TEST_COMMANDS
     from dbtest.invoke import interrupt_on_sigterm, run_tests
@@ -61,7 +63,7 @@ def _run_parsed(parsed: tuple[str, dict[str, object]], extra: list[str], fork_se
     interrupt_on_sigterm()
     name, params = parsed
     command, kinds, _ = TEST_COMMANDS[name]
-    return run_tests(command, kinds, params, extra, fork_server)
+    return run_tests(command, kinds, params, extra, fork_server, pytest_args)
 
 
 def main() -> None:
@@ -73,7 +75,13 @@ def main() -> None:
     fork_server = None if completing else start_fork_server(argv)
     own, extra = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     from dbtest import fastcli
+    from dbtest.cli_options import OTHER_COMMANDS, OWN_NAMES
 
+    pytest_args: list[str] = []
+    if not completing and not (own and own[0] in OTHER_COMMANDS):
+        from dbtest import pytest_args as pytest_options
+
+        own, pytest_args = pytest_options.split(own, OWN_NAMES)
     parsed = None if completing else fastcli.parse(own)
     if parsed is None:
         from dbtest import cli
@@ -83,9 +91,9 @@ def main() -> None:
 
     try:
         if parsed is not None:
-            code = _run_parsed(parsed, extra, fork_server)
+            code = _run_parsed(parsed, extra, pytest_args, fork_server)
         else:
-            cli.main(fork_server=fork_server)
+            cli.main([*own, "--", *extra] if "--" in argv else own, fork_server, pytest_args)
             code = 0
     except KeyboardInterrupt:
         from dbtest.invoke import exit_code

@@ -277,3 +277,46 @@ def test_the_installed_command_imports_only_what_the_command_needs(project) -> N
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "dbtest.launch" in imported, proc.stderr
     assert not imported & {"re", "click", "json", "typing"}, sorted(imported & {"re", "click", "json", "typing"})
+
+
+def test_pytest_options_are_taken_out_translated_or_passed_on() -> None:
+    from dbtest.cli_options import OWN_NAMES
+    from dbtest.pytest_args import split
+
+    own, passed = split(
+        ["-ra", "-p", "no:cacheprovider", "-x", "--co", "-n", "4", "tests", "-W", "error", "--tb=short"]
+        + ["--junitxml", "out.xml", "-k", "smoke", "--runxfail", "--bogus", "-Z"],
+        OWN_NAMES,
+    )
+    assert own == ["-x", "--collect-only", "-j", "4", "tests", "--junit-xml", "out.xml", "-k", "smoke", "--bogus", "-Z"]
+    assert passed == ["-ra", "-p", "no:cacheprovider", "-W", "error", "--tb=short", "--runxfail"]
+    # pytest-xdist's `auto` is dbtest's default; `-n 0` (no xdist) is one worker.
+    assert split(["-n", "auto"], OWN_NAMES) == ([], [])
+    assert split(["-n0"], OWN_NAMES) == (["-j", "1"], [])
+
+
+def test_a_pytest_command_line_runs_under_dbtest(project) -> None:
+    root = project(
+        {
+            "tests/test_w.py": (
+                "import warnings\n\n\ndef test_warns():\n    warnings.warn('careful', UserWarning)\n\n\n"
+                "def test_quiet():\n    pass\n"
+            ),
+        }
+    )
+    run = run_dbtest("-ra", "-p", "no:cacheprovider", "--tb=short", "-W", "error", "-n", "2", "tests", cwd=root)
+    assert run.code == 1, run
+    assert "FAILED tests/test_w.py::test_warns - UserWarning: careful" in run.stdout, run
+    assert run.last_line.startswith("1 passed, 1 failed"), run
+    assert "running 2 tests on 2 workers" in run.stdout + run.stderr, run
+
+    listed = run_dbtest("--co", "-q", "tests", cwd=root)
+    assert listed.stdout.split() == ["tests/test_w.py::test_warns", "tests/test_w.py::test_quiet"], listed
+
+    noted = run_dbtest("--runxfail", "tests", "-k", "quiet", cwd=root)
+    assert noted.code == 0, noted
+    assert "ignoring pytest options dbtest does not support: --runxfail" in noted.stderr, noted
+
+    unknown = run_dbtest("--no-such-option", "tests", cwd=root)
+    assert unknown.code == 4, unknown
+    assert "No such option '--no-such-option'" in unknown.stderr, unknown

@@ -113,6 +113,11 @@ pub struct CliArgs {
     pub durations_out: Option<PathBuf>,
     /// What followed `--`: options for the project's conftests (`pytest_addoption`).
     pub extra_args: Vec<String>,
+    /// pytest's options given on the command line that dbtest has no option
+    /// of its own for (`-W error`, `--strict-markers`, `-ra`...): read as
+    /// pytest's `addopts` are, after them, as pytest puts the command line
+    /// after `addopts`.
+    pub pytest_args: Vec<String>,
     /// The version of the pytest installed beside dbtest (`9.2.0`), if any:
     /// where pytest's behaviour changed between releases, dbtest follows the
     /// one installed.
@@ -250,21 +255,32 @@ impl Settings {
                 .map_err(|e| ConfigError::Invalid(format!("no working directory: {e}")))?,
         };
         let mut pytest_config = PytestConfig::locate(&cwd, &cli.paths)?;
-        let addopts = AddOpts::parse(&pytest_config.args("addopts")?.unwrap_or_default());
+        let mut words = pytest_config.args("addopts")?.unwrap_or_default();
+        let from_file = words.len();
+        words.extend(cli.pytest_args.iter().cloned());
+        let addopts = AddOpts::parse(&words);
         for (key, value) in &addopts.overrides {
             pytest_config.set(key, value);
         }
         let pytest = PytestSettings::from_config(&pytest_config)?;
         let rootdir = pytest_config.rootdir.clone();
         let mut notes = Vec::new();
-        if !addopts.ignored.is_empty() {
+        let file_ignored = AddOpts::parse(&words[..from_file]).ignored;
+        if !file_ignored.is_empty() {
             notes.push(format!(
                 "ignoring pytest options dbtest does not support, from addopts in {}: {}",
                 pytest_config
                     .inifile
                     .as_ref()
                     .map_or_else(String::new, |p| p.display().to_string()),
-                addopts.ignored.join(" ")
+                file_ignored.join(" ")
+            ));
+        }
+        let cli_ignored = AddOpts::parse(&cli.pytest_args).ignored;
+        if !cli_ignored.is_empty() {
+            notes.push(format!(
+                "ignoring pytest options dbtest does not support: {}",
+                cli_ignored.join(" ")
             ));
         }
         let pyproject = rootdir.join("pyproject.toml");
