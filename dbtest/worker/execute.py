@@ -153,6 +153,17 @@ class Runner:
         self.stack.close()
         engine().close()
 
+    def reset(self) -> None:
+        """The run is over and the worker is kept for the next (`--watch`):
+        every scope closes as at the end of a run (session fixtures included,
+        teardown errors reported now), what was imported stays."""
+        session = self.stack.nodes[0].snapshot if self.stack.nodes else None
+        self.finish()
+        if session is not None:
+            restore(session)
+        self.stack = ScopeStack(self.children, self.reporter.teardown_error)
+        self.module, self.module_name = None, ""
+
     def _import_failed(self, batch: int, module_name: str, count: int, exc: BaseException, duration: float) -> None:
         outcome = from_exception(exc, IMPORT)
         if outcome.outcome in (SKIPPED, XFAILED):  # unittest.SkipTest / pytest.skip at module level

@@ -148,10 +148,26 @@ def main() -> int:
             break
         if message["type"] == "run":
             runner.run_batch(message, wait_for_extend)
+        elif message["type"] == "reset":
+            runner.reset()
+            channel.send(protocol.modules(project_files(config["rootdir"])))
         else:
             raise protocol.ProtocolError(f"unexpected message {message['type']!r}")
     runner.finish()
     return 0
+
+
+def project_files(rootdir: str) -> list[str]:
+    """The source files of the imported modules that lie under ``rootdir``
+    (conftests too): what a change must not have touched for this worker to
+    serve another run (see `reset` in `workers/PROTOCOL.md`)."""
+    prefix = os.path.join(rootdir, "")
+    files = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.startswith(prefix):
+            files.add(path)
+    return sorted(files)
 
 
 def _finish_measuring() -> None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 MAX_FRAME_LEN = 32 * 1024 * 1024
 
 # Field order of every message, and of the maps nested in them.
@@ -65,6 +65,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
     "run": ("batch", "module", "tests", "run_unlisted", "known"),
     "extend": ("batch", "unlisted", "tests", "order"),
     "shutdown": (),
+    "reset": (),
     # worker -> coordinator
     "hello": ("protocol", "pid", "python"),
     "imported": ("batch", "duration", "unlisted", "order"),
@@ -85,6 +86,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
     ),
     "fixture": ("module", "name", "phase", "duration", "message", "traceback", "stdout", "stderr"),
     "batch_done": ("batch",),
+    "modules": ("files",),
     # coordinator -> benchmark lane (`dbtest.bench.lane`; `shutdown` as above)
     "prepare": ("request", "module", "name"),
     "round": ("slot", "iterations"),
@@ -371,6 +373,10 @@ def fixture(
 
 def batch_done(batch: int) -> dict[str, Any]:
     return {"type": "batch_done", "batch": batch}
+
+
+def modules(files: list[str]) -> dict[str, Any]:
+    return {"type": "modules", "files": files}
 
 
 class Channel:

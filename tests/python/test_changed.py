@@ -82,6 +82,28 @@ def test_a_changed_test_file_and_an_untracked_module(repo):
     ], listed
 
 
+def test_changes_that_reach_no_selected_test_are_a_success_and_an_empty_selection_is_not(repo):
+    # A module no test imports, and a new test file without tests: nothing
+    # to run, exit 0 (a pre-commit hook must let such a commit through).
+    (repo / "pkg" / "unused.py").write_text("X = 1\n")
+    (repo / "tests" / "test_nothing_yet.py").write_text("import pkg.unused\n")
+    for command in ([], ["list"]):
+        run = run_dbtest(*command, "--changed", cwd=repo)
+        assert run.code == 0, run
+    run = run_dbtest("--changed", cwd=repo)
+    assert "no tests ran" in run.stdout and "(the changes reach no test)" in run.stdout, run
+    # The changes reach tests, but not those -k selects: still nothing to do.
+    edit(repo, "pkg/core.py")
+    run = run_dbtest("--changed", "-k", "test_name", cwd=repo)
+    assert run.code == 0, run
+    assert "(the changes reach no test)" in run.stdout, run
+    # Options that select no test at all are exit 5, as without --changed.
+    for command in ([], ["list"]):
+        run = run_dbtest(*command, "--changed", "-k", "no_such_test", cwd=repo)
+        assert run.code == 5, run
+    assert run_dbtest("-k", "no_such_test", cwd=repo).code == 5
+
+
 def test_configuration_and_other_files_select_everything(repo):
     edit(repo, "pyproject.toml", "\n[tool.dbtest]\njobs = 1\n")
     run = run_dbtest("--changed", cwd=repo)

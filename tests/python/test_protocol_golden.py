@@ -36,6 +36,7 @@ def test_every_message_type_has_a_vector():
         protocol.result(1, 0, "passed", "call", None, 0.1, None, None, None, None),
         protocol.fixture("m", "C::tearDownClass", "teardown", 0.1, "x", "tb", None, None),
         protocol.batch_done(3),
+        protocol.modules(["/p/conftest.py", "/p/pkg/core.py"]),
     ],
     ids=lambda m: m["type"],
 )

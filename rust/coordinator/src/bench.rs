@@ -301,7 +301,7 @@ fn fixture_benchmarks(
         collected,
         &sub_selection,
         crate::cache::DurationIndex::default(),
-        None,
+        crate::execute::Workers::Fresh(None),
         interrupted,
         Instant::now(),
     );

@@ -26,9 +26,26 @@ pub struct Traced {
     pub chains: Vec<Option<Vec<String>>>,
     /// Project files changed since the revision (Python modules and others).
     pub changed_files: usize,
+    /// The other selection options (paths, `-k`, `-m`, ...) select tests, but
+    /// the changes reach none of them: nothing to run, and not exit 5 (see
+    /// [`crate::list::nothing_affected`]).
+    pub reaches_none: bool,
+    /// The changed project modules and every module that imports one,
+    /// directly or not (sorted; empty when `everything` is set).
+    pub reached_files: Vec<PathBuf>,
 }
 
 impl Traced {
+    /// Whether a change may have reached the module in `path` (a changed
+    /// module or one importing it; anything, when everything was selected).
+    pub fn may_have_reached(&self, path: &std::path::Path) -> bool {
+        self.everything.is_some()
+            || self
+                .reached_files
+                .binary_search_by(|f| f.as_path().cmp(path))
+                .is_ok()
+    }
+
     pub fn selects_file(&self, file: usize) -> bool {
         self.everything.is_some() || self.chains.get(file).is_some_and(Option::is_some)
     }
@@ -117,6 +134,8 @@ pub fn trace(
         everything: None,
         chains: vec![None; collected.files.len()],
         changed_files: 0,
+        reaches_none: false,
+        reached_files: Vec::new(),
     };
     let modules = match dbtest_changes::scope(&changes.files, &bounds) {
         Scope::Everything(why) => {
@@ -146,6 +165,14 @@ pub fn trace(
     }
     let changed: Vec<usize> = modules.iter().filter_map(|m| graph.module_of(m)).collect();
     let affected = graph.affected(&changed);
+    let mut reached: Vec<PathBuf> = (0..graph.len())
+        .filter(|&m| affected.contains(m))
+        .map(|m| graph.module(m).path.clone())
+        .chain(modules)
+        .collect();
+    reached.sort_unstable();
+    reached.dedup();
+    traced.reached_files = reached;
     for (f, file) in collected.files.iter().enumerate() {
         let Some(chain) = graph.module_of(&file.path).and_then(|m| affected.chain(m)) else {
             continue;

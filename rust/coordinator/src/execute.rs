@@ -50,12 +50,49 @@ fn remove_abandoned_run_dirs(temp: &std::path::Path) {
 /// Captured output kept per stream and test.
 const OUTPUT_LIMIT: u32 = 1024 * 1024;
 
+/// What `--watch` keeps from one run to the next: the workers (see
+/// `dbtest_runner::KeptWorkers`), and what their `config` names, which must
+/// stay valid while they live: the run directory and the base temporary
+/// directory.
+pub(crate) struct Kept {
+    pub(crate) workers: dbtest_runner::KeptWorkers,
+    run_dir: tempfile::TempDir,
+    basetemp: crate::pytest::BaseTemp,
+}
+
+impl Kept {
+    pub(crate) fn new(fork_server: Option<ForkServer>) -> Result<Kept, CoordinatorError> {
+        Ok(Kept {
+            workers: dbtest_runner::KeptWorkers::new(fork_server),
+            run_dir: new_run_dir()?,
+            basetemp: crate::pytest::BaseTemp::claim(&std::env::temp_dir()),
+        })
+    }
+}
+
+/// Where a run's workers come from.
+pub(crate) enum Workers<'a> {
+    /// Started for this run (by this fork server, if one was started already).
+    Fresh(Option<ForkServer>),
+    /// Kept from the previous run and kept for the next (`--watch`).
+    Kept(&'a mut Kept),
+}
+
+fn new_run_dir() -> Result<tempfile::TempDir, CoordinatorError> {
+    tempfile::Builder::new()
+        .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
+        .tempdir()
+        .map_err(|e| {
+            CoordinatorError::Internal(format!("cannot create a temporary directory: {e}"))
+        })
+}
+
 pub(crate) fn execute(
     settings: &Settings,
     collected: Collected,
     selection: &Selection,
     durations: DurationIndex,
-    fork_server: Option<ForkServer>,
+    workers: Workers,
     interrupted: &dyn Fn() -> bool,
     started: Instant,
 ) -> Result<i32, CoordinatorError> {
@@ -188,16 +225,23 @@ pub(crate) fn execute(
     let cleanup = std::thread::Builder::new()
         .name("dbtest-cleanup".into())
         .spawn(|| remove_abandoned_run_dirs(&std::env::temp_dir()));
-    let basetemp = crate::pytest::BaseTemp::claim(&std::env::temp_dir());
-    let run_dir = tempfile::Builder::new()
-        .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
-        .tempdir()
-        .map_err(|e| {
-            CoordinatorError::Internal(format!("cannot create a temporary directory: {e}"))
-        })?;
+    // Kept workers (`--watch`) were configured with the watch's directories.
+    let (own_basetemp, own_run_dir);
+    let (basetemp, run_dir, fork_server, kept_workers) = match workers {
+        Workers::Kept(Kept {
+            workers,
+            run_dir,
+            basetemp,
+        }) => (&*basetemp, run_dir.path(), None, Some(workers)),
+        Workers::Fresh(fork_server) => {
+            own_basetemp = crate::pytest::BaseTemp::claim(&std::env::temp_dir());
+            own_run_dir = new_run_dir()?;
+            (&own_basetemp, own_run_dir.path(), fork_server, None)
+        }
+    };
     crate::coverage::check_available(settings).map_err(CoordinatorError::Usage)?;
-    let coverage = crate::coverage::worker_options(settings, run_dir.path())
-        .map_err(CoordinatorError::Internal)?;
+    let coverage =
+        crate::coverage::worker_options(settings, run_dir).map_err(CoordinatorError::Internal)?;
     let options = RunnerOptions {
         jobs: settings.jobs,
         spawn: SpawnSpec {
@@ -210,10 +254,10 @@ pub(crate) fn execute(
             fork_server: cfg!(target_os = "linux"),
         },
         rootdir: settings.rootdir.clone(),
-        run_dir: run_dir.path().to_path_buf(),
+        run_dir: run_dir.to_path_buf(),
         cache_dir: settings.cache_dir.clone(),
         capture: settings.capture,
-        pytest: crate::pytest::worker_options(settings, &basetemp),
+        pytest: crate::pytest::worker_options(settings, basetemp),
         preload,
         output_limit: OUTPUT_LIMIT,
         default_timeout: settings.timeout,
@@ -279,14 +323,19 @@ pub(crate) fn execute(
         reported: false,
         retried: Vec::new(),
     };
-    let outcome = dbtest_runner::run(
-        plan,
-        &options,
-        fork_server,
-        &mut observer,
-        &admit,
-        interrupted,
-    );
+    let outcome = match kept_workers {
+        Some(workers) => {
+            dbtest_runner::run_keeping(plan, &options, workers, &mut observer, &admit, interrupted)
+        }
+        None => dbtest_runner::run(
+            plan,
+            &options,
+            fork_server,
+            &mut observer,
+            &admit,
+            interrupted,
+        ),
+    };
     crate::memory_note("run ended");
     if let Ok(cleanup) = cleanup {
         let _ = cleanup.join();
@@ -305,7 +354,7 @@ pub(crate) fn execute(
     let coverage = if outcome.interrupted {
         None
     } else {
-        match crate::coverage::combine_and_report(settings, run_dir.path()) {
+        match crate::coverage::combine_and_report(settings, run_dir) {
             Ok(coverage) => coverage,
             Err(err) => {
                 eprintln!("dbtest: warning: {err}");

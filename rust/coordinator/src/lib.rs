@@ -111,7 +111,7 @@ fn run_inner(
             collected,
             &selection,
             durations,
-            fork_server,
+            execute::Workers::Fresh(fork_server),
             interrupted,
             started,
         ),

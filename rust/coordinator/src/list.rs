@@ -65,8 +65,8 @@ pub(crate) fn list(
     Ok(if !collected.errors.is_empty() {
         exit::TESTS_FAILED
     } else if selection.items.is_empty() && nothing_affected(selection) {
-        // `--changed` after changes no test depends on: nothing to do, which
-        // a pre-commit hook must not take for a failure.
+        // `--changed` after changes no selected test depends on: nothing to
+        // do, which a pre-commit hook must not take for a failure.
         exit::OK
     } else if selection.items.is_empty()
         && (selection.shard().is_none() || selection.whole.is_empty())
@@ -78,13 +78,13 @@ pub(crate) fn list(
     })
 }
 
-/// Under `--changed`: the changes reach no test (rather than selecting tests
-/// that `-k` or the like then left out).
+/// Under `--changed`: the other selection options select tests, but the
+/// changes reach none of them. That is a success with nothing to do (exit 0):
+/// a pre-commit hook must not block a commit that touches no tested code.
+/// Options that select no test at all (`-k` with a typo, an empty project)
+/// are exit 5 as without `--changed`.
 pub(crate) fn nothing_affected(selection: &Selection) -> bool {
-    selection
-        .changed
-        .as_ref()
-        .is_some_and(|t| t.everything.is_none() && t.chains.iter().all(Option::is_none))
+    selection.changed.as_ref().is_some_and(|t| t.reaches_none)
 }
 
 /// Test files the selection holds tests of.

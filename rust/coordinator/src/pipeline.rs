@@ -256,12 +256,24 @@ pub fn select(
             .collect(),
     };
     let mut items = dbtest_select::select(&collected.items, &criteria);
-    let changed = match changes {
+    let mut changed = match changes {
         Some(source) => Some(crate::changed::trace(settings, collected, source)?),
         None => None,
     };
-    if let Some(traced) = &changed {
+    // Files that may define tests only an import reveals, and that the other
+    // options could select some of.
+    let may_reveal = |f: usize| {
+        let file = &collected.files[f];
+        collected.dynamic[f]
+            && !file.is_benchmark
+            && criteria.may_select_in_file(&file.rel, Kind::of_test(&file.rel, &[]))
+    };
+    if let Some(traced) = &mut changed {
+        let selected_any = !items.is_empty() || (0..collected.files.len()).any(may_reveal);
         items.retain(|&i| traced.selects_file(collected.items[i].file));
+        traced.reaches_none = selected_any
+            && items.is_empty()
+            && !(0..collected.files.len()).any(|f| may_reveal(f) && traced.selects_file(f));
     }
 
     // Named tests that static collection cannot find are a usage error, unless
@@ -288,13 +300,7 @@ pub fn select(
     // Files that may define tests only an import reveals, and that could hold
     // selected ones.
     let dynamic_files: Vec<usize> = (0..collected.files.len())
-        .filter(|&f| {
-            let file = &collected.files[f];
-            collected.dynamic[f]
-                && !file.is_benchmark
-                && changed.as_ref().is_none_or(|t| t.selects_file(f))
-                && criteria.may_select_in_file(&file.rel, Kind::of_test(&file.rel, &[]))
-        })
+        .filter(|&f| may_reveal(f) && changed.as_ref().is_none_or(|t| t.selects_file(f)))
         .collect();
     let whole = WholeSelection {
         tests: items.len(),

@@ -3,18 +3,26 @@
 //! changes under the rootdir; they are debounced (a burst of saves is one
 //! change), filtered by the change rules' idea of what is the project's, and
 //! the tests they reach through the import graph run, under a header. Ctrl-C
-//! interrupts a run as usual and leaves with exit 2; between runs it leaves at
+//! during a run lets the run finish, then leaves with exit 2; a second Ctrl-C
+//! interrupts the run as in a plain run (exit 2); between runs Ctrl-C leaves at
 //! once, with exit 2.
 //!
-//! Workers are not kept from one run to the next: each run starts its own.
+//! Workers are kept from one run to the next (`dbtest_runner::KeptWorkers`):
+//! after a change, those that imported a module the change reaches (a changed
+//! module, or one importing it, directly or not) are ended, the others serve
+//! the next run with what they imported still imported. Not with `--cov` (a
+//! run's coverage is what its workers saved when they ended) nor with
+//! `--import-all` (the fork server imported every module of the first run).
 
-use crate::changed::{bounds, ChangeSource};
+use crate::changed::{bounds, ChangeSource, Traced};
 use crate::error::CoordinatorError;
+use crate::execute::{Kept, Workers};
 use crate::{exit, pipeline};
 use dbtest_changes::{Change, ProjectBounds, Status};
 use dbtest_config::Settings;
-use dbtest_runner::ForkServer;
+use dbtest_runner::{ForkServer, KeptWorkers};
 use notify::{EventKind, RecursiveMode, Watcher};
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,16 +58,24 @@ pub(crate) fn watch(
             ))
         })?;
     let bounds = bounds(settings);
+    let (mut kept, fork_server) = if settings.coverage.is_none() && !settings.import_all {
+        (Some(Kept::new(fork_server)?), None)
+    } else {
+        (None, fork_server)
+    };
+    let ctrl_c = CtrlC::new(interrupted);
+    let run_interrupted = || ctrl_c.during_run();
     let mut round = 1;
     header(round, "first run");
     let code = run_once(
         settings,
         fork_server,
-        interrupted,
+        kept.as_mut(),
+        &run_interrupted,
         started,
         ChangeSource::of(settings),
     );
-    if code == exit::INTERRUPTED {
+    if let Some(code) = ctrl_c.leaving(code) {
         return Ok(code);
     }
     loop {
@@ -98,31 +114,99 @@ pub(crate) fn watch(
             label: "--watch".into(),
             files,
         };
-        let code = run_once(settings, None, interrupted, Instant::now(), Some(source));
-        if code == exit::INTERRUPTED {
+        let code = run_once(
+            settings,
+            None,
+            kept.as_mut(),
+            &run_interrupted,
+            Instant::now(),
+            Some(source),
+        );
+        if let Some(code) = ctrl_c.leaving(code) {
             return Ok(code);
         }
     }
 }
 
+/// Ctrl-C under `--watch`. During a run the first one only asks to leave once
+/// the run is over (its results are what the edit was made for); a second one
+/// interrupts the run as Ctrl-C interrupts a plain run. Python reports each
+/// SIGINT once, so the count is of presses.
+struct CtrlC<'a> {
+    interrupted: &'a dyn Fn() -> bool,
+    leave_after_run: Cell<bool>,
+}
+
+impl<'a> CtrlC<'a> {
+    fn new(interrupted: &'a dyn Fn() -> bool) -> CtrlC<'a> {
+        CtrlC {
+            interrupted,
+            leave_after_run: Cell::new(false),
+        }
+    }
+
+    /// What a run is told: whether to stop at once.
+    fn during_run(&self) -> bool {
+        if !(self.interrupted)() {
+            return false;
+        }
+        if self.leave_after_run.replace(true) {
+            return true;
+        }
+        say("stopping after this run; Ctrl-C again to interrupt it");
+        false
+    }
+
+    /// After a run that ended with `code`: the exit code to leave with, if
+    /// the watch is over.
+    fn leaving(&self, code: i32) -> Option<i32> {
+        if code == exit::INTERRUPTED {
+            return Some(code);
+        }
+        if self.leave_after_run.get() {
+            say("stopped (Ctrl-C)");
+            return Some(exit::INTERRUPTED);
+        }
+        None
+    }
+}
+
 /// One run; its errors (a usage error from a half-saved file...) are shown and
-/// the watch goes on.
+/// the watch goes on. Before it, the kept workers that imported what the
+/// changes reach are ended.
 fn run_once(
     settings: &Settings,
     fork_server: Option<ForkServer>,
+    mut kept: Option<&mut Kept>,
     interrupted: &dyn Fn() -> bool,
     started: Instant,
     changes: Option<ChangeSource>,
 ) -> i32 {
     let outcome = pipeline::collect(settings).and_then(move |(collected, targets)| {
         let durations = crate::cache::duration_index(settings);
-        let selection = pipeline::select(settings, &collected, targets, &durations, changes)?;
+        let selection = pipeline::select(settings, &collected, targets, &durations, changes);
+        let selection = match selection {
+            Ok(selection) => selection,
+            Err(err) => {
+                // What the workers imported may be half-saved: start afresh.
+                if let Some(kept) = kept.as_deref_mut() {
+                    kept.workers.clear();
+                }
+                return Err(err);
+            }
+        };
+        if let (Some(kept), Some(traced)) = (kept.as_deref_mut(), &selection.changed) {
+            refresh_workers(&mut kept.workers, traced);
+        }
         crate::execute::execute(
             settings,
             collected,
             &selection,
             durations,
-            fork_server,
+            match kept {
+                Some(kept) => Workers::Kept(kept),
+                None => Workers::Fresh(fork_server),
+            },
             interrupted,
             started,
         )
@@ -135,6 +219,21 @@ fn run_once(
             err.exit_code()
         }
     }
+}
+
+/// Ends the kept workers that imported a module the changes reach, and says
+/// how many are reused.
+fn refresh_workers(workers: &mut KeptWorkers, traced: &Traced) {
+    if workers.is_empty() {
+        return;
+    }
+    let refreshed = workers.retire_stale(&|file| traced.may_have_reached(file));
+    let reused = dbtest_model::counted(refreshed.kept as u64, "worker", "workers");
+    let line = match refreshed.ended {
+        0 => format!("reusing {reused}"),
+        ended => format!("reusing {reused}; {ended} ended (imported what changed)"),
+    };
+    say(&line);
 }
 
 fn say(line: &str) {

@@ -11,6 +11,10 @@ pub enum ToWorker {
     Run(RunBatch),
     Extend(Extend),
     Shutdown,
+    /// The run is over and the worker is kept for the next (`--watch`):
+    /// tear the open scopes down, as for `shutdown`, answer `modules`, and
+    /// wait for the next run's batches.
+    Reset,
 }
 
 /// Messages a worker sends on its fd 4.
@@ -22,6 +26,7 @@ pub enum FromWorker {
     Result(TestReport),
     Fixture(FixtureReport),
     BatchDone(BatchDone),
+    Modules(Modules),
 }
 
 /// Sent once, right after the worker process starts.
@@ -284,4 +289,11 @@ pub struct FixtureReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchDone {
     pub batch: u32,
+}
+
+/// Answer to `reset`: the source files of the modules the worker has
+/// imported (`sys.modules`) that lie under the rootdir, conftests included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Modules {
+    pub files: Vec<String>,
 }

@@ -100,6 +100,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             })),
         ),
         ("shutdown", to(ToWorker::Shutdown)),
+        ("reset", to(ToWorker::Reset)),
         (
             "imported",
             from(FromWorker::Imported(Imported {
@@ -182,6 +183,16 @@ fn samples() -> Vec<(&'static str, Value)> {
             })),
         ),
         ("batch_done", from(FromWorker::BatchDone(BatchDone { batch: 300 }))),
+        (
+            "modules",
+            from(FromWorker::Modules(Modules {
+                files: vec![
+                    "/home/user/project/conftest.py".into(),
+                    "/home/user/project/pkg/__init__.py".into(),
+                    "/home/user/project/tests/test_users.py".into(),
+                ],
+            })),
+        ),
         // The benchmark lane (`dbtest bench`).
         (
             "prepare",
@@ -278,7 +289,7 @@ fn encode_value(direction: &str, value: &Value) -> Vec<u8> {
 
 fn direction_of(name: &str) -> &'static str {
     match name {
-        "config" | "run" | "extend" | "shutdown" => "to_worker",
+        "config" | "run" | "extend" | "shutdown" | "reset" => "to_worker",
         "prepare" | "round" => "to_lane",
         "lane_hello" | "prepared" | "sample" | "failed" => "from_lane",
         _ => "from_worker",
@@ -341,6 +352,7 @@ fn every_message_type() -> Vec<&'static str> {
         ToWorker::Run(_) => "run",
         ToWorker::Extend(_) => "extend",
         ToWorker::Shutdown => "shutdown",
+        ToWorker::Reset => "reset",
     };
     let from_worker = |m: &FromWorker| match m {
         FromWorker::Hello(_) => "hello",
@@ -348,6 +360,7 @@ fn every_message_type() -> Vec<&'static str> {
         FromWorker::Result(_) => "result",
         FromWorker::Fixture(_) => "fixture",
         FromWorker::BatchDone(_) => "batch_done",
+        FromWorker::Modules(_) => "modules",
     };
     let to_lane = |m: &ToLane| match m {
         ToLane::Prepare(_) => "prepare",
@@ -383,7 +396,7 @@ fn the_vectors_file_holds_every_message_type() {
     let expected = every_message_type();
     assert_eq!(
         expected.len(),
-        15,
+        17,
         "samples cover every variant: {expected:?}"
     );
     for kind in expected {

@@ -9,6 +9,7 @@
 mod dispatcher;
 mod files;
 mod forkserver;
+mod kept;
 mod plan;
 mod process;
 mod scheduler;
@@ -16,8 +17,9 @@ mod spawn;
 mod status;
 
 pub use dbtest_model::{RunObserver, Running};
-pub use dispatcher::{run, RunOutcome, RunnerOptions, TimeBudget, UnlistedFilter};
+pub use dispatcher::{run, run_keeping, RunOutcome, RunnerOptions, TimeBudget, UnlistedFilter};
 pub use forkserver::ForkServer;
+pub use kept::{KeptWorkers, Refreshed};
 pub use plan::*;
 pub use spawn::SpawnSpec;
 

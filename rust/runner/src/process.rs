@@ -307,6 +307,15 @@ impl WorkerProcess {
         Ok(())
     }
 
+    /// Whether the thread reading its results has ended (the worker is gone,
+    /// or broke the protocol).
+    pub fn reader_ended(&self) -> bool {
+        matches!(
+            self.reader_done.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected)
+        )
+    }
+
     /// Ends the process on a background thread, which reports [`Event::Reaped`].
     pub fn reap(mut self, mode: ReapMode, events: Sender<Event>) -> Option<JoinHandle<()>> {
         let name = format!("dbtest-w{}-reaper", self.slot);

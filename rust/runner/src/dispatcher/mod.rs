@@ -12,10 +12,12 @@ mod alone;
 mod batches;
 mod budget;
 mod faults;
+mod keep;
 mod pool;
 mod results;
 
 use crate::forkserver::ForkServer;
+use crate::kept::KeptWorkers;
 use crate::plan::{Plan, PlannedModule};
 use crate::process::{Event, ReapMode};
 use crate::scheduler::{quantize, ModuleFlags, Order, Scheduler, TestEntry};
@@ -121,11 +123,55 @@ pub struct RunOutcome {
 /// `fork_server`: one already started (by the `dbtest` command), used for every
 /// worker; without it, one is started when more than one worker is needed.
 pub fn run(
-    mut plan: Plan,
+    plan: Plan,
     options: &RunnerOptions,
     fork_server: Option<ForkServer>,
     observer: &mut dyn RunObserver,
     select_unlisted: UnlistedFilter,
+    interrupted: &dyn Fn() -> bool,
+) -> RunOutcome {
+    run_with(
+        plan,
+        options,
+        fork_server,
+        None,
+        observer,
+        select_unlisted,
+        interrupted,
+    )
+}
+
+/// [`run`] with the workers `kept` from earlier runs (`--watch`): each slot
+/// that has one parked uses it instead of starting a worker, and at the end
+/// the run's workers are parked there for the next run (see `crate::kept`).
+/// `options` must name the same run directory and worker settings each time.
+pub fn run_keeping(
+    plan: Plan,
+    options: &RunnerOptions,
+    kept: &mut KeptWorkers,
+    observer: &mut dyn RunObserver,
+    select_unlisted: UnlistedFilter,
+    interrupted: &dyn Fn() -> bool,
+) -> RunOutcome {
+    let fork_server = kept.fork_server.take();
+    run_with(
+        plan,
+        options,
+        fork_server,
+        Some(kept),
+        observer,
+        select_unlisted,
+        interrupted,
+    )
+}
+
+fn run_with<'a>(
+    mut plan: Plan,
+    options: &'a RunnerOptions,
+    fork_server: Option<ForkServer>,
+    kept: Option<&'a mut KeptWorkers>,
+    observer: &'a mut dyn RunObserver,
+    select_unlisted: UnlistedFilter<'a>,
     interrupted: &dyn Fn() -> bool,
 ) -> RunOutcome {
     let mut table = Vec::with_capacity(plan.test_count());
@@ -175,7 +221,12 @@ pub fn run(
         shuffle: options.shuffle,
     };
     let scheduler = Scheduler::new(&table, &flags, workers, recorded, order, fallback);
-    let (events_tx, events_rx) = crossbeam_channel::unbounded();
+    // Kept workers report on a channel that outlives the run.
+    let (events_tx, events_rx) = match &kept {
+        Some(kept) => kept.events.clone(),
+        None => crossbeam_channel::unbounded(),
+    };
+    let next_process = kept.as_ref().map_or(1, |k| k.next_process);
     let table_len = table.len();
     let mut dispatcher = Dispatcher {
         options,
@@ -192,12 +243,13 @@ pub fn run(
         retired: vec![false; workers],
         events_tx,
         events_rx,
-        next_process: 1,
+        next_process,
         next_batch: 1,
         outcome: RunOutcome {
             workers,
             // Reserved once: growing by doubling would briefly hold two copies.
             results: Vec::with_capacity(table_len),
+            python: kept.as_ref().and_then(|k| k.python.clone()),
             ..RunOutcome::default()
         },
         pending: HashMap::new(),
@@ -222,9 +274,12 @@ pub fn run(
             _ => ForkServerState::Unused,
         },
         trace: Trace::new(),
+        kept,
+        reset_answers: HashMap::new(),
     };
     if work_units == 0 {
-        return dispatcher.outcome;
+        dispatcher.return_to_kept(true);
+        return std::mem::take(&mut dispatcher.outcome);
     }
     dispatcher
         .observer
@@ -279,6 +334,10 @@ struct Dispatcher<'a> {
     checking: bool,
     fork_server: ForkServerState,
     trace: Trace,
+    /// `--watch`: where workers are adopted from and parked (see `keep`).
+    kept: Option<&'a mut KeptWorkers>,
+    /// Answers to `reset`: what each worker imported from the project.
+    reset_answers: HashMap<u64, Vec<PathBuf>>,
 }
 
 /// `DBTEST_TIMINGS=1`: milestones of the run on stderr, for profiling.
@@ -313,6 +372,9 @@ impl Dispatcher<'_> {
             return;
         }
         for slot in 0..self.slots.len() {
+            if self.adopt(slot) {
+                continue;
+            }
             self.start_worker(slot, requested.pop_front());
             if self.outcome.fatal.is_some() {
                 return;
@@ -457,6 +519,7 @@ impl Dispatcher<'_> {
                     FromWorker::Result(report) => self.on_result(slot, report),
                     FromWorker::Fixture(_) => {}
                     FromWorker::BatchDone(done) => self.on_batch_done(slot, done.batch),
+                    FromWorker::Modules(modules) => self.on_modules(process, modules),
                 }
             }
         }
@@ -464,7 +527,10 @@ impl Dispatcher<'_> {
 
     fn finish(mut self) -> RunOutcome {
         self.trace.mark("last result");
-        if !self.outcome.interrupted && self.outcome.fatal.is_none() {
+        let parked = self.keeps_workers();
+        if parked {
+            self.park_workers();
+        } else if !self.outcome.interrupted && self.outcome.fatal.is_none() {
             self.end_all(ReapMode::Shutdown);
         }
         // Collect what the reapers report (timeouts and crashes still pending).
@@ -480,7 +546,9 @@ impl Dispatcher<'_> {
         for handle in self.reapers.drain(..) {
             let _ = handle.join();
         }
-        // Every worker is gone: the server (running or degraded) can go.
+        // Every worker is gone or parked: the server (running or degraded) can
+        // go, unless it is kept with the parked workers.
+        self.return_to_kept(parked);
         self.fork_server = ForkServerState::Unused;
         self.trace.mark("workers ended");
         self.outcome.not_run = self.done.iter().filter(|d| !**d).count();

@@ -74,8 +74,12 @@ impl Dispatcher<'_> {
         &mut self,
         interrupted: &dyn Fn() -> bool,
     ) -> VecDeque<WorkerPipes> {
-        let count = self.slots.len();
+        // Slots a kept worker fills need none (`--watch`, see `keep`).
+        let count = self.slots.len() - self.adoptable();
         let mut requested = VecDeque::with_capacity(count);
+        if count == 0 {
+            return requested;
+        }
         let preload = self.options.preload.clone();
         if let Some(server) = self.fork_server() {
             if !preload.is_empty() && server.preload(&preload).is_err() {
@@ -262,7 +266,8 @@ impl Dispatcher<'_> {
     /// still reveal tests only its import shows (they may need workers); work
     /// that reappears later (a retry, a crash's requeue) restarts the slot.
     pub(super) fn retire_idle_workers(&mut self) {
-        if self.work_left() || self.outcome.stopped.is_some() {
+        // Workers kept for the next run (`--watch`) stay until the end.
+        if self.work_left() || self.outcome.stopped.is_some() || self.kept.is_some() {
             return;
         }
         let imports_pending = self
