@@ -253,10 +253,12 @@ def python_code(source: bytes, source_path: str) -> CodeType:
             gc.enable()
 
 
-# The native rewriter (dbtest-rewrite, through dbtest._core) unless
-# DBTEST_REWRITER=python asks for the Python one. Python 3.11 only: it
-# reproduces 3.11's location tables (3.12 merges entries differently).
-_native = sys.version_info[:2] == (3, 11) and os.environ.get("DBTEST_REWRITER", "") != "python"
+# The native rewriter (dbtest-rewrite, through dbtest._core) when
+# DBTEST_REWRITER=native asks for it: off by default until it is measurably
+# faster on a whole cold run (docs/benchmarks.md, "Cold runs, round 3").
+# Python 3.11 only: it reproduces 3.11's location tables (3.12 merges entries
+# differently).
+_native = sys.version_info[:2] == (3, 11) and os.environ.get("DBTEST_REWRITER", "") == "native"
 
 
 def native_code(source: bytes, source_path: str) -> CodeType | None:
