@@ -224,17 +224,9 @@ def code_for(source: bytes, source_path: str) -> CodeType:
             _imp._fix_co_filename(code, source_path)
             return code
     if may_assert(source):
-        from .rewrite_ast import compile_module
-
-        # Rewriting allocates many AST nodes and no cycles: collections during it
-        # only walk what the worker has loaded (~17% of the rewrite's time).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            code = compile_module(source, source_path)
-        finally:
-            if collecting:
-                gc.enable()
+        code = native_code(source, source_path) if _native else None
+        if code is None:
+            code = python_code(source, source_path)
     else:
         # Nothing to rewrite: a plain compile gives the same code without
         # building a Python AST (unittest-style modules: self.assertEqual...).
@@ -244,6 +236,63 @@ def code_for(source: bytes, source_path: str) -> CodeType:
     if shared is not None:
         write_cache(shared, source, code)
     return code
+
+
+def python_code(source: bytes, source_path: str) -> CodeType:
+    """The rewritten code from the Python rewriter (`rewrite_ast`), the reference."""
+    from .rewrite_ast import compile_module
+
+    # Rewriting allocates many AST nodes and no cycles: collections during it
+    # only walk what the worker has loaded (~17% of the rewrite's time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return compile_module(source, source_path)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+# The native rewriter (dbtest-rewrite, through dbtest._core) when
+# DBTEST_REWRITER=native asks for it: off by default until it is measurably
+# faster on a whole cold run (docs/benchmarks.md, "Cold runs, round 3").
+# Python 3.11 only: it reproduces 3.11's location tables (3.12 merges entries
+# differently).
+_native = sys.version_info[:2] == (3, 11) and os.environ.get("DBTEST_REWRITER", "") == "native"
+
+
+def native_code(source: bytes, source_path: str) -> CodeType | None:
+    """The rewritten code from the native rewriter: the source rewritten from
+    ruff's parse, compiled as text (no Python AST, no `ast` import), then its
+    positions and temporaries' names restored, so that it equals what
+    `python_code` compiles. None when the native rewriter leaves the module to
+    the Python one: a construct it does not reproduce exactly, a file it cannot
+    parse, or a compile that fails or warns (the Python rewriter then reports
+    it with the original's line numbers)."""
+    try:
+        from .. import _core
+    except ImportError:
+        return None
+    rewritten = _core.rewrite_asserts(source)
+    if rewritten is None:
+        return None
+    if rewritten is False:  # nothing to rewrite
+        return compile(source, source_path, "exec", dont_inherit=True)
+    text, positions = rewritten
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = compile(text, source_path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            return None
+    if caught:
+        return None
+    try:
+        return _core.restore_code(code, positions)
+    except ValueError:
+        return None
 
 
 class RewritingLoader(SourceFileLoader):

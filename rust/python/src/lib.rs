@@ -14,6 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use pyo3::prelude::*;
 
 mod bench;
+mod rewrite;
 
 /// Runs dbtest with the shim's JSON arguments; returns the exit code.
 /// `fork_server`: `(pid, socket fd)` of the workers' fork server the command
@@ -167,6 +168,9 @@ fn merge_durations(json_documents: Vec<String>) -> PyResult<String> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(rewrite::rewrite_asserts, m)?)?;
+    m.add_function(wrap_pyfunction!(rewrite::restore_code, m)?)?;
+    m.add_class::<rewrite::RewriteMap>()?;
     m.add_function(wrap_pyfunction!(collect, m)?)?;
     m.add_function(wrap_pyfunction!(select, m)?)?;
     m.add_function(wrap_pyfunction!(shard, m)?)?;
