@@ -186,6 +186,19 @@ def gen_skewed(root: Path, short: int, long: int) -> int:
     return 204
 
 
+def gen_generated_module(root: Path, spin: int, count: int = 400) -> int:
+    """Suite j: one module whose ``count`` tests (~10 ms of CPU each) are made at
+    import in a loop: the static pass sees none of them, so only spreading what
+    the import shows over the workers runs them in parallel."""
+    project(root)
+    body = (
+        f"{SPIN_SOURCE}\n\ndef _make(i):\n    def test():\n        _spin({spin})\n\n    return test\n\n\n"
+        f"for _i in range({count}):\n    globals()[f'test_made_{{_i}}'] = _make(_i)\n"
+    )
+    write(root / "test_generated.py", body)
+    return count
+
+
 def gen_async(root: Path) -> int:
     """Suite f: 4 files x 25 ``async def`` tests."""
     project(root, async_plugin=True)

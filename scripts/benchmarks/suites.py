@@ -22,6 +22,7 @@ from .generate import (
     gen_cpu,
     gen_fixtures,
     gen_flat,
+    gen_generated_module,
     gen_heavy_imports,
     gen_parametrized,
     gen_skewed,
@@ -73,6 +74,8 @@ class Suite:
     baseline: bool = False
     # Every round also times `dbtest list` and `pytest --collect-only -q`.
     listing: bool = False
+    # Its tests are made at import: static collection sees none of them.
+    made_at_import: bool = False
 
 
 # Suites g and h: 50 flat files of 100 plain trivial tests, the layout of their corpora.
@@ -145,6 +148,15 @@ SUITES: tuple[Suite, ...] = (
         lambda ctx, root: gen_skewed(root, ctx.spins(0.005), ctx.spins(1.5)),
         cpu_bound=True,
         cold=True,
+    ),
+    Suite(
+        "j",
+        "j_one_big_module",
+        "400 tests of ~10 ms made at import in a loop, one module (second run)",
+        lambda ctx, root: gen_generated_module(root, ctx.spins(0.010)),
+        cpu_bound=True,
+        second_run=True,
+        made_at_import=True,
     ),
 )
 SUITE_KEYS = tuple(suite.key for suite in SUITES)

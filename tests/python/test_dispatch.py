@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_dbtest
+from .conftest import FIXTURES, run_dbtest
 
 LINE = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED)\s+(\S+) \([0-9.]+s, w(\d+)\)$")
 
@@ -146,3 +146,18 @@ def test_a_first_run_spreads_long_tests_it_knew_nothing_about(project):
     assert run.code == 0, run
     longs = {worker: [t for t in tests if "test_long_" in t] for worker, tests in assignment(run.stdout).items()}
     assert sorted(len(tests) for tests in longs.values()) == [2, 2], run
+
+
+def test_a_module_whose_tests_are_made_at_import_is_spread_over_both_workers():
+    """tests/fixtures/bigmodule: 90 tests the static pass cannot see, in one
+    module. The worker that imports it first finds them; the other takes over
+    part of them (importing the module itself). A class stays on one worker."""
+    root = FIXTURES / "bigmodule"
+    run = run_dbtest("-j", "2", "-v", "--no-cache", str(root), cwd=root)
+    assert run.code == 0, run
+    assert "90 passed" in run.stdout, run
+    workers = assignment(run.stdout)
+    assert sorted(workers) == ["1", "2"], run
+    for cls in ("TestMadeA", "TestMadeB"):
+        ran_on = {w for w, tests in workers.items() for t in tests if f"::{cls}::" in t}
+        assert len(ran_on) == 1, (cls, run)

@@ -67,6 +67,19 @@ pub(super) fn merged_order(groups: &[Option<&str>], listed: usize) -> Vec<usize>
     order
 }
 
+/// Tests found at import are spread over the workers when their estimated
+/// work is more than this many times the module's import.
+const SPREAD_IMPORT_FACTOR: f64 = 2.0;
+
+/// A test found at import and admitted: (index in `imported.unlisted`, test index).
+type Admitted = (usize, usize);
+
+/// Batch `batch` of a worker, if it is in flight there.
+fn live_flight(live: &Option<Live>, batch: u32) -> Option<&InFlight> {
+    live.as_ref()
+        .and_then(|live| live.inflight.iter().find(|f| f.batch == batch))
+}
+
 /// The tests of batch `batch` on a worker, as sent.
 fn flight_tests(live: &Option<Live>, batch: u32) -> Vec<usize> {
     live.as_ref()
@@ -255,6 +268,36 @@ impl Dispatcher<'_> {
         for &(index, test) in &chosen {
             admitted[index] = Some(test);
         }
+        // Found tests of a class this batch runs join it (its set-up runs
+        // once); the others may be spread over the workers.
+        let batch_groups: Vec<&str> = live_flight(&self.slots[slot], imported.batch)
+            .filter(|f| f.check.is_none())
+            .map(|f| {
+                f.tests
+                    .iter()
+                    .filter_map(|&t| self.table[t].group.as_deref())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (joins_batch, loose): (Vec<Admitted>, Vec<Admitted>) =
+            chosen.iter().partition(|&&(_, test)| {
+                self.table[test]
+                    .group
+                    .as_deref()
+                    .is_some_and(|g| batch_groups.contains(&g))
+            });
+        let spread = live_flight(&self.slots[slot], imported.batch)
+            .is_some_and(|f| f.check.is_none())
+            && self.spreads_found(module, &loose, imported.duration);
+        let chosen = if spread {
+            // In the module's order (the worker's `order`, when it gave one,
+            // is applied by `reorder_module` below).
+            let found: Vec<usize> = loose.iter().map(|&(_, test)| test).collect();
+            self.scheduler.add_found(slot, &found, &self.table);
+            joins_batch
+        } else {
+            chosen
+        };
         // The module's own order (pytest's, after grouping the tests that share
         // a parameter of a scope wider than the function), by test index.
         let planned = self.planned[module].clone();
@@ -329,6 +372,30 @@ impl Dispatcher<'_> {
             self.observer
                 .warning(&format!("cannot extend a batch: {err}"));
         }
+        if spread {
+            // Idle workers (or ones retired while the import was pending) may
+            // take over part of what the module showed.
+            self.keep_workers_busy();
+        }
+    }
+
+    /// Whether the tests a module showed at import (`chosen`) go into the
+    /// run's lanes, where other workers can take them over, rather than all
+    /// into the batch that imported the module. The cost model: a worker that
+    /// takes some over pays one more import of the module (`import_seconds`,
+    /// as this worker measured it); that pays when the tests' estimated work
+    /// is several times the import. A module with module-level set-up stays
+    /// on one worker (its set-up runs once), and so does everything of a run
+    /// with one worker.
+    fn spreads_found(&self, module: usize, chosen: &[Admitted], import_seconds: f64) -> bool {
+        if self.slots.len() < 2 || chosen.len() < 2 || self.modules[module].whole {
+            return false;
+        }
+        let work: f64 = chosen
+            .iter()
+            .map(|&(_, test)| self.table[test].estimate)
+            .sum();
+        work > SPREAD_IMPORT_FACTOR * import_seconds.max(0.0)
     }
 
     /// Adds the selected tests a module showed at import to the run.

@@ -214,7 +214,14 @@ fn run_with<'a>(
         planned.push(first..table.len());
     }
     let work_units = table.len() + probes;
-    let workers = options.jobs.max(1).min(work_units.max(1));
+    // A module imported to find its tests may show many (made in a loop, in
+    // another module): they are spread over the workers like planned ones.
+    let may_find_more = plan.modules.iter().any(|m| m.run_unlisted && !m.whole);
+    let workers = if may_find_more {
+        options.jobs.max(1)
+    } else {
+        options.jobs.max(1).min(work_units.max(1))
+    };
     let recorded = recorded_mean.is_some();
     let order = Order {
         longest_functions_first: options.longest_first && recorded && workers > 1,

@@ -285,6 +285,33 @@ impl Scheduler {
         }
     }
 
+    /// Puts tests of `module` that its import showed (found by the worker of
+    /// `lane`, in the module's order) into that lane, right after the module's
+    /// last unit there, or at its front: they are handed out in batches like
+    /// planned tests, and a worker that runs dry may take them over, importing
+    /// the module itself, so that a module whose tests are made at import is
+    /// spread over the workers as a static one is. Grouped by class, as
+    /// [`units_of`] groups them.
+    pub fn add_found(&mut self, lane: usize, tests: &[usize], table: &[TestEntry]) {
+        let Some(own) = self.lanes.get_mut(lane) else {
+            return;
+        };
+        let Some(module) = tests.first().map(|&t| table[t].module) else {
+            return;
+        };
+        let at = own
+            .units
+            .iter()
+            .rposition(|u| u.module == module)
+            .map_or(0, |i| i + 1);
+        let units = units_of(tests, table);
+        self.remaining_tests += tests.len();
+        own.estimate += units.iter().map(|u| u.estimate).sum::<f64>();
+        let tail = own.units.split_off(at);
+        own.units.extend(units);
+        own.units.extend(tail);
+    }
+
     /// Puts the tests of `module` not yet handed out in the order `rank`
     /// gives (lowest first, ties in their current order): the module's own
     /// order, learnt when a worker imported it. In each lane, the module's

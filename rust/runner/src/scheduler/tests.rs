@@ -423,3 +423,49 @@ fn cutting_into_lanes_keeps_every_unit_once_in_order() {
         }
     }
 }
+
+#[test]
+fn tests_found_at_import_go_into_the_lane_and_an_idle_worker_takes_half() {
+    // Module 0 is a probe (no static tests): its import shows 8 tests of two
+    // classes (a unit each).
+    let mut table = Vec::new();
+    let mut modules = flags(1);
+    modules[0].run_unlisted = true;
+    let mut s = Scheduler::new(&table, &modules, 2, false, Order::default(), 0.01);
+    let (importer, probe) = (0..2)
+        .find_map(|lane| s.next_batch(lane, usize::MAX, None).map(|b| (lane, b)))
+        .unwrap();
+    assert!(probe.tests.is_empty() && probe.run_unlisted && probe.module == 0);
+    for class in ["A", "A", "A", "A", "B", "B", "B", "B"] {
+        table.push(entry(0, Some(class), 0.01));
+    }
+    let found: Vec<usize> = (0..8).collect();
+    s.add_found(importer, &found, &table);
+    assert_eq!(s.remaining_tests(), 8);
+    assert_eq!(s.lanes()[importer], found);
+    // The idle worker takes the back half, class B whole.
+    let idle = 1 - importer;
+    let stolen = s.next_batch(idle, usize::MAX, Some(&[0.0, 0.0])).unwrap();
+    assert_eq!(stolen.module, 0);
+    assert_eq!(stolen.tests, [4, 5, 6, 7]);
+    assert!(
+        !stolen.run_unlisted,
+        "the module's import is asked for once"
+    );
+    assert_eq!(s.lanes()[importer], [0, 1, 2, 3]);
+}
+
+#[test]
+fn found_tests_go_after_the_modules_last_unit_in_the_lane() {
+    let mut table = vec![
+        entry(0, None, 0.01),
+        entry(0, None, 0.01),
+        entry(1, None, 0.01),
+    ];
+    let mut s = cold(&table, 2, 1);
+    table.push(entry(0, None, 0.01));
+    s.add_found(0, &[3], &table);
+    assert_eq!(s.lanes(), [vec![0, 1, 3, 2]]);
+    s.add_found(0, &[], &table);
+    assert_eq!(s.remaining_tests(), 4);
+}
