@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 MAX_FRAME_LEN = 32 * 1024 * 1024
 
 # Field order of every message, and of the maps nested in them.
@@ -62,7 +62,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "on_miss",
         "coverage",
     ),
-    "run": ("batch", "module", "tests", "run_unlisted", "known"),
+    "run": ("batch", "module", "tests", "run_unlisted", "known", "collect_only"),
     "extend": ("batch", "unlisted", "tests", "order"),
     "shutdown": (),
     # worker -> coordinator

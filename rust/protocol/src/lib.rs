@@ -17,4 +17,4 @@ pub use frame::{encode_frame, write_frame, FrameReader, ProtocolError, MAX_FRAME
 pub use messages::*;
 
 /// Bumped on every incompatible change; the worker announces its own in `hello`.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;

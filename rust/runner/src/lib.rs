@@ -16,7 +16,7 @@ mod spawn;
 mod status;
 
 pub use dbtest_model::{RunObserver, Running};
-pub use dispatcher::{run, RunOutcome, RunnerOptions, TimeBudget, UnlistedFilter};
+pub use dispatcher::{run, CollectedModule, RunOutcome, RunnerOptions, TimeBudget, UnlistedFilter};
 pub use forkserver::ForkServer;
 pub use plan::*;
 pub use spawn::SpawnSpec;
