@@ -180,7 +180,9 @@ class Runner:
             return
         message, text = format_exception(exc)
         self.channel.send(
-            protocol.fixture(module_name, "", IMPORT, duration, f"cannot import {module_name}: {message}", text, None, None)
+            protocol.fixture(
+                module_name, "", IMPORT, duration, f"cannot import {module_name}: {message}", text, None, None
+            )
         )
 
     def _run_one(self, batch: int, position: int, name: str, target: Target | None, missed: str = "") -> None:
