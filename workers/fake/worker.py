@@ -65,7 +65,7 @@ def receive() -> dict | None:
 
 
 # Keep equal to PROTOCOL_VERSION (tests/python/test_protocol_golden.py checks it).
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 
 
 def hello(protocol: int = PROTOCOL_VERSION) -> None:
