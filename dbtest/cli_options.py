@@ -285,6 +285,13 @@ OPTIONS: tuple[Option, ...] = (
         choices=("test",),
     ),
     Option(("--collect-only",), "collect_only", "flag", "Alias of `dbtest list`."),
+    Option(
+        ("--static",),
+        "static_list",
+        "flag",
+        "list: only what the static pass sees (fast, imports nothing; tests made at import are not shown).",
+        lists=True,
+    ),
     # `dbtest bench` only (the coordinator refuses them elsewhere).
     Option(
         ("--bench-time",),

@@ -103,11 +103,14 @@ def _class_test_names(cls: type, style: str) -> list[str]:
             names = ["runTest"]
         return names
     rules = options.current
-    names: list[str] = []
+    # Per class of the MRO, its own names in definition order.
+    by_class: list[list[str]] = []
     seen: set[str] = set()
     for klass in cls.__mro__:
         if klass is object:
             continue
+        names: list[str] = []
+        by_class.append(names)
         for name, value in vars(klass).items():
             if name in seen:
                 continue
@@ -120,7 +123,9 @@ def _class_test_names(cls: type, style: str) -> list[str]:
                     names.append(name)
             elif rules.is_test_function(name) and not _is_test_flagged_off(func):
                 names.append(name)
-    return names
+    # pytest's order: what base classes define comes before what subclasses
+    # add (reverse MRO), each class's in definition order.
+    return [name for names in reversed(by_class) for name in names]
 
 
 def _tags(marks: list[Any]) -> list[str]:

@@ -102,14 +102,17 @@ class Runner:
             duration = perf_counter() - start
             if fresh:
                 stack.absorb()
-            count = len(names)
-            if not names and message["run_unlisted"]:
+            if message.get("collect_only"):
+                self._collect_failed(module_name, exc, duration)
+            elif not names and message["run_unlisted"]:
                 # No test of the module is known to carry the error: it is
                 # reported for the module itself (the empty name, the file's
                 # id), as pytest reports a collection error.
                 send(protocol.imported(batch, duration, [protocol.discovered("", [])], []))
-                count = len(wait_for_extend(batch)["unlisted"])
-            self._import_failed(batch, module_name, count, exc, duration)
+                admitted = len(wait_for_extend(batch)["unlisted"])
+                self._import_failed(batch, module_name, admitted, exc, duration)
+            else:
+                self._import_failed(batch, module_name, len(names), exc, duration)
             send(protocol.batch_done(batch))
             return
         import_time = perf_counter() - start
@@ -119,6 +122,16 @@ class Runner:
         stack.set_module(module, module_name)
         self.module, self.module_name = module, module_name
 
+        if message.get("collect_only"):
+            # `dbtest list`: every test the module defines, in its order; nothing runs.
+            try:
+                found = module_tests(module)
+            except Exception as exc:  # noqa: BLE001 - reported as pytest reports a collection error
+                self._collect_failed(module_name, exc, import_time)
+                found = []
+            send(protocol.imported(batch, import_time, [protocol.discovered(n, t) for n, t in found], []))
+            send(protocol.batch_done(batch))
+            return
         unlisted: list[tuple[str, list[str]]] = []
         wanted: list[int] = []
         if message["run_unlisted"]:
@@ -175,6 +188,20 @@ class Runner:
             self.reporter.result(batch, position, outcome, duration if position == 0 else 0.0, [])
         # A module that failed to import must not linger half-initialised.
         sys.modules.pop(module_name, None)
+
+    def _collect_failed(self, module_name: str, exc: BaseException, duration: float) -> None:
+        """Under `collect_only`: a module that failed to import is one error of
+        phase `import` (pytest's "ERROR collecting"); one that skipped itself
+        at module level defines no test and reports nothing."""
+        sys.modules.pop(module_name, None)
+        if from_exception(exc, IMPORT).outcome in (SKIPPED, XFAILED):
+            return
+        message, text = format_exception(exc)
+        self.channel.send(
+            protocol.fixture(
+                module_name, "", IMPORT, duration, f"cannot import {module_name}: {message}", text, None, None
+            )
+        )
 
     def _run_one(self, batch: int, position: int, name: str, target: Target | None, missed: str = "") -> None:
         """Runs one test and reports it. ``missed``: the submodule whose absence

@@ -62,7 +62,7 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         "on_miss",
         "coverage",
     ),
-    "run": ("batch", "module", "tests", "run_unlisted", "known"),
+    "run": ("batch", "module", "tests", "run_unlisted", "known", "collect_only"),
     "extend": ("batch", "unlisted", "tests", "order"),
     "shutdown": (),
     "reset": (),

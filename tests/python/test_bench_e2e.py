@@ -224,7 +224,9 @@ def test_save_compare_and_the_regression_gate(project) -> None:
     assert slow.code == 1, slow
     change = members(report)["bench_work.py::work::one"]["change"]
     assert change["verdict"] == "slower" and change["regressed"] is True
-    assert 2 < change["comparison"]["ratio"] < 4.5
+    # Three times the work; the machine's load may differ between the saved
+    # run and this one, so only the direction is asserted, not the size.
+    assert change["comparison"]["ratio"] > 1.5
     assert "REGRESSION" in slow.stdout and "1 regressed beyond 5%" in slow.stdout
     # Without the gate the same comparison only reports.
     report_only = run_dbtest("bench", *FAST, "--compare", "base", cwd=root, timeout=300)

@@ -27,6 +27,7 @@ PROJECTS = sorted([*(p for p in FIXTURES.iterdir() if p.is_dir()), REPO / "examp
 EXPLAINED: dict[str, str] = {
     "tests/fixtures/semantics/pkg/test_import_error.py": "imports a module that does not exist",
     "tests/fixtures/semantics/pkg/test_module_skip.py": "raises unittest.SkipTest as it is imported",
+    "tests/fixtures/list_imports/test_broken.py": "imports a module that does not exist (dbtest list's error)",
     # Static collection does not follow `func.__test__ = False` after the
     # definition, so the coordinator lists (and a run runs) a test pytest skips.
     "tests/fixtures/collection/pkg/test_shapes.py::test_flagged_off": "static only: __test__ set after the def",
@@ -120,7 +121,7 @@ def _runtime(project: Path, files: list[str]) -> dict[str, list[str] | str]:
 
 
 def _marked_dynamic(path: str) -> bool:
-    proc = subprocess.run([dbtest_executable(), "list", path], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([dbtest_executable(), "list", "--static", path], cwd=REPO, capture_output=True, text=True)
     return "may define tests this list cannot show" in proc.stderr
 
 

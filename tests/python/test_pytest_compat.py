@@ -53,15 +53,17 @@ def _pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _pytest_ids(root: Path, *args: str) -> list[str]:
+def _pytest_ids(root: Path, *args: str, ordered: bool = False) -> list[str]:
     run = _pytest(root, "--collect-only", "-q", *args)
-    return sorted(line for line in run.stdout.splitlines() if "::" in line)
+    ids = [line for line in run.stdout.splitlines() if "::" in line]
+    return ids if ordered else sorted(ids)
 
 
-def _dbtest_list(root: Path, *args: str) -> list[str]:
+def _dbtest_list(root: Path, *args: str, ordered: bool = False) -> list[str]:
     run = run_dbtest("list", *args, cwd=root)
     assert run.code in (0, 5), run
-    return sorted(run.stdout.splitlines())
+    ids = run.stdout.splitlines()
+    return ids if ordered else sorted(ids)
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +102,16 @@ def test_the_summary_counts_are_pytests(compat, dbtest_run):
 
 
 def test_literal_parameters_are_listed_without_importing_anything(compat):
-    listed = [i for i in _dbtest_list(compat) if not i.startswith(DELETED_AT_IMPORT)]
+    listed = [i for i in _dbtest_list(compat, "--static") if not i.startswith(DELETED_AT_IMPORT)]
     assert listed == _static(_pytest_ids(compat))
+
+
+def test_the_list_is_pytests_collection_in_its_order(compat):
+    # The files whose cases only an import shows are imported (nothing runs);
+    # a class a module deletes without any sign the static pass reads stays
+    # listed (a run finds it is no test).
+    listed = [i for i in _dbtest_list(compat, ordered=True) if not i.startswith(DELETED_AT_IMPORT)]
+    assert listed == _pytest_ids(compat, ordered=True)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +127,9 @@ def test_literal_parameters_are_listed_without_importing_anything(compat):
     ids=" ".join,
 )
 def test_selections_are_pytests(compat, selection):
-    listed = [i for i in _dbtest_list(compat, *selection) if not i.startswith(DELETED_AT_IMPORT)]
+    listed = [i for i in _dbtest_list(compat, *selection, ordered=True) if not i.startswith(DELETED_AT_IMPORT)]
+    assert listed == _pytest_ids(compat, *selection, ordered=True)
+    listed = [i for i in _dbtest_list(compat, "--static", *selection) if not i.startswith(DELETED_AT_IMPORT)]
     assert listed == _static(_pytest_ids(compat, *selection))
 
 

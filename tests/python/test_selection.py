@@ -127,11 +127,20 @@ def test_list_says_when_files_may_hold_tests_only_an_import_reveals(project):
             "test_plain.py": "def test_plain():\n    pass\n",
         }
     )
-    listed = run_dbtest("list", str(root), cwd=root)
+    listed = run_dbtest("list", "--static", str(root), cwd=root)
     assert listed.stdout.split() == ["test_plain.py::test_plain"], listed
     assert "note: 1 file may define tests this list cannot show" in listed.stderr, listed
     assert run_dbtest("--no-cache", str(root), cwd=root).last_line.startswith("4 passed"), "a run finds them"
-    assert "note:" not in run_dbtest("list", str(root / "test_plain.py"), cwd=root).stderr
+    assert "note:" not in run_dbtest("list", "--static", str(root / "test_plain.py"), cwd=root).stderr
+    # Without --static the file is imported and its tests listed.
+    imported = run_dbtest("list", str(root), cwd=root)
+    assert imported.stdout.split() == [
+        "test_generated.py::test_0",
+        "test_generated.py::test_1",
+        "test_generated.py::test_2",
+        "test_plain.py::test_plain",
+    ], imported
+    assert "note:" not in imported.stderr, imported
 
 
 MIXED_MODULE = """\

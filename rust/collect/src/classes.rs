@@ -37,7 +37,8 @@ pub(crate) enum ClassKind {
 #[derive(Debug, Clone)]
 pub(crate) struct ClassInfo {
     base_kind: Option<ClassKind>,
-    /// Own methods first, then inherited ones not overridden.
+    /// pytest's order: inherited methods not overridden first (the last base's
+    /// before the first's, reverse MRO), then the class's own.
     pub methods: Vec<FunctionDef>,
     has_init: bool,
     pub test_flag: Option<bool>,
@@ -46,16 +47,20 @@ pub(crate) struct ClassInfo {
 }
 
 impl ClassInfo {
-    /// Takes on what a base class passes down (its methods come after ours).
+    /// Takes on what a base class passes down. Bases are taken on in the
+    /// order they are written; each one's methods go before those already
+    /// here, as pytest collects a class's dictionaries in reverse MRO order.
     fn inherit(&mut self, parent: &ClassInfo) {
         if self.base_kind.is_none() {
             self.base_kind = parent.base_kind;
         }
-        for method in &parent.methods {
-            if !self.methods.iter().any(|m| m.name == method.name) {
-                self.methods.push(method.clone());
-            }
-        }
+        let inherited: Vec<FunctionDef> = parent
+            .methods
+            .iter()
+            .filter(|method| !self.methods.iter().any(|m| m.name == method.name))
+            .cloned()
+            .collect();
+        self.methods.splice(0..0, inherited);
         self.has_init |= parent.has_init;
         self.unknown_base |= parent.unknown_base;
         if self.test_flag.is_none() {

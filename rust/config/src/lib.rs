@@ -149,6 +149,9 @@ pub struct CliArgs {
     pub changed: Option<String>,
     /// `--explain`: say why each test was selected.
     pub explain: bool,
+    /// `--static` (`dbtest list`): only what the static pass sees, importing
+    /// nothing.
+    pub static_list: bool,
     /// `--budget SECONDS`.
     pub budget: Option<f64>,
     pub budget_strict: bool,
@@ -193,6 +196,9 @@ pub struct Settings {
     pub capture: bool,
     pub verbose: u8,
     pub quiet: bool,
+    /// `dbtest list --static`: list only what the static pass sees; files that
+    /// may define more tests at import are not imported.
+    pub static_list: bool,
     pub timeout: Option<f64>,
     pub maxfail: Option<usize>,
     pub format: Format,
@@ -249,6 +255,11 @@ fn new_seed() -> u64 {
 impl Settings {
     /// Merges the command line over the project's file configuration.
     pub fn resolve(cli: CliArgs) -> Result<Settings, ConfigError> {
+        if cli.static_list && cli.command != Command::List {
+            return Err(ConfigError::Invalid(
+                "--static applies to `dbtest list` (--collect-only) only".into(),
+            ));
+        }
         let cwd = match cli.cwd.clone() {
             Some(cwd) => cwd,
             None => std::env::current_dir()
@@ -433,6 +444,7 @@ impl Settings {
                 addopts.verbose
             },
             quiet: cli.quiet || (cli.verbose == 0 && addopts.quiet),
+            static_list: cli.static_list,
             timeout,
             maxfail: cli.maxfail.or(addopts.maxfail),
             format: cli.format.unwrap_or_default(),

@@ -275,6 +275,7 @@ pub(crate) fn execute(
         epoch: started,
         time_budget: crate::budget::time_budget(settings, started),
         planned_order: selection.changed.is_some(),
+        collect_only: false,
     };
     // Tests found at import are admitted if selected. Workers report only tests
     // the static pass missed (they are told every static name of the module).

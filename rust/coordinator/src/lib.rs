@@ -12,6 +12,7 @@ mod error;
 mod execute;
 pub mod exit;
 mod list;
+mod list_import;
 mod merge;
 mod pipeline;
 mod plan;
@@ -65,7 +66,8 @@ pub fn list_document(args: &str) -> Result<String, CoordinatorError> {
     let (collected, targets) = pipeline::collect(&settings)?;
     let durations = durations_if_needed(&settings);
     let selection = pipeline::select(&settings, &collected, targets, &durations, changes)?;
-    Ok(list::list_json(&settings, &collected, &selection).to_string())
+    let listing = list_import::Listing::static_only(&selection);
+    Ok(list::list_json(&settings, &collected, &selection, &listing).to_string())
 }
 
 /// Recorded durations, read only when they matter: a run orders work by them,
@@ -104,7 +106,7 @@ fn run_inner(
     let durations = durations_if_needed(&settings);
     let selection = pipeline::select(&settings, &collected, targets, &durations, changes)?;
     match settings.command {
-        Command::List => list::list(&settings, &collected, &selection),
+        Command::List => list::list(&settings, &collected, &selection, interrupted),
         Command::Bench => bench::bench(&settings, collected, &selection, interrupted),
         Command::Run | Command::Merge => execute::execute(
             &settings,

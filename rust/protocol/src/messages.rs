@@ -186,6 +186,12 @@ pub struct RunBatch {
     /// (and, when there are none, starts without waiting for `extend`). Empty
     /// otherwise.
     pub known: Vec<String>,
+    /// `dbtest list`: import the module and report what it defines, run
+    /// nothing. `imported.unlisted` then lists every test the module defines
+    /// (in its order, `known` ones too) and the worker sends `batch_done`
+    /// without waiting for `extend`; a failed import is one `fixture` error
+    /// (phase `import`).
+    pub collect_only: bool,
 }
 
 /// Sent after the module of a batch imported (or was already imported).

@@ -97,6 +97,7 @@ fn samples() -> Vec<(&'static str, Value)> {
                     "TestUsers::test_create".into(),
                     "test_logout".into(),
                 ],
+                collect_only: false,
             })),
         ),
         ("shutdown", to(ToWorker::Shutdown)),

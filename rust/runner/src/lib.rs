@@ -17,7 +17,9 @@ mod spawn;
 mod status;
 
 pub use dbtest_model::{RunObserver, Running};
-pub use dispatcher::{run, run_keeping, RunOutcome, RunnerOptions, TimeBudget, UnlistedFilter};
+pub use dispatcher::{
+    run, run_keeping, CollectedModule, RunOutcome, RunnerOptions, TimeBudget, UnlistedFilter,
+};
 pub use forkserver::ForkServer;
 pub use kept::{KeptWorkers, Refreshed};
 pub use plan::*;

@@ -99,6 +99,7 @@ fn options(mode: &str, jobs: usize, restarts: usize) -> RunnerOptions {
         epoch: std::time::Instant::now(),
         time_budget: None,
         planned_order: false,
+        collect_only: false,
     }
 }
 

@@ -49,6 +49,7 @@ def run_message(batch: int, module: dict[str, str], tests: list[str], known: lis
             "tests": tests,
             "run_unlisted": known is not None,
             "known": known or [],
+            "collect_only": False,
         }
     )
 

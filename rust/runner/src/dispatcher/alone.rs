@@ -126,6 +126,7 @@ impl Dispatcher<'_> {
                 .collect(),
             run_unlisted: false,
             known: Vec::new(),
+            collect_only: false,
         });
         let module = entry.module;
         let estimate = tests.iter().map(|&t| self.table[t].estimate).sum();

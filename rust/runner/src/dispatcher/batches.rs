@@ -201,6 +201,7 @@ impl Dispatcher<'_> {
                     .collect(),
                 run_unlisted: batch.run_unlisted,
                 known,
+                collect_only: self.options.collect_only,
             });
             let known = match &message {
                 ToWorker::Run(run) => run.known.len(),
@@ -246,6 +247,9 @@ impl Dispatcher<'_> {
         };
         flight.imported = true;
         let module = flight.module;
+        if self.options.collect_only {
+            return self.on_collected(module, imported);
+        }
         let known = flight.known;
         let everything = known + imported.unlisted.len();
         let wanted: Vec<usize> = imported.order.iter().map(|&p| p as usize).collect();

@@ -11,6 +11,7 @@
 mod alone;
 mod batches;
 mod budget;
+mod collect_only;
 mod faults;
 mod keep;
 mod pool;
@@ -25,6 +26,7 @@ use crate::spawn::SpawnSpec;
 use alone::Check;
 use batches::InFlight;
 pub use budget::TimeBudget;
+pub use collect_only::CollectedModule;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use dbtest_model::{mean_duration, RunObserver, TestResult};
 use dbtest_protocol::{FromWorker, PROTOCOL_VERSION};
@@ -91,6 +93,9 @@ pub struct RunnerOptions {
     /// The plan's order stands even where a module's own (pytest's) differs
     /// (`--changed`: failures first, then the shortest).
     pub planned_order: bool,
+    /// `dbtest list`: workers import the plan's modules and report the tests
+    /// they define ([`RunOutcome::collected`]); nothing runs.
+    pub collect_only: bool,
 }
 
 /// Decides whether a test found at import time (id, tags) belongs to the run
@@ -118,6 +123,10 @@ pub struct RunOutcome {
     pub withdrawn: Vec<String>,
     /// With a time budget: the ids of the tests it left unrun.
     pub unrun: Vec<String>,
+    /// With [`RunnerOptions::collect_only`]: per module imported, what it
+    /// defines. A module that failed to import has an `import` error in
+    /// `results` instead.
+    pub collected: Vec<CollectedModule>,
 }
 
 /// `fork_server`: one already started (by the `dbtest` command), used for every
