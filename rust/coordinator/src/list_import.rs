@@ -8,8 +8,8 @@ use crate::error::CoordinatorError;
 use crate::pipeline::{Collected, Selection};
 use dbtest_config::Settings;
 use dbtest_model::{Kind, Phase, RunObserver};
-use dbtest_protocol::{Discovered, ModuleRef};
-use dbtest_runner::{Plan, PlannedModule, RunnerOptions, SpawnSpec};
+use dbtest_protocol::Discovered;
+use dbtest_runner::{Plan, RunnerOptions, SpawnSpec};
 use std::collections::{HashMap, HashSet};
 
 /// One listed test, in the order a run reports it.
@@ -81,22 +81,7 @@ pub(crate) fn list_with_imports(
     let plan = Plan {
         modules: files
             .iter()
-            .map(|&f| {
-                let file = &collected.files[f];
-                PlannedModule {
-                    rel: file.rel.clone(),
-                    module: ModuleRef {
-                        path: file.path.to_string_lossy().into_owned(),
-                        name: file.module.clone(),
-                        import_root: file.import_root.to_string_lossy().into_owned(),
-                    },
-                    tests: Vec::new(),
-                    run_unlisted: true,
-                    unplanned: Vec::new(),
-                    first: false,
-                    whole: false,
-                }
-            })
+            .map(|&f| crate::plan::planned_module(collected, f, true))
             .collect(),
     };
     let preload =

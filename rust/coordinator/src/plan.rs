@@ -93,6 +93,25 @@ pub(crate) fn apply_last_failed(
     rerun
 }
 
+/// The file `f` as a module of a plan, with no tests yet. `whole`: its tests
+/// stay on one worker (module-level set-up).
+pub(crate) fn planned_module(collected: &Collected, f: usize, run_unlisted: bool) -> PlannedModule {
+    let file = &collected.files[f];
+    PlannedModule {
+        rel: file.rel.clone(),
+        module: ModuleRef {
+            path: file.path.to_string_lossy().into_owned(),
+            name: file.module.clone(),
+            import_root: file.import_root.to_string_lossy().into_owned(),
+        },
+        tests: Vec::new(),
+        run_unlisted,
+        unplanned: Vec::new(),
+        first: false,
+        whole: collected.module_setup.get(f).copied().unwrap_or(false),
+    }
+}
+
 /// Groups the tests to run by module; statically skipped tests never reach a
 /// worker (and never cause an import). Every module a run imports reports the
 /// tests only its import shows (cases of parametrized fixtures, tests made in
@@ -106,22 +125,6 @@ pub(crate) fn build_plan(
 ) -> (Plan, Vec<TestResult>) {
     let mut modules: Vec<Option<PlannedModule>> = vec![None; collected.files.len()];
     let mut skipped = Vec::new();
-    let planned_module = |f: usize, run_unlisted: bool| {
-        let file = &collected.files[f];
-        PlannedModule {
-            rel: file.rel.clone(),
-            module: ModuleRef {
-                path: file.path.to_string_lossy().into_owned(),
-                name: file.module.clone(),
-                import_root: file.import_root.to_string_lossy().into_owned(),
-            },
-            tests: Vec::new(),
-            run_unlisted,
-            unplanned: Vec::new(),
-            first: false,
-            whole: collected.module_setup.get(f).copied().unwrap_or(false),
-        }
-    };
     let mut planned = vec![false; collected.items.len()];
     for &i in &rerun.items {
         let item = &collected.items[i];
@@ -131,7 +134,8 @@ pub(crate) fn build_plan(
             skipped.push(result);
             continue;
         }
-        let module = modules[item.file].get_or_insert_with(|| planned_module(item.file, true));
+        let module =
+            modules[item.file].get_or_insert_with(|| planned_module(collected, item.file, true));
         module.first |= rerun.first.contains(&*item.id);
         planned[i] = true;
         module.tests.push(PlannedTest {
@@ -143,7 +147,7 @@ pub(crate) fn build_plan(
     }
     for &f in &rerun.probes {
         modules[f]
-            .get_or_insert_with(|| planned_module(f, true))
+            .get_or_insert_with(|| planned_module(collected, f, true))
             .run_unlisted = true;
     }
     // A module imported to find more tests knows all its static ones, so that
