@@ -5,6 +5,7 @@ loops, and ratios are checked with generous tolerances."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +228,9 @@ def test_save_compare_and_the_regression_gate(project) -> None:
     # Three times the work; the machine's load may differ between the saved
     # run and this one, so only the direction is asserted, not the size.
     assert change["comparison"]["ratio"] > 1.5
-    assert "REGRESSION" in slow.stdout and "1 regressed beyond 5%" in slow.stdout
+    # The untouched member may read slower too when other tests share the
+    # machine (the suite runs in parallel): only the slowed one is asserted.
+    assert "REGRESSION" in slow.stdout and re.search(r"\b[12] regressed beyond 5%", slow.stdout), slow
     # Without the gate the same comparison only reports.
     report_only = run_dbtest("bench", *FAST, "--compare", "base", cwd=root, timeout=300)
     assert report_only.code == 0, report_only
