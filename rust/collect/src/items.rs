@@ -350,6 +350,21 @@ impl Builder<'_> {
         }
     }
 
+    /// The benchmark members `names` of `group`, defined by `function`.
+    fn members(&mut self, group: &str, names: &[String], function: &FunctionDef, marks: &Marks) {
+        for member in names {
+            let name = format!("{group}::{member}");
+            self.push(
+                &name,
+                Some(group),
+                function,
+                Style::Benchmark,
+                marks.clone(),
+                false,
+            );
+        }
+    }
+
     fn benchmarks(&mut self, summary: &ModuleSummary, module_marks: &Marks) {
         let groups: HashMap<&str, String> = summary
             .call_assignments
@@ -396,17 +411,7 @@ impl Builder<'_> {
         for (f, function) in summary.functions.iter().enumerate() {
             for (d, deco) in function.decorators.iter().enumerate() {
                 if let Some((group, names)) = decorated.get(&(f, d)) {
-                    for member in names {
-                        let name = format!("{group}::{member}");
-                        self.push(
-                            &name,
-                            Some(group),
-                            function,
-                            Style::Benchmark,
-                            module_marks.clone(),
-                            false,
-                        );
-                    }
+                    self.members(group, names, function, module_marks);
                     continue;
                 }
                 let Some((group_var, "add")) = deco.path.rsplit_once('.') else {
@@ -424,17 +429,7 @@ impl Builder<'_> {
                     .to_string();
                 let names = crate::benchparams::member_names(&member, deco.kwarg("params"))
                     .unwrap_or_else(|| vec![member.clone()]);
-                for member in names {
-                    let name = format!("{group}::{member}");
-                    self.push(
-                        &name,
-                        Some(group),
-                        function,
-                        Style::Benchmark,
-                        module_marks.clone(),
-                        false,
-                    );
-                }
+                self.members(group, &names, function, module_marks);
             }
         }
     }
