@@ -18,6 +18,7 @@ from types import CodeType
 import pytest
 
 from dbtest.worker import rewrite
+
 from . import assert_corpus
 
 pytestmark = pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the native rewriter is used on 3.11 only")
