@@ -2,7 +2,9 @@
 project whose tests only an import shows (`tests/fixtures/list_imports`:
 tests made in loops, non-literal parameters, classes inheriting tests from
 another module, unittest's `load_tests` and `type()`, a module that cannot be
-imported): the same ids in the same order, with selections and shards."""
+imported, cases made by fixtures with `params=` and `pytest_generate_tests`
+hooks in a conftest or the module): the same ids in the same order, with
+selections and shards."""
 
 from __future__ import annotations
 
@@ -95,6 +97,30 @@ def test_json_reports_an_import_failure_as_an_error(project):
     errors = json.loads(run.stdout)["errors"]
     assert [e["file"] for e in errors] == [BROKEN]
     assert "module_that_does_not_exist_anywhere" in errors[0]["message"]
+
+
+GENERATED = "generated"
+
+
+@pytest.mark.parametrize("selection", [(), ("-k", "test_m and a"), ("-k", "test_num or test_k")], ids=repr)
+def test_cases_made_by_fixtures_and_hooks_are_listed_and_selected(project, selection):
+    theirs, _ = _pytest(project, GENERATED, *selection)
+    assert len(theirs) > 1, "the fixture's and hooks' cases are there to select from"
+    ours = run_dbtest("list", GENERATED, *selection, cwd=project)
+    assert ours.code == 0 and ours.stdout.splitlines() == theirs, ours
+    ran = run_dbtest(GENERATED, *selection, cwd=project)
+    assert ran.code == 0 and ran.last_line.startswith(f"{len(theirs)} passed, 0 failed"), ran
+
+
+def test_a_shard_of_made_cases_runs_what_it_lists(project):
+    theirs, _ = _pytest(project, GENERATED)
+    together: list[str] = []
+    for index in (1, 2):
+        listed = run_dbtest("list", GENERATED, "--shard", f"{index}/2", cwd=project).stdout.splitlines()
+        ran = run_dbtest(GENERATED, "--shard", f"{index}/2", cwd=project)
+        assert ran.code == 0 and ran.last_line.startswith(f"{len(listed)} passed, 0 failed"), ran
+        together += listed
+    assert sorted(together) == sorted(theirs)
 
 
 def test_static_lists_without_importing(project):

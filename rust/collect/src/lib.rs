@@ -4,6 +4,7 @@
 
 mod benchparams;
 mod classes;
+mod generated;
 mod items;
 mod marks;
 mod parametrize;
@@ -14,7 +15,7 @@ mod resolve;
 mod rules;
 mod summary;
 
-use dbtest_model::{TestFile, TestItem};
+use dbtest_model::{Style, TestFile, TestItem};
 pub use parametrize::{EmptySet, IdOptions, LongStrings};
 pub use project::Project;
 pub use rules::NameRules;
@@ -85,10 +86,17 @@ pub fn collect_source(
                 .functions
                 .iter()
                 .any(|f| MODULE_HOOKS.contains(&f.name.as_str()));
+            let dynamic = module.dynamic
+                || (module
+                    .items
+                    .iter()
+                    .any(|i| matches!(i.style, Style::Function | Style::PlainClass))
+                    && (generated::defines_case_makers(&summary)
+                        || generated::conftests_make_cases(file, project)));
             FileCollection {
                 items: module.items,
                 error: None,
-                dynamic: module.dynamic,
+                dynamic,
                 imported_modules: summary.imported_modules,
                 imports: summary.import_scan.take(),
                 module_setup,

@@ -1,7 +1,9 @@
 //! The project around the test files: its collection settings, and the other
 //! modules whose classes test classes inherit from (`from .base import
 //! BaseTest`). They are read and summarised on demand, once, and never
-//! imported; `classes.rs` follows the bases through them.
+//! imported; `classes.rs` follows the bases through them. And the
+//! `conftest.py` files above the test files, for the cases their fixtures and
+//! hooks make (`generated.rs`).
 
 use crate::parametrize::IdOptions;
 use crate::parse::summarize;
@@ -24,6 +26,8 @@ pub(crate) struct Location {
 #[derive(Default)]
 pub struct Project {
     summaries: Mutex<HashMap<PathBuf, Option<Arc<ModuleSummary>>>>,
+    /// Directory → whether its `conftest.py` makes cases (see `generated.rs`).
+    conftest_cases: Mutex<HashMap<PathBuf, bool>>,
     /// pytest's settings that shape parametrized ids.
     pub id_options: IdOptions,
     /// Which names are tests.
@@ -44,6 +48,23 @@ impl Project {
             name_rules,
             ..Project::default()
         }
+    }
+
+    /// Whether the `conftest.py` of `dir` (if it has one) defines a
+    /// parametrized fixture or a `pytest_generate_tests` hook; read once.
+    pub(crate) fn conftest_makes_cases(&self, dir: &Path) -> bool {
+        if let Ok(known) = self.conftest_cases.lock() {
+            if let Some(&makes) = known.get(dir) {
+                return makes;
+            }
+        }
+        let makes = self
+            .summary(&dir.join("conftest.py"))
+            .is_some_and(|s| crate::generated::defines_case_makers(&s));
+        if let Ok(mut known) = self.conftest_cases.lock() {
+            known.insert(dir.to_path_buf(), makes);
+        }
+        makes
     }
 
     /// The summary of the module at `path`, read once (`None` if it cannot be

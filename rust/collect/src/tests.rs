@@ -151,6 +151,54 @@ fn flags_modules_that_may_define_invisible_tests() {
 }
 
 #[test]
+fn modules_whose_fixtures_or_hooks_make_cases_are_left_to_an_import() {
+    let params_fixture = "import pytest\n@pytest.fixture(params=[1, 2])\ndef n(request): return request.param\ndef test_n(n): pass\n";
+    assert!(collect("test_a.py", params_fixture).dynamic);
+    let hook =
+        "def pytest_generate_tests(metafunc): pass\nclass TestX:\n    def test_x(self, k): pass\n";
+    assert!(collect("test_a.py", hook).dynamic);
+    let class_fixture = "import pytest\nclass TestX:\n    @pytest.fixture(params='ab')\n    def c(self, request): return request.param\n    def test_x(self, c): pass\n";
+    assert!(collect("test_a.py", class_fixture).dynamic);
+    let plain_fixture = "import pytest\n@pytest.fixture\ndef n(): return 1\ndef test_n(n): pass\n";
+    assert!(!collect("test_a.py", plain_fixture).dynamic);
+    // unittest does not parametrize a TestCase through fixtures.
+    let testcase = "import pytest, unittest\n@pytest.fixture(params=[1])\ndef n(request): pass\nclass T(unittest.TestCase):\n    def test_t(self): pass\n";
+    assert!(!collect("test_a.py", testcase).dynamic);
+}
+
+#[test]
+fn a_conftest_above_the_module_that_makes_cases_leaves_it_to_an_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("tests/deep")).unwrap();
+    std::fs::write(
+        root.join("tests/conftest.py"),
+        "def pytest_generate_tests(metafunc): pass\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("conftest.py"), "import pytest\n").unwrap();
+    let source = "def test_one(): pass\n";
+    let collect_at = |rel: &str| {
+        let path = root.join(rel);
+        std::fs::write(&path, source).unwrap();
+        let file = TestFile {
+            path,
+            rel: rel.into(),
+            module: rel.trim_end_matches(".py").replace('/', "."),
+            import_root: root.to_path_buf(),
+            is_benchmark: false,
+        };
+        collect_source(0, &file, source, &Project::new())
+    };
+    assert!(collect_at("tests/deep/test_deep.py").dynamic);
+    assert!(collect_at("tests/test_near.py").dynamic);
+    assert!(
+        !collect_at("test_top.py").dynamic,
+        "the hook is not in reach"
+    );
+}
+
+#[test]
 fn only_classes_with_class_level_setup_keep_their_tests_together() {
     let c = collect(
         "test_c.py",
