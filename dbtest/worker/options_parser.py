@@ -11,6 +11,11 @@ if TYPE_CHECKING:
 
     from .pytest_config import Config
 
+# `addini` without a default: `getini` gives the type's empty value. A default
+# given, None included, is what `getini` gives (pytest-asyncio's
+# `asyncio_default_fixture_loop_scope` is None when unset, never "").
+NO_DEFAULT: Any = object()
+
 
 class OptionGroup:
     def __init__(self, parser: Parser, name: str) -> None:
@@ -44,7 +49,7 @@ class Parser:
     def getgroup(self, name: str, description: str = "", after: str | None = None) -> OptionGroup:
         return OptionGroup(self, name)
 
-    def addini(self, name: str, help: str = "", type: str | None = None, default: Any = None, **_: Any) -> None:
+    def addini(self, name: str, help: str = "", type: str | None = None, default: Any = NO_DEFAULT, **_: Any) -> None:
         self.config._ini_defaults[name] = (default, type)
 
     def apply(self, args: Sequence[str]) -> None:

@@ -41,6 +41,12 @@ class PluginManager:
     def register(self, plugin: Any, name: str | None = None) -> None:
         return None
 
+    def add_hookspecs(self, module_or_class: Any) -> None:
+        """A plugin's own hooks (pytest-asyncio declares some as it adds its
+        options): dbtest calls no plugin-defined hook, so there is nothing to
+        declare them to."""
+        return None
+
     def list_name_plugin(self) -> list[tuple[str, Any]]:
         return []
 
@@ -132,8 +138,10 @@ class Config:
         kind = self._ini_defaults.get(name, (None, None))[1] or _INI_KINDS.get(name)
         if name not in self._ini:
             if name in self._ini_defaults:
+                from .options_parser import NO_DEFAULT
+
                 default = self._ini_defaults[name][0]
-                return default if default is not None else _empty(kind)
+                return _empty(kind) if default is NO_DEFAULT else default
             if name in _INI_KINDS:
                 return _empty(kind)
             raise ValueError(f"unknown configuration value: {name!r}")
