@@ -253,12 +253,11 @@ def python_code(source: bytes, source_path: str) -> CodeType:
             gc.enable()
 
 
-# The native rewriter (dbtest-rewrite, through dbtest._core) when
-# DBTEST_REWRITER=native asks for it: off by default until it is measurably
-# faster on a whole cold run (docs/benchmarks.md, "Cold runs, round 3").
-# Python 3.11 only: it reproduces 3.11's location tables (3.12 merges entries
-# differently).
-_native = sys.version_info[:2] == (3, 11) and os.environ.get("DBTEST_REWRITER", "") == "native"
+# The native rewriter (dbtest-rewrite, through dbtest._core) on Python 3.11,
+# where it reproduces the location tables (3.12 merges entries differently);
+# DBTEST_REWRITER=python keeps to the Python rewriter. It takes ~30% less of a
+# cold run's rewriting (docs/benchmarks.md, "Cold runs, round 4").
+_native = sys.version_info[:2] == (3, 11) and os.environ.get("DBTEST_REWRITER", "") != "python"
 
 
 def native_code(source: bytes, source_path: str) -> CodeType | None:
@@ -278,19 +277,22 @@ def native_code(source: bytes, source_path: str) -> CodeType | None:
         return None
     if rewritten is False:  # nothing to rewrite
         return compile(source, source_path, "exec", dont_inherit=True)
-    text, positions = rewritten
+    text, positions, literals = rewritten
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             code = compile(text, source_path, "exec", dont_inherit=True)
+            # The source's literals that the failure templates hold, as the
+            # compiler makes them (the templates themselves are built natively).
+            values = None if literals is None else eval(compile(literals, source_path, "eval", dont_inherit=True))
         except (SyntaxError, ValueError):
             return None
     if caught:
         return None
     try:
-        return _core.restore_code(code, positions)
+        return _core.restore_code(code, positions, values)
     except ValueError:
         return None
 

@@ -140,10 +140,11 @@ def _native_despite_warnings(source: str) -> CodeType:
     the module to the Python rewriter, which warns with the original lines)."""
     from dbtest import _core
 
-    text, positions = _core.rewrite_asserts(source.encode())
+    text, positions, literals = _core.rewrite_asserts(source.encode())
+    values = None if literals is None else eval(literals)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
-        return _core.restore_code(compile(text, "module.py", "exec", dont_inherit=True), positions)
+        return _core.restore_code(compile(text, "module.py", "exec", dont_inherit=True), positions, values)
 
 
 def _reference(source: str) -> CodeType:
@@ -188,6 +189,25 @@ def test_the_assert_corpus_compiles_to_the_reference_code() -> None:
         assert native == _reference(source), expression
         compared += 1
     assert compared >= 0.95 * len(expressions)
+
+
+@pytest.mark.parametrize(
+    ("source", "native_required"),
+    [
+        ("def test(x=1):\n    assert x == 'a'\n    assert x == 'a'\n", True),
+        # Equal only as values: left to the Python rewriter, or equal to it.
+        ("def test(x=1):\n    assert x == 'a'\n    assert x == \"a\"\n", False),
+        ("def test(x=1):\n    y = ('k', 'a')\n    assert 'a'\n    assert x == 1.0 and x == 1\n", False),
+        ("def test(x=1):\n    assert x\n\ndef test_other(x=1):\n    assert x\n", True),
+    ],
+    ids=["equal", "equal-other-quotes", "user-tuple", "two-functions"],
+)
+def test_equal_templates_are_one_constant_as_the_compiler_keeps_them(source: str, native_required: bool) -> None:
+    # The templates are built where their placeholders are; the reference's
+    # compile keeps one constant for equal tuples.
+    native = _native(source)
+    assert native is not None or not native_required
+    assert native is None or native == _reference(source)
 
 
 def _failures(code: CodeType) -> dict[str, str]:

@@ -462,9 +462,27 @@ def test_a_cache_hit_does_not_import_ast(tmp_path: Path) -> None:
         print("ast" in sys.modules)
         """
     )
-    env = {"PYTHONDONTWRITEBYTECODE": ""}
+    # The Python rewriter imports `ast` (the native one never does).
+    env = {"PYTHONDONTWRITEBYTECODE": "", "DBTEST_REWRITER": "python"}
     assert _python("-c", script, env=env).stdout.split() == ["True"], "the first run rewrites"
     assert _python("-c", script, env=env).stdout.split() == ["False"], "the second loads the cache"
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the native rewriter is used on 3.11 only")
+def test_on_3_11_the_native_rewriter_rewrites_without_a_python_ast(tmp_path: Path) -> None:
+    source = tmp_path / "native.py"
+    source.write_bytes(SOURCE)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from dbtest.worker import rewrite
+        source = open({str(source)!r}, "rb").read()
+        code = rewrite.code_for(source, {str(source)!r})
+        print("ast" in sys.modules, code == rewrite.python_code(source, {str(source)!r}))
+        """
+    )
+    # The rewrite, then the reference it must equal (which imports ast).
+    assert _python("-c", script, env={"PYTHONDONTWRITEBYTECODE": "1"}).stdout.split() == ["False", "True"]
 
 
 def test_a_stale_cache_is_not_used_even_with_the_same_size_and_mtime(tmp_path: Path, writable: None) -> None:
@@ -596,6 +614,7 @@ def test_the_collector_is_off_during_a_rewrite_only(
 ) -> None:
     import gc
 
+    monkeypatch.setattr(rewrite, "_native", False)  # the Python rewriter's collections
     seen: list[bool] = []
     real = rewrite_ast.compile_module
 

@@ -2,21 +2,25 @@
 //! (see `dbtest/worker/rewrite.py`, which falls back to its Python rewriter
 //! whenever these give up).
 
-use dbtest_rewrite::{linetable, PositionMap, Rewrite};
+use dbtest_rewrite::{linetable, placeholder_index, PositionMap, Rewrite, TemplateValue};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 
-/// A rewritten module's map back to its original positions.
+/// A rewritten module's map back to its original positions, and the
+/// templates its placeholders stand for.
 #[pyclass(frozen, module = "dbtest._core")]
 pub struct RewriteMap {
     map: PositionMap,
+    templates: Vec<TemplateValue>,
 }
 
 /// The asserts of a test module's `source` rewritten: `(rewritten source,
-/// map)`; `False` when there is nothing to rewrite (compile `source` as it
-/// is); `None` when this rewriter does not handle the module exactly (use the
-/// Python rewriter).
+/// map, literals)`, where `literals` is the source of a tuple of the
+/// source's literals the templates use (for the worker to evaluate and hand
+/// to `restore_code`) or `None`; `False` when there is nothing to rewrite
+/// (compile `source` as it is); `None` when this rewriter does not handle the
+/// module exactly (use the Python rewriter).
 #[pyfunction]
 pub fn rewrite_asserts(py: Python<'_>, source: &[u8]) -> PyResult<Py<PyAny>> {
     let Ok(text) = std::str::from_utf8(source) else {
@@ -30,11 +34,28 @@ pub fn rewrite_asserts(py: Python<'_>, source: &[u8]) -> PyResult<Py<PyAny>> {
     Ok(match result {
         Err(_) => py.None(),
         Ok(Rewrite::Plain) => false.into_pyobject(py)?.to_owned().into_any().unbind(),
-        Ok(Rewrite::Rewritten { source, map }) => {
-            let map = Bound::new(py, RewriteMap { map })?;
-            PyTuple::new(py, [PyString::new(py, &source).into_any(), map.into_any()])?
-                .into_any()
-                .unbind()
+        Ok(Rewrite::Rewritten {
+            source,
+            map,
+            templates,
+            constants,
+        }) => {
+            let map = Bound::new(py, RewriteMap { map, templates })?;
+            let literals = if constants.is_empty() {
+                py.None().into_bound(py)
+            } else {
+                PyString::new(py, &format!("({},)", constants.join(", "))).into_any()
+            };
+            PyTuple::new(
+                py,
+                [
+                    PyString::new(py, &source).into_any(),
+                    map.into_any(),
+                    literals,
+                ],
+            )?
+            .into_any()
+            .unbind()
         }
     })
 }
@@ -65,14 +86,65 @@ fn declares_other_encoding(text: &str) -> bool {
     false
 }
 
-/// `code`, compiled from a rewritten source, with the positions and names the
-/// Python rewriter's code has (its nested code objects too).
+/// `code`, compiled from a rewritten source, with the positions, names and
+/// templates the Python rewriter's code has (its nested code objects too);
+/// `literals` are the values of the source's literals (see `rewrite_asserts`).
 #[pyfunction]
+#[pyo3(signature = (code, map, literals=None))]
 pub fn restore_code<'py>(
     code: &Bound<'py, PyAny>,
     map: &Bound<'py, RewriteMap>,
+    literals: Option<&Bound<'py, PyTuple>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    restore(code, &code.get_type(), &map.get().map, true)
+    let map = map.get();
+    let templates = Templates {
+        values: &map.templates,
+        literals,
+    };
+    restore(code, &code.get_type(), &map.map, &templates, true)
+}
+
+/// The templates of a module, to build where their placeholders are.
+struct Templates<'a, 'py> {
+    values: &'a [TemplateValue],
+    literals: Option<&'a Bound<'py, PyTuple>>,
+}
+
+impl<'py> Templates<'_, 'py> {
+    /// The template a constant stands for, if it is a placeholder.
+    fn for_placeholder(&self, item: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Ok(text) = item.cast::<PyString>() else {
+            return Ok(None);
+        };
+        let Some(index) = text.to_str().ok().and_then(placeholder_index) else {
+            return Ok(None);
+        };
+        let value = self
+            .values
+            .get(index)
+            .ok_or_else(|| PyValueError::new_err("a placeholder without its template"))?;
+        self.build(item.py(), value).map(Some)
+    }
+
+    fn build(&self, py: Python<'py>, value: &TemplateValue) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match value {
+            TemplateValue::Str(text) => PyString::intern(py, text).into_any(),
+            TemplateValue::Int(number) => number.into_pyobject(py)?.into_any(),
+            TemplateValue::Bool(value) => value.into_pyobject(py)?.to_owned().into_any(),
+            TemplateValue::None => py.None().into_bound(py),
+            TemplateValue::Tuple(items) => {
+                let items = items
+                    .iter()
+                    .map(|item| self.build(py, item))
+                    .collect::<PyResult<Vec<_>>>()?;
+                PyTuple::new(py, items)?.into_any()
+            }
+            TemplateValue::Constant(index) => self
+                .literals
+                .and_then(|literals| literals.get_item(*index as usize).ok())
+                .ok_or_else(|| PyValueError::new_err("a template's literal is missing"))?,
+        })
+    }
 }
 
 fn names<'py>(tuple: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTuple>>> {
@@ -103,6 +175,7 @@ fn restore<'py>(
     code: &Bound<'py, PyAny>,
     code_type: &Bound<'py, PyType>,
     map: &PositionMap,
+    templates: &Templates<'_, 'py>,
     module: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = code.py();
@@ -110,13 +183,29 @@ fn restore<'py>(
     let consts = code.getattr("co_consts")?;
     let consts = consts.cast::<PyTuple>()?;
     let mut changed = false;
+    let mut built = Vec::new();
     let mut items = Vec::with_capacity(consts.len());
     for item in consts.iter() {
         if item.is_instance(code_type)? {
             changed = true;
-            items.push(restore(&item, code_type, map, false)?);
+            items.push(restore(&item, code_type, map, templates, false)?);
+        } else if let Some(template) = templates.for_placeholder(&item)? {
+            changed = true;
+            built.push(items.len());
+            items.push(template);
         } else {
             items.push(item);
+        }
+    }
+    // The compiler keeps one constant for equal tuples: had the templates been
+    // written out, a template equal to another constant here would have been
+    // that constant. Left to the Python rewriter (equal templates written with
+    // different literals: `'a'` and `"a"`).
+    for &index in &built {
+        for (other, item) in items.iter().enumerate() {
+            if other != index && item.is_instance_of::<PyTuple>() && item.eq(&items[index])? {
+                return Err(PyValueError::new_err("a template equals another constant"));
+            }
         }
     }
     if changed {

@@ -9,9 +9,16 @@
 //! ```
 //! becomes
 //! ```text
-//! if not ((_dbtest_r_2 := ((_dbtest_r_1 := (f))(x))) == y): raise _dbtest_r_assert.fail((...), msg)
+//! if not ((_dbtest_r_2 := ((_dbtest_r_1 := (f))(x))) == y): raise _dbtest_r_assert.fail('_dbtest_r_t0', msg)
 //! del _dbtest_r_1, _dbtest_r_2
 //! ```
+//! The failure's description template (a nested tuple, `rewrite_ast.Template`)
+//! is not written into the text: compiling tuple literals was half of the
+//! compile's time. A placeholder constant stands in its place, and the worker
+//! puts the template, built as Python objects from [`TemplateValue`], where the
+//! placeholder is in the code's constants; the source's literals in a template
+//! are the module's [`Rewrite::Rewritten::constants`], which the worker
+//! evaluates once.
 //! The worker compiles that text (no Python AST is built) and hands the code
 //! and the [`PositionMap`] to [`linetable::restore`], which puts every
 //! instruction's position back where the Python rewriter's code has it (the
@@ -27,6 +34,25 @@ pub mod linetable;
 
 use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange};
+use std::collections::HashMap;
+
+/// A description template's value: what the Python rewriter writes as a
+/// tuple literal, as the objects `restore_code` builds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TemplateValue {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    None,
+    Tuple(Vec<TemplateValue>),
+    /// The module's literal of this index (see [`Rewrite::Rewritten`]).
+    Constant(u32),
+}
+
+/// The index of the template a placeholder constant names, if `text` is one.
+pub fn placeholder_index(text: &str) -> Option<usize> {
+    text.strip_prefix(PREFIX)?.strip_prefix('t')?.parse().ok()
+}
 
 /// Prefix of the names the rewritten source uses; a source that contains it is
 /// left to the Python rewriter, so renaming can never touch a user's name.
@@ -46,7 +72,15 @@ pub enum Rewrite {
     /// source as it is.
     Plain,
     /// The rewritten source and the map back to the original's positions.
-    Rewritten { source: String, map: PositionMap },
+    Rewritten {
+        source: String,
+        map: PositionMap,
+        /// The templates the placeholders `'<PREFIX>t<index>'` stand for.
+        templates: Vec<TemplateValue>,
+        /// The source text of each literal the templates refer to
+        /// ([`TemplateValue::Constant`]), one line each.
+        constants: Vec<String>,
+    },
 }
 
 /// Why a module is left to the Python rewriter.
@@ -228,6 +262,10 @@ pub fn rewrite(source: &str) -> Result<Rewrite, Unsupported> {
         names: 1,
         rewritten: 0,
         edits: Vec::new(),
+        templates: Vec::new(),
+        template_index: HashMap::new(),
+        constants: Vec::new(),
+        constant_index: HashMap::new(),
     };
     module.block(body)?;
     if module.rewritten == 0 {
@@ -278,6 +316,12 @@ struct ModuleRewriter<'s> {
     names: u32,
     rewritten: u32,
     edits: Vec<Edit>,
+    /// Equal templates share one placeholder, as the compiler keeps one
+    /// constant for equal tuples.
+    templates: Vec<TemplateValue>,
+    template_index: HashMap<TemplateValue, usize>,
+    constants: Vec<String>,
+    constant_index: HashMap<String, u32>,
 }
 
 impl<'s> ModuleRewriter<'s> {
@@ -366,11 +410,22 @@ impl<'s> ModuleRewriter<'s> {
             depth: 0,
             nesting: 0,
             edits: &mut self.edits,
+            constants: &mut self.constants,
+            constant_index: &mut self.constant_index,
         };
-        let template = rewriter.visit(&assert.test, true)?;
+        let template = rewriter.visit(&assert.test, true)?.value;
         let temps = std::mem::take(&mut rewriter.temps);
         let maybe_unset = std::mem::take(&mut rewriter.maybe_unset);
         let indent = indent.to_owned();
+        let placeholder = match self.template_index.get(&template) {
+            Some(&index) => index,
+            None => {
+                self.templates.push(template.clone());
+                self.template_index
+                    .insert(template, self.templates.len() - 1);
+                self.templates.len() - 1
+            }
+        };
         if !maybe_unset.is_empty() {
             let targets: Vec<String> = maybe_unset.iter().map(|n| temp(*n)).collect();
             self.edit(
@@ -398,7 +453,7 @@ impl<'s> ModuleRewriter<'s> {
             raise_at,
             RANK_RAISE,
             0,
-            format!("): raise {RUNTIME}.fail({}", template.text),
+            format!("): raise {RUNTIME}.fail('{PREFIX}t{placeholder}'"),
             anchor,
         );
         self.edit(end, RANK_END, 0, ")".into(), anchor);
@@ -576,7 +631,12 @@ impl<'s> ModuleRewriter<'s> {
             overrides,
         };
         map.overrides.sort_by_key(|&(start, end, _)| (start, end));
-        Rewrite::Rewritten { source: out, map }
+        Rewrite::Rewritten {
+            source: out,
+            map,
+            templates: self.templates,
+            constants: self.constants,
+        }
     }
 }
 
@@ -584,19 +644,59 @@ fn temp(number: u32) -> String {
     format!("{PREFIX}{number}")
 }
 
-/// A description template as Python source (see `rewrite_ast.Template`).
+/// A description template (see `rewrite_ast.Template`).
 struct Template {
-    text: String,
+    value: TemplateValue,
     constant: bool,
 }
 
 impl Template {
-    fn node(text: String) -> Self {
+    fn node(items: Vec<TemplateValue>) -> Self {
         Template {
-            text,
+            value: TemplateValue::Tuple(items),
             constant: false,
         }
     }
+}
+
+fn text(value: &str) -> TemplateValue {
+    TemplateValue::Str(value.to_owned())
+}
+
+fn int(value: u32) -> TemplateValue {
+    TemplateValue::Int(value.into())
+}
+
+/// The value of a literal's text when it is plainly one (a decimal integer,
+/// `True`, `False`, `None`, a one-line string without escapes): the common
+/// literals, built without evaluating anything.
+fn plain_literal(text: &str) -> Option<TemplateValue> {
+    match text {
+        "True" => return Some(TemplateValue::Bool(true)),
+        "False" => return Some(TemplateValue::Bool(false)),
+        "None" => return Some(TemplateValue::None),
+        _ => {}
+    }
+    let bytes = text.as_bytes();
+    let first = *bytes.first()?;
+    if first.is_ascii_digit() {
+        let decimal = bytes.iter().all(u8::is_ascii_digit) && (first != b'0' || bytes.len() == 1);
+        return if decimal && bytes.len() <= 18 {
+            text.parse().ok().map(TemplateValue::Int)
+        } else {
+            None
+        };
+    }
+    if first != b'\'' && first != b'"' {
+        return None; // a prefix (b, r, u...), or another kind of literal
+    }
+    let inner = text.get(1..text.len().checked_sub(1)?)?;
+    // One string with no escapes: an inner quote or backslash means implicit
+    // concatenation, an escape or a triple-quoted string.
+    let plain = text.len() >= 2
+        && bytes[bytes.len() - 1] == first
+        && !inner.contains([first as char, '\\', '\n', '\r']);
+    plain.then(|| TemplateValue::Str(inner.to_owned()))
 }
 
 struct AssertRewriter<'a, 's> {
@@ -607,22 +707,16 @@ struct AssertRewriter<'a, 's> {
     depth: u32,
     nesting: u32,
     edits: &'a mut Vec<Edit>,
+    constants: &'a mut Vec<String>,
+    constant_index: &'a mut HashMap<String, u32>,
 }
 
-fn quote(name: &str) -> Result<String, Unsupported> {
+fn quote(name: &str) -> Result<TemplateValue, Unsupported> {
     // Python normalises non-ASCII identifiers (NFKC); leave those to it.
     if !name.is_ascii() {
         return Err(Unsupported::NonAsciiName);
     }
-    Ok(format!("'{name}'"))
-}
-
-fn tuple(items: &[String]) -> String {
-    match items.len() {
-        0 => "()".into(),
-        1 => format!("({},)", items[0]),
-        _ => format!("({})", items.join(", ")),
-    }
+    Ok(text(name))
 }
 
 impl AssertRewriter<'_, '_> {
@@ -665,7 +759,7 @@ impl AssertRewriter<'_, '_> {
 
     fn generic(&mut self, expr: &Expr) -> Template {
         let number = self.keep_node(expr);
-        Template::node(format!("('v', {number})"))
+        Template::node(vec![text("v"), int(number)])
     }
 
     fn visit(&mut self, expr: &Expr, root: bool) -> Result<Template, Unsupported> {
@@ -683,7 +777,7 @@ impl AssertRewriter<'_, '_> {
         let mut template = self.visit(expr, false)?;
         if template.constant {
             let number = self.keep_node(expr);
-            template = Template::node(format!("('v', {number})"));
+            template = Template::node(vec![text("v"), int(number)]);
         }
         self.depth -= 1;
         Ok(template)
@@ -697,19 +791,19 @@ impl AssertRewriter<'_, '_> {
             | Expr::BooleanLiteral(_)
             | Expr::NoneLiteral(_)
             | Expr::EllipsisLiteral(_) => Template {
-                text: format!("('k', {})", self.constant(expr)?),
+                value: TemplateValue::Tuple(vec![text("k"), self.constant(expr)?]),
                 constant: true,
             },
             Expr::Name(name) => {
                 let id = quote(name.id.as_str())?;
                 let number = self.keep_node(expr);
-                Template::node(format!("('n', {number}, {id})"))
+                Template::node(vec![text("n"), int(number), id])
             }
             Expr::Attribute(node) => {
                 let base = self.visit(&node.value, false)?;
                 let attr = quote(node.attr.as_str())?;
                 let number = self.keep_node(expr);
-                Template::node(format!("('a', {number}, {}, {attr})", base.text))
+                Template::node(vec![text("a"), int(number), base.value, attr])
             }
             Expr::Subscript(node) => {
                 if node.slice.is_slice_expr() {
@@ -718,7 +812,7 @@ impl AssertRewriter<'_, '_> {
                 let base = self.visit(&node.value, false)?;
                 let index = self.visit(&node.slice, false)?;
                 let number = self.keep_node(expr);
-                Template::node(format!("('s', {number}, {}, {})", base.text, index.text))
+                Template::node(vec![text("s"), int(number), base.value, index.value])
             }
             Expr::Call(node) => {
                 let func = self.visit(&node.func, false)?;
@@ -727,7 +821,7 @@ impl AssertRewriter<'_, '_> {
                     match arg {
                         Expr::Starred(starred) => {
                             let part = self.visit(&starred.value, false)?;
-                            parts.push(format!("('*', {})", part.text));
+                            parts.push(TemplateValue::Tuple(vec![text("*"), part.value]));
                         }
                         // CPython places a call's only, unparenthesized
                         // generator argument at the call's parentheses.
@@ -740,53 +834,56 @@ impl AssertRewriter<'_, '_> {
                                 parentheses.end() - ruff_text_size::TextSize::from(1),
                             );
                             let number = self.keep(inside, parentheses);
-                            parts.push(format!("('', ('v', {number}))"));
+                            let value = TemplateValue::Tuple(vec![text("v"), int(number)]);
+                            parts.push(TemplateValue::Tuple(vec![text(""), value]));
                         }
                         _ => {
                             let part = self.visit(arg, false)?;
-                            parts.push(format!("('', {})", part.text));
+                            parts.push(TemplateValue::Tuple(vec![text(""), part.value]));
                         }
                     }
                 }
                 for keyword in &node.arguments.keywords {
                     let part = self.visit(&keyword.value, false)?;
                     let prefix = match &keyword.arg {
-                        None => "'**'".to_owned(),
+                        None => text("**"),
                         Some(arg) => {
-                            let name = quote(arg.as_str())?;
-                            format!("{}='", &name[..name.len() - 1])
+                            quote(arg.as_str())?;
+                            TemplateValue::Str(format!("{}=", arg.as_str()))
                         }
                     };
-                    parts.push(format!("({prefix}, {})", part.text));
+                    parts.push(TemplateValue::Tuple(vec![prefix, part.value]));
                 }
                 let number = self.keep_node(expr);
-                Template::node(format!("('c', {number}, {}, {})", func.text, tuple(&parts)))
+                Template::node(vec![
+                    text("c"),
+                    int(number),
+                    func.value,
+                    TemplateValue::Tuple(parts),
+                ])
             }
             Expr::Compare(node) => {
-                let mut operands = vec![self.visit(&node.left, false)?.text];
+                let mut operands = vec![self.visit(&node.left, false)?.value];
                 for (index, comparator) in node.comparators.iter().enumerate() {
                     let template = if index > 0 {
                         self.visit_later(comparator)?
                     } else {
                         self.visit(comparator, false)?
                     };
-                    operands.push(template.text);
+                    operands.push(template.value);
                 }
-                let ops: Vec<String> = node
-                    .ops
-                    .iter()
-                    .map(|op| format!("'{}'", op.as_str()))
-                    .collect();
+                let ops = node.ops.iter().map(|op| text(op.as_str())).collect();
                 let number = if root {
-                    "None".to_owned()
+                    TemplateValue::None
                 } else {
-                    self.keep_node(expr).to_string()
+                    int(self.keep_node(expr))
                 };
-                Template::node(format!(
-                    "('cmp', {number}, {}, {})",
-                    tuple(&operands),
-                    tuple(&ops)
-                ))
+                Template::node(vec![
+                    text("cmp"),
+                    number,
+                    TemplateValue::Tuple(operands),
+                    TemplateValue::Tuple(ops),
+                ])
             }
             Expr::BoolOp(node) => {
                 let mut operands = Vec::new();
@@ -796,18 +893,23 @@ impl AssertRewriter<'_, '_> {
                     } else {
                         self.visit(value, false)?
                     };
-                    operands.push(template.text);
+                    operands.push(template.value);
                 }
                 let op = match node.op {
                     ast::BoolOp::And => "and",
                     ast::BoolOp::Or => "or",
                 };
                 let number = if root {
-                    "None".to_owned()
+                    TemplateValue::None
                 } else {
-                    self.keep_node(expr).to_string()
+                    int(self.keep_node(expr))
                 };
-                Template::node(format!("('bool', {number}, '{op}', {})", tuple(&operands)))
+                Template::node(vec![
+                    text("bool"),
+                    number,
+                    text(op),
+                    TemplateValue::Tuple(operands),
+                ])
             }
             Expr::UnaryOp(node) => {
                 let operand = self.visit(&node.operand, false)?;
@@ -818,26 +920,42 @@ impl AssertRewriter<'_, '_> {
                     ast::UnaryOp::Invert => "~",
                 };
                 let number = self.keep_node(expr);
-                Template::node(format!("('u', {number}, '{op}', {})", operand.text))
+                Template::node(vec![text("u"), int(number), text(op), operand.value])
             }
             Expr::BinOp(node) => {
                 let left = self.visit(&node.left, false)?;
                 let right = self.visit(&node.right, false)?;
                 let number = self.keep_node(expr);
-                Template::node(format!(
-                    "('b', {number}, '{}', {}, {})",
-                    binary(node.op),
-                    left.text,
-                    right.text
-                ))
+                Template::node(vec![
+                    text("b"),
+                    int(number),
+                    text(binary(node.op)),
+                    left.value,
+                    right.value,
+                ])
             }
             _ => self.generic(expr),
         })
     }
 
+    /// A literal of the source, as the module's constant of the same text.
+    fn constant(&mut self, expr: &Expr) -> Result<TemplateValue, Unsupported> {
+        let text = self.literal(expr)?;
+        if let Some(value) = plain_literal(&text) {
+            return Ok(value);
+        }
+        if let Some(&index) = self.constant_index.get(&text) {
+            return Ok(TemplateValue::Constant(index));
+        }
+        let index = self.constants.len() as u32;
+        self.constants.push(text.clone());
+        self.constant_index.insert(text, index);
+        Ok(TemplateValue::Constant(index))
+    }
+
     /// A constant as a Python literal on one line: its own text when that is
     /// on one line, else a literal written from its value.
-    fn constant(&self, expr: &Expr) -> Result<String, Unsupported> {
+    fn literal(&self, expr: &Expr) -> Result<String, Unsupported> {
         let range = expr.range();
         let text = &self.source[range.start().to_usize()..range.end().to_usize()];
         if !text.contains(['\n', '\r']) {
