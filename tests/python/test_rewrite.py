@@ -450,39 +450,38 @@ def test_a_cache_hit_does_not_rewrite_again(tmp_path: Path, writable: None, monk
     assert run_check(rewrite.code_for(SOURCE, str(source))) == "assert 1 == 2"
 
 
-def test_a_cache_hit_does_not_import_ast(tmp_path: Path) -> None:
-    source = tmp_path / "cached.py"
-    source.write_bytes(SOURCE)
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from dbtest.worker import rewrite
-        source = open({str(source)!r}, "rb").read()
-        rewrite.code_for(source, {str(source)!r})
-        print("ast" in sys.modules)
-        """
-    )
-    # The Python rewriter imports `ast` (the native one never does).
-    env = {"PYTHONDONTWRITEBYTECODE": "", "DBTEST_REWRITER": "python"}
-    assert _python("-c", script, env=env).stdout.split() == ["True"], "the first run rewrites"
-    assert _python("-c", script, env=env).stdout.split() == ["False"], "the second loads the cache"
-
-
-@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the native rewriter is used on 3.11 only")
-def test_on_3_11_the_native_rewriter_rewrites_without_a_python_ast(tmp_path: Path) -> None:
-    source = tmp_path / "native.py"
-    source.write_bytes(SOURCE)
+def _rewrite_in_a_new_process(source: Path, env: dict[str, str], then: str = "") -> list[str]:
+    """Whether `ast` was imported once ``source`` was rewritten (or read from
+    the cache) in a fresh interpreter, and what ``then`` prints after that."""
     script = textwrap.dedent(
         f"""
         import sys
         from dbtest.worker import rewrite
         source = open({str(source)!r}, "rb").read()
         code = rewrite.code_for(source, {str(source)!r})
-        print("ast" in sys.modules, code == rewrite.python_code(source, {str(source)!r}))
+        print("ast" in sys.modules)
         """
     )
+    return _python("-c", script + then, env=env).stdout.split()
+
+
+def test_a_cache_hit_does_not_import_ast(tmp_path: Path) -> None:
+    source = tmp_path / "cached.py"
+    source.write_bytes(SOURCE)
+    # The Python rewriter imports `ast` (the native one never does).
+    env = {"PYTHONDONTWRITEBYTECODE": "", "DBTEST_REWRITER": "python"}
+    assert _rewrite_in_a_new_process(source, env) == ["True"], "the first run rewrites"
+    assert _rewrite_in_a_new_process(source, env) == ["False"], "the second loads the cache"
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the native rewriter is used on 3.11 only")
+def test_on_3_11_the_native_rewriter_rewrites_without_a_python_ast(tmp_path: Path) -> None:
+    source = tmp_path / "native.py"
+    source.write_bytes(SOURCE)
     # The rewrite, then the reference it must equal (which imports ast).
-    assert _python("-c", script, env={"PYTHONDONTWRITEBYTECODE": "1"}).stdout.split() == ["False", "True"]
+    then = "print(code == rewrite.python_code(source, source_path))\n"
+    then = f"source_path = {str(source)!r}\n" + then
+    assert _rewrite_in_a_new_process(source, {"PYTHONDONTWRITEBYTECODE": "1"}, then) == ["False", "True"]
 
 
 def test_a_stale_cache_is_not_used_even_with_the_same_size_and_mtime(tmp_path: Path, writable: None) -> None:
