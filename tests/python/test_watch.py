@@ -198,3 +198,32 @@ def test_a_second_ctrl_c_interrupts_the_run(project, tmp_path):
     finally:
         (gate / "release").touch()
         watch.stop()
+
+
+CONFIG_FILES = {
+    "pytest.ini": "[pytest]\n",
+    "tests/test_x.py": (
+        "import pytest\n\n\ndef test_one():\n    pass\n\n\n"
+        "@pytest.mark.xfail(reason='it passes')\ndef test_two():\n    pass\n\n\n"
+        "def test_three():\n    pass\n"
+    ),
+}
+
+
+def test_a_configuration_change_is_read_for_the_next_run(project):
+    root = project(CONFIG_FILES)
+    watch = Watch(root, "-j", "1", env={})
+    try:
+        first = watch.read_until("waiting for changes")
+        assert "2 passed, 0 failed, 1 xpassed" in first, first
+        # What the coordinator reads (addopts' -k) and what the worker does
+        # with it (a strict xfail that passes fails) both change.
+        (root / "pytest.ini").write_text("[pytest]\nxfail_strict = true\naddopts = -k 'one or two'\n")
+        second = watch.read_until("waiting for changes")
+        assert "pytest.ini changed" in second, second
+        assert "1 passed, 1 failed" in second, second
+        assert "test_three" not in second, second
+        watch.proc.send_signal(signal.SIGINT)
+        assert watch.exit_code() == 2, watch.output
+    finally:
+        watch.stop()

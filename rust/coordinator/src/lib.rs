@@ -87,6 +87,8 @@ fn run_inner(
     interrupted: &dyn Fn() -> bool,
 ) -> Result<i32, CoordinatorError> {
     let started = Instant::now();
+    // `--watch` reads the configuration again for every run.
+    let watch_cli = cli.watch.then(|| cli.clone());
     let settings = Settings::resolve(cli)?;
     if settings.command == Command::Merge {
         return merge::merge(&settings);
@@ -96,8 +98,8 @@ fn run_inner(
             eprintln!("dbtest: note: {note}");
         }
     }
-    if settings.changed.watch && settings.command == Command::Run {
-        return watch::watch(&settings, fork_server, interrupted, started);
+    if let (Some(cli), Command::Run) = (watch_cli, settings.command) {
+        return watch::watch(&settings, &cli, fork_server, interrupted, started);
     }
     memory_note("start");
     let changes = changed::ChangeSource::of(&settings);

@@ -19,7 +19,7 @@ use crate::error::CoordinatorError;
 use crate::execute::{Kept, Workers};
 use crate::{exit, pipeline};
 use dbtest_changes::{Change, ProjectBounds, Status};
-use dbtest_config::Settings;
+use dbtest_config::{CliArgs, Settings};
 use dbtest_runner::{ForkServer, KeptWorkers};
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::cell::Cell;
@@ -38,6 +38,7 @@ const POLL: Duration = Duration::from_millis(50);
 
 pub(crate) fn watch(
     settings: &Settings,
+    cli: &CliArgs,
     fork_server: Option<ForkServer>,
     interrupted: &dyn Fn() -> bool,
     started: Instant,
@@ -114,8 +115,17 @@ pub(crate) fn watch(
             label: "--watch".into(),
             files,
         };
+        // The configuration may be what changed (such a change also ends every
+        // kept worker, which holds the old one: see `Traced::everything`).
+        let current = match Settings::resolve(cli.clone()) {
+            Ok(current) => current,
+            Err(err) => {
+                eprintln!("dbtest: error: {err}");
+                continue;
+            }
+        };
         let code = run_once(
-            settings,
+            &current,
             None,
             kept.as_mut(),
             &run_interrupted,
