@@ -133,6 +133,7 @@ pub(crate) fn execute(
         crate::pytest::preload(settings, &collected.files, &collected.imports_pytest, &plan);
     drop(collected);
     drop(durations);
+    release_freed_memory();
 
     // With a report document on stdout, the console goes to stderr.
     let (console_out, terminal): (Box<dyn Write>, bool) = if report_files.on_stdout() {
@@ -564,4 +565,14 @@ fn cache_dir_text(settings: &Settings) -> String {
         .as_ref()
         .map(|d| d.display().to_string())
         .unwrap_or_default()
+}
+
+/// Returns the memory freed so far to the system at once. mimalloc keeps freed
+/// pages a few milliseconds before it does; the run's table and units, built
+/// next, would then stack on the collection's freed items and make the run's
+/// peak (a few MB per 10,000 tests: docs/benchmarks.md, coordinator memory).
+fn release_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointer and may be called at any time;
+    // where mimalloc is not the allocator it has nothing to collect.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
