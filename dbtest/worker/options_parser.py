@@ -3,6 +3,8 @@ on dbtest's command line after ``--``, else their defaults) and ini values."""
 
 from __future__ import annotations
 
+from .pytest_config import NOTSET
+
 # typing costs milliseconds of worker start-up; it is only needed by type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -10,11 +12,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .pytest_config import Config
-
-# `addini` without a default: `getini` gives the type's empty value. A default
-# given, None included, is what `getini` gives (pytest-asyncio's
-# `asyncio_default_fixture_loop_scope` is None when unset, never "").
-NO_DEFAULT: Any = object()
 
 
 class OptionGroup:
@@ -49,7 +46,7 @@ class Parser:
     def getgroup(self, name: str, description: str = "", after: str | None = None) -> OptionGroup:
         return OptionGroup(self, name)
 
-    def addini(self, name: str, help: str = "", type: str | None = None, default: Any = NO_DEFAULT, **_: Any) -> None:
+    def addini(self, name: str, help: str = "", type: str | None = None, default: Any = NOTSET, **_: Any) -> None:
         self.config._ini_defaults[name] = (default, type)
 
     def apply(self, args: Sequence[str]) -> None:

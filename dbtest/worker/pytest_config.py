@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-_NOTSET: Any = object()
+# "No default given": `getoption`'s, and `addini`'s (where None is a default).
+NOTSET: Any = object()
 
 
 class Namespace:
@@ -111,7 +112,7 @@ class Config:
 
     # -- options ---------------------------------------------------------------
 
-    def getoption(self, name: str, default: Any = _NOTSET, skip: bool = False) -> Any:
+    def getoption(self, name: str, default: Any = NOTSET, skip: bool = False) -> Any:
         """An option's value (``--runslow`` and ``runslow`` both name one)."""
         key = name.lstrip("-").replace("-", "_")
         if key in self._options:
@@ -119,7 +120,7 @@ class Config:
             if value is None and skip:
                 _skip(f"no {name!r} option found")
             return value
-        if default is not _NOTSET:
+        if default is not NOTSET:
             return default
         if skip:
             _skip(f"no {name!r} option found")
@@ -138,10 +139,10 @@ class Config:
         kind = self._ini_defaults.get(name, (None, None))[1] or _INI_KINDS.get(name)
         if name not in self._ini:
             if name in self._ini_defaults:
-                from .options_parser import NO_DEFAULT
-
                 default = self._ini_defaults[name][0]
-                return _empty(kind) if default is NO_DEFAULT else default
+                # A default given, None included, is what pytest gives back
+                # (pytest-asyncio's `asyncio_default_fixture_loop_scope`).
+                return _empty(kind) if default is NOTSET else default
             if name in _INI_KINDS:
                 return _empty(kind)
             raise ValueError(f"unknown configuration value: {name!r}")

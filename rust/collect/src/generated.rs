@@ -7,9 +7,8 @@
 //! a `conftest.py` between it and the rootdir) is left to the worker, which
 //! reports the cases it makes; listing and selection then see them.
 
-use crate::classes::is_fixture;
 use crate::project::Project;
-use crate::resolve::Resolver;
+use crate::resolve::{is_fixture_decorator, Resolver};
 use crate::summary::{FunctionDef, ModuleSummary};
 use dbtest_model::TestFile;
 use std::path::Path;
@@ -22,8 +21,9 @@ pub(crate) fn defines_case_makers(summary: &ModuleSummary) -> bool {
     let resolver = Resolver::new(summary);
     let makes_cases = |f: &FunctionDef| {
         f.name == HOOK
-            || (is_fixture(f, &resolver)
-                && f.decorators.iter().any(|d| d.kwarg("params").is_some()))
+            || f.decorators.iter().any(|d| {
+                d.kwarg("params").is_some() && is_fixture_decorator(&resolver.resolve(&d.path))
+            })
     };
     fn in_classes(
         classes: &[crate::summary::ClassDef],

@@ -141,7 +141,7 @@ impl<'py> Templates<'_, 'py> {
             }
             TemplateValue::Constant(index) => self
                 .literals
-                .and_then(|literals| literals.get_item(*index as usize).ok())
+                .and_then(|literals| literals.get_item(*index).ok())
                 .ok_or_else(|| PyValueError::new_err("a template's literal is missing"))?,
         })
     }

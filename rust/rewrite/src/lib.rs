@@ -46,7 +46,33 @@ pub enum TemplateValue {
     None,
     Tuple(Vec<TemplateValue>),
     /// The module's literal of this index (see [`Rewrite::Rewritten`]).
-    Constant(u32),
+    Constant(usize),
+}
+
+/// Values in the order first met, each once: equal values get one index.
+struct Interned<T> {
+    values: Vec<T>,
+    index: HashMap<T, usize>,
+}
+
+impl<T> Default for Interned<T> {
+    fn default() -> Self {
+        Interned {
+            values: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Clone + Eq + std::hash::Hash> Interned<T> {
+    fn index_of(&mut self, value: T) -> usize {
+        if let Some(&index) = self.index.get(&value) {
+            return index;
+        }
+        self.values.push(value.clone());
+        self.index.insert(value, self.values.len() - 1);
+        self.values.len() - 1
+    }
 }
 
 /// The index of the template a placeholder constant names, if `text` is one.
@@ -262,10 +288,8 @@ pub fn rewrite(source: &str) -> Result<Rewrite, Unsupported> {
         names: 1,
         rewritten: 0,
         edits: Vec::new(),
-        templates: Vec::new(),
-        template_index: HashMap::new(),
-        constants: Vec::new(),
-        constant_index: HashMap::new(),
+        templates: Interned::default(),
+        constants: Interned::default(),
     };
     module.block(body)?;
     if module.rewritten == 0 {
@@ -318,10 +342,9 @@ struct ModuleRewriter<'s> {
     edits: Vec<Edit>,
     /// Equal templates share one placeholder, as the compiler keeps one
     /// constant for equal tuples.
-    templates: Vec<TemplateValue>,
-    template_index: HashMap<TemplateValue, usize>,
-    constants: Vec<String>,
-    constant_index: HashMap<String, u32>,
+    templates: Interned<TemplateValue>,
+    /// The source texts of the literals templates hold (not plain ones).
+    constants: Interned<String>,
 }
 
 impl<'s> ModuleRewriter<'s> {
@@ -411,21 +434,12 @@ impl<'s> ModuleRewriter<'s> {
             nesting: 0,
             edits: &mut self.edits,
             constants: &mut self.constants,
-            constant_index: &mut self.constant_index,
         };
         let template = rewriter.visit(&assert.test, true)?.value;
         let temps = std::mem::take(&mut rewriter.temps);
         let maybe_unset = std::mem::take(&mut rewriter.maybe_unset);
         let indent = indent.to_owned();
-        let placeholder = match self.template_index.get(&template) {
-            Some(&index) => index,
-            None => {
-                self.templates.push(template.clone());
-                self.template_index
-                    .insert(template, self.templates.len() - 1);
-                self.templates.len() - 1
-            }
-        };
+        let placeholder = self.templates.index_of(template);
         if !maybe_unset.is_empty() {
             let targets: Vec<String> = maybe_unset.iter().map(|n| temp(*n)).collect();
             self.edit(
@@ -634,8 +648,8 @@ impl<'s> ModuleRewriter<'s> {
         Rewrite::Rewritten {
             source: out,
             map,
-            templates: self.templates,
-            constants: self.constants,
+            templates: self.templates.values,
+            constants: self.constants.values,
         }
     }
 }
@@ -707,8 +721,7 @@ struct AssertRewriter<'a, 's> {
     depth: u32,
     nesting: u32,
     edits: &'a mut Vec<Edit>,
-    constants: &'a mut Vec<String>,
-    constant_index: &'a mut HashMap<String, u32>,
+    constants: &'a mut Interned<String>,
 }
 
 fn quote(name: &str) -> Result<TemplateValue, Unsupported> {
@@ -944,13 +957,7 @@ impl AssertRewriter<'_, '_> {
         if let Some(value) = plain_literal(&text) {
             return Ok(value);
         }
-        if let Some(&index) = self.constant_index.get(&text) {
-            return Ok(TemplateValue::Constant(index));
-        }
-        let index = self.constants.len() as u32;
-        self.constants.push(text.clone());
-        self.constant_index.insert(text, index);
-        Ok(TemplateValue::Constant(index))
+        Ok(TemplateValue::Constant(self.constants.index_of(text)))
     }
 
     /// A constant as a Python literal on one line: its own text when that is
